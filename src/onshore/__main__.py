@@ -1,0 +1,3 @@
+from onshore.cli.main import main
+
+main()

@@ -1,0 +1,65 @@
+"""The root ``onshore`` command.
+
+Subcommands live one per module and are imported only when they run (the poetry pattern), so
+``onshore --help`` never imports the server, the database layer or the planner's numerical stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from onshore import __version__
+
+# name -> (module:attribute, one-line help). The help is duplicated here so that `--help` can list
+# every command without importing any of them.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("onshore.cli.serve:serve", "Run the gateway (OpenAI-compatible API and admin API)."),
+    "init": ("onshore.cli.init:init", "Write a starter config, create an organisation and a key."),
+    "orgs": ("onshore.cli.orgs:orgs", "Create and list partner organisations."),
+    "keys": ("onshore.cli.keys:keys", "Create, list and revoke partner API keys."),
+    "backends": ("onshore.cli.backends:backends", "List configured inference backends and their health."),
+    "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
+    "db": ("onshore.cli.db:db", "Database migrations."),
+    "pii": ("onshore.cli.pii:pii", "Detect Korean personal data in text."),
+    "plan": ("onshore.cli.plan:plan", "Size an AI data center by simulation."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        if ctx.resilient_parsing or _is_listing_help(ctx):
+            # `onshore --help` only needs the one-line help: don't import the command.
+            return click.Command(cmd_name, help=target[1], short_help=target[1])
+        module_name, attribute = target[0].split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):  # pragma: no cover - a wiring bug
+            raise TypeError(f"{target[0]} is not a click command")
+        return command
+
+
+def _is_listing_help(ctx: click.Context) -> bool:
+    # True while click formats the root's own --help (it calls get_command for every name).
+    return ctx.parent is None and any(arg in ("--help", "-h") for arg in sys.argv[1:2])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="onshore")
+def cli() -> None:
+    """Onshore: an in-country AI gateway, its operator tools and a capacity planner."""
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point. User errors exit 1 with one line; nothing prints a traceback."""
+    return cli.main(args=argv, prog_name="onshore")
