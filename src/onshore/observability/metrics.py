@@ -1,0 +1,106 @@
+"""Prometheus instruments for the gateway, on a registry of their own (no process-wide globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "onshore_requests",
+            "Partner requests to the inference endpoints, by outcome.",
+            ("endpoint", "model", "backend", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "onshore_request_duration_seconds",
+            "Time from request to the last byte of the response.",
+            ("endpoint", "model", "backend"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "onshore_time_to_first_token_seconds",
+            "Time from request to the first streamed event.",
+            ("model", "backend"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "onshore_tokens",
+            "Tokens metered, as the backend reported them.",
+            ("model", "backend", "kind"),
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "onshore_upstream_errors",
+            "Backend failures (connection refused, timeouts, 5xx, broken streams).",
+            ("backend", "reason"),
+            registry=self.registry,
+        )
+        # Resolving label children is the costly part of an update: keep them per label tuple.
+        self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
+
+    def observe(
+        self,
+        endpoint: str,
+        model: str,
+        backend: str,
+        status: int,
+        seconds: float,
+        ttft_seconds: float | None,
+        prompt_tokens: int,
+        completion_tokens: int,
+    ) -> None:
+        key = (endpoint, model, backend, str(status))
+        children = self._children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(endpoint, model, backend, key[3]),
+                self.latency.labels(endpoint, model, backend),
+                self.tokens.labels(model, backend, "prompt"),
+                self.tokens.labels(model, backend, "completion"),
+            )
+            if len(self._children) < 10_000:  # bounded: label values come from config, but be safe
+                self._children[key] = children
+        requests, latency, prompt, completion = children
+        requests.inc()
+        latency.observe(seconds)
+        if prompt_tokens:
+            prompt.inc(prompt_tokens)
+        if completion_tokens:
+            completion.inc(completion_tokens)
+        if ttft_seconds is not None:
+            self.ttft.labels(model, backend).observe(ttft_seconds)
+
+    def upstream_error(self, backend: str, reason: str) -> None:
+        self.upstream_errors.labels(backend, reason).inc()
+
+    def add_gauges(self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]]) -> None:
+        """A gauge family read at scrape time, e.g. the ledger's pending and spooled rows."""
+        self.registry.register(_CallbackCollector(name, doc, read))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _CallbackCollector(Collector):
+    def __init__(self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]]):
+        self._name, self._doc, self._read = name, doc, read
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self._name, self._doc, labels=("kind",))
+        for kind, value in self._read():
+            family.add_metric((kind,), value)
+        yield family
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []
