@@ -1,0 +1,204 @@
+"""The usage ledger on SQLite and PostgreSQL: idempotent batches, summaries, concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from onshore.domain.usage import ModelUsage, UsageRecord
+from onshore.ports import HealthCheck, StoreError, UsageReader, UsageWriter
+from onshore.store.sql import SqlUsageStore, make_engine
+from onshore.store.sql.schema import usage_records
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def record(request_id: str, **overrides: object) -> UsageRecord:
+    base = UsageRecord(
+        request_id=request_id,
+        created_at=T0,
+        org_id="org_a",
+        key_id="key_a",
+        endpoint="chat.completions",
+        model="llama",
+        backend="pool-a",
+        status=200,
+        streamed=False,
+        prompt_tokens=10,
+        completion_tokens=5,
+        total_tokens=15,
+        ttft_ms=12.5,
+        latency_ms=40.0,
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]
+
+
+def row_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(usage_records)).scalar_one())
+
+
+@pytest.fixture
+def ledger(engine: Engine) -> SqlUsageStore:
+    return SqlUsageStore(engine)
+
+
+def test_implements_the_ports(ledger: SqlUsageStore) -> None:
+    writer: UsageWriter = ledger
+    reader: UsageReader = ledger
+    health: HealthCheck = ledger
+    assert [writer, reader, health] == [ledger] * 3
+
+
+def test_rows_round_trip(ledger: SqlUsageStore) -> None:
+    rows = [
+        record("r1", created_at=T0 + timedelta(microseconds=123)),
+        record("r2", created_at=T0 + timedelta(seconds=1), streamed=True, ttft_ms=None),
+        record(
+            "r3",
+            created_at=T0 + timedelta(seconds=2),
+            org_id=None,
+            key_id=None,
+            model=None,
+            backend=None,
+            status=401,
+            error_code="invalid_api_key",
+            prompt_tokens=0,
+            completion_tokens=0,
+            total_tokens=0,
+        ),
+    ]
+    ledger.write_batch(rows)
+
+    assert ledger.records(T0, T0 + timedelta(hours=1)) == rows
+
+
+def test_same_batch_twice_writes_each_row_once(ledger: SqlUsageStore, engine: Engine) -> None:
+    batch = [record(f"r{i}", created_at=T0 + timedelta(seconds=i)) for i in range(20)]
+    ledger.write_batch(batch)
+    ledger.write_batch(batch)
+    ledger.write_batch([*batch[5:], record("r-new")])
+
+    assert row_count(engine) == 21
+
+
+def test_duplicate_ids_inside_one_batch_keep_the_first(ledger: SqlUsageStore) -> None:
+    ledger.write_batch([record("r1", status=200), record("r1", status=500)])
+
+    [stored] = ledger.records(T0, T0 + timedelta(hours=1))
+    assert stored.status == 200
+
+
+def test_empty_batch_is_a_no_op(ledger: SqlUsageStore, engine: Engine) -> None:
+    ledger.write_batch([])
+    assert row_count(engine) == 0
+
+
+def test_summary(ledger: SqlUsageStore) -> None:
+    start, end = T0, T0 + timedelta(days=31)
+    ledger.write_batch(
+        [
+            record("a1", model="llama", prompt_tokens=100, completion_tokens=50, total_tokens=150),
+            record("a2", model="llama", prompt_tokens=10, completion_tokens=10, total_tokens=20),
+            record("a3", model="qwen", prompt_tokens=300, completion_tokens=0, total_tokens=300),
+            record("a4", model="qwen", status=502, prompt_tokens=0, completion_tokens=0, total_tokens=0),
+            record("a5", model=None, status=400, prompt_tokens=0, completion_tokens=0, total_tokens=0),
+            # outside the period or the organisation: not counted
+            record("x1", created_at=end, total_tokens=999),
+            record("x2", created_at=start - timedelta(microseconds=1), total_tokens=999),
+            record("x3", org_id="org_b", total_tokens=999),
+        ]
+    )
+
+    summary = ledger.summary("org_a", start, end)
+
+    assert (summary.org_id, summary.period_start, summary.period_end) == ("org_a", start, end)
+    assert summary.requests == 5
+    assert summary.failed_requests == 2
+    assert summary.prompt_tokens == 410
+    assert summary.completion_tokens == 60
+    assert summary.total_tokens == 470
+    assert summary.by_model == (
+        ModelUsage("qwen", requests=2, prompt_tokens=300, completion_tokens=0, total_tokens=300),
+        ModelUsage("llama", requests=2, prompt_tokens=110, completion_tokens=60, total_tokens=170),
+    )
+
+
+def test_summary_of_nothing_is_zero(ledger: SqlUsageStore) -> None:
+    summary = ledger.summary("org_a", T0, T0 + timedelta(days=1))
+    assert (summary.requests, summary.failed_requests, summary.total_tokens) == (0, 0, 0)
+    assert summary.by_model == ()
+
+
+def test_records_filters_orders_and_limits(ledger: SqlUsageStore) -> None:
+    ledger.write_batch(
+        [
+            record("late", created_at=T0 + timedelta(seconds=3)),
+            record("early", created_at=T0 + timedelta(seconds=1)),
+            record("other-org", created_at=T0 + timedelta(seconds=2), org_id="org_b"),
+        ]
+    )
+    end = T0 + timedelta(minutes=1)
+
+    assert [r.request_id for r in ledger.records(T0, end)] == ["early", "other-org", "late"]
+    assert [r.request_id for r in ledger.records(T0, end, org_id="org_a")] == ["early", "late"]
+    assert [r.request_id for r in ledger.records(T0, end, limit=1)] == ["early"]
+    assert all(r.created_at.tzinfo is not None for r in ledger.records(T0, end))
+
+
+def test_ping(ledger: SqlUsageStore) -> None:
+    ledger.ping()
+
+
+def test_unreachable_database_raises_store_error() -> None:
+    engine = make_engine("postgresql://postgres@127.0.0.1:1/nothing")
+    ledger = SqlUsageStore(engine)
+    try:
+        with pytest.raises(StoreError):
+            ledger.ping()
+        with pytest.raises(StoreError):
+            ledger.write_batch([record("r1")])
+        with pytest.raises(StoreError):
+            ledger.summary("org_a", T0, T0)
+        with pytest.raises(StoreError):
+            ledger.records(T0, T0)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_overlapping_batches_write_each_row_once(postgres_url: str) -> None:
+    # Two replicas (or a retry racing the original) insert overlapping rows at the same moment;
+    # ON CONFLICT DO NOTHING must settle it inside PostgreSQL without errors or duplicates.
+    engine = make_engine(postgres_url, pool_size=4)
+    ledger = SqlUsageStore(engine)
+    ids = [f"req-{i:04d}" for i in range(600)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(chunks: list[list[str]]) -> None:
+        try:
+            barrier.wait()
+            for chunk in chunks:
+                ledger.write_batch([record(i) for i in chunk])
+        except BaseException as exc:  # collected and asserted on below
+            errors.append(exc)
+
+    forward = [ids[i : i + 50] for i in range(0, 400, 50)]  # 0..399
+    backward = [ids[i : i + 50] for i in range(550, 150, -50)]  # 150..599, in reverse
+    threads = [threading.Thread(target=writer, args=(chunks,)) for chunks in (forward, backward)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert errors == []
+        assert row_count(engine) == 600
+        stored = ledger.records(T0, T0 + timedelta(seconds=1))
+        assert sorted(r.request_id for r in stored) == ids
+    finally:
+        engine.dispose()
