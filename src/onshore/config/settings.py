@@ -30,6 +30,9 @@ class DatabaseSettings(_Strict):
     url: str | None = None  # default: SQLite file in the data directory
     pool_size: int = Field(5, ge=1)
     echo: bool = False
+    # Apply migrations at start. With many replicas on one PostgreSQL, set false and run
+    # `onshore db upgrade` once per release instead.
+    auto_migrate: bool = True
 
 
 class RedisSettings(_Strict):
