@@ -1,0 +1,157 @@
+"""``/admin/v1/…``: organisations, keys, backends and usage, behind the operator's admin token.
+
+A partner key is never an admin credential: it gets 401 here like any other wrong token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+import orjson
+
+from onshore.admin import tenancy, usage
+from onshore.api.http import read_body, send_json
+from onshore.api.types import Receive, Scope, Send
+from onshore.bootstrap import Services
+from onshore.domain.tenancy import ApiKey, Organisation
+from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
+
+_PREFIX = "/admin/v1/"
+_T = TypeVar("_T")
+
+
+async def dispatch(
+    services: Services, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], request_id: str
+) -> None:
+    _check_admin(services, headers)
+    parts = scope["path"][len(_PREFIX) :].strip("/").split("/")
+    method: str = scope["method"]
+    query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+    store = services.store
+
+    async def body() -> dict[str, Any]:
+        raw = await read_body(receive, headers, 1024 * 1024)
+        try:
+            value = orjson.loads(raw or b"{}")
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("The request body is not valid JSON.") from None
+        if not isinstance(value, dict):
+            raise InvalidRequest("The request body must be a JSON object.")
+        return value
+
+    match parts, method:
+        case ["orgs"], "GET":
+            orgs = await _run(store.tenancy.list_orgs)
+            await send_json(send, 200, {"object": "list", "data": [org_json(o) for o in orgs]}, request_id)
+        case ["orgs"], "POST":
+            name = _string((await body()).get("name"), "name")
+            org = await _run(lambda: tenancy.create_org(store.tenancy, name))
+            await send_json(send, 201, org_json(org), request_id)
+        case ["keys"], "GET":
+            keys = await _run(lambda: tenancy.list_keys(store.tenancy, query.get("org")))
+            await send_json(send, 200, {"object": "list", "data": [key_json(k) for k in keys]}, request_id)
+        case ["keys"], "POST":
+            data = await body()
+            org_name = _string(data.get("org"), "org")
+            models = data.get("models")
+            if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+                raise InvalidRequest("'models' must be an array of strings.", param="models")
+            expires_in = data.get("expires_in")
+            if expires_in is not None and not isinstance(expires_in, str):
+                raise InvalidRequest("'expires_in' must be a string such as '30d'.", param="expires_in")
+            key_name = data.get("name")
+            new = await _run(
+                lambda: tenancy.create_key(
+                    store.tenancy,
+                    store.digester,
+                    org_name,
+                    name=key_name if isinstance(key_name, str) else None,
+                    models=models,
+                    expires_in=expires_in,
+                )
+            )
+            await services.key_sync.refresh_key(new.key.id)  # usable on this replica at once
+            await send_json(send, 201, {**key_json(new.key), "key": new.secret}, request_id)
+        case ["keys", key_id, "revoke"], "POST":
+            key = await _run(lambda: tenancy.revoke_key(store.tenancy, key_id))
+            await services.revoke_everywhere(key.id)
+            await send_json(send, 200, key_json(key), request_id)
+        case ["keys", key_id], "DELETE":
+            key = await _run(lambda: tenancy.revoke_key(store.tenancy, key_id))
+            await services.revoke_everywhere(key.id)
+            await send_json(send, 200, key_json(key), request_id)
+        case ["backends"], "GET":
+            await send_json(send, 200, {"object": "list", "data": await backends_status(services)}, request_id)
+        case ["usage"], "GET":
+            org_name = _string(query.get("org"), "org")
+            summary = await _run(
+                lambda: usage.usage_for_month(store.tenancy, store.usage, org_name, query.get("month"))
+            )
+            await send_json(send, 200, usage.summary_to_json(summary, org_name), request_id)
+        case (["orgs"] | ["keys"] | ["backends"] | ["usage"] | ["keys", _, "revoke"] | ["keys", _]), _:
+            raise MethodNotAllowed(f"Method {method} is not allowed here.")
+        case _:
+            raise NotFound("Unknown admin path.", code="unknown_url")
+
+
+def _check_admin(services: Services, headers: dict[bytes, bytes]) -> None:
+    expected = services.admin_token
+    given = headers.get(b"authorization", b"")
+    if expected is None:
+        raise AuthenticationFailed(
+            "The admin API is disabled: set the admin token environment variable (admin.token_env).",
+            code="admin_disabled",
+        )
+    token = given[7:].strip() if given[:7].lower() == b"bearer " else b""
+    if not hmac.compare_digest(token, expected.encode()):
+        raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+
+
+async def _run(action: Callable[[], _T]) -> _T:
+    return await asyncio.to_thread(action)
+
+
+def _string(value: object, param: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"'{param}' is required and must be a string.", param=param)
+    return value
+
+
+def org_json(org: Organisation) -> dict[str, Any]:
+    return {"id": org.id, "object": "organisation", "name": org.name, "created_at": org.created_at.isoformat()}
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "object": "api_key",
+        "org_id": key.org_id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "models": list(key.models) if key.models is not None else None,
+        "created_at": key.created_at.isoformat(),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+async def backends_status(services: Services) -> list[dict[str, Any]]:
+    results = await asyncio.gather(*(b.check_health() for b in services.backends), return_exceptions=True)
+    out = []
+    for backend, result in zip(services.backends, results, strict=True):
+        healthy = result is True
+        out.append(
+            {
+                "name": backend.name,
+                "kind": backend.kind,
+                "models": [r.public_name for m in services.router.models for r in services.router.routes_for(m)
+                           if r.backend == backend.name],
+                "reachable": healthy,
+                "in_flight": services.router.states[backend.name].in_flight,
+            }
+        )
+    return out

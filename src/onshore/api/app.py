@@ -1,0 +1,119 @@
+"""The ASGI application: dispatch by path, map errors once, add ``x-request-id`` everywhere."""
+
+from __future__ import annotations
+
+import logging
+
+from onshore.api import admin_routes, health, openai_routes, openapi
+from onshore.api.errors import error_body, to_error
+from onshore.api.http import request_headers, request_id_from, send_bytes
+from onshore.api.types import Message, Receive, Scope, Send
+from onshore.bootstrap import Services
+from onshore.domain.catalog import Endpoint
+from onshore.errors import MethodNotAllowed, NotFound
+from onshore.observability.logging import request_id_var
+
+log = logging.getLogger("onshore.api")
+
+_INFERENCE = {
+    "/v1/chat/completions": Endpoint.CHAT,
+    "/v1/completions": Endpoint.COMPLETIONS,
+    "/v1/embeddings": Endpoint.EMBEDDINGS,
+}
+_MODELS_PREFIX = "/v1/models/"
+_ADMIN_PREFIX = "/admin/v1/"
+
+
+class OnshoreApp:
+    def __init__(self, services: Services):
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = request_headers(scope)
+        request_id = request_id_from(headers)
+        token = request_id_var.set(request_id)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._dispatch(scope, receive, tracking_send, headers, request_id)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes an OpenAI-shaped answer
+            error = to_error(exc, request_id)
+            if not started:
+                await send_bytes(send, error.status, error_body(error), request_id)
+        finally:
+            request_id_var.reset(token)
+
+    async def _dispatch(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], request_id: str
+    ) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        endpoint = _INFERENCE.get(path)
+        if endpoint is not None:
+            _allow(method, "POST")
+            await openai_routes.inference(self.services, endpoint, scope, receive, send, headers, request_id)
+        elif path == "/v1/models":
+            _allow(method, "GET")
+            await openai_routes.list_models(self.services, headers, send, request_id)
+        elif path.startswith(_MODELS_PREFIX) and len(path) > len(_MODELS_PREFIX):
+            _allow(method, "GET")
+            model = path[len(_MODELS_PREFIX) :]
+            await openai_routes.get_model(self.services, model, headers, send, request_id)
+        elif path.startswith(_ADMIN_PREFIX):
+            await admin_routes.dispatch(self.services, scope, receive, send, headers, request_id)
+        elif path == "/healthz":
+            _allow(method, "GET", "HEAD")
+            await health.healthz(send, request_id)
+        elif path == "/readyz":
+            _allow(method, "GET", "HEAD")
+            await health.readyz(self.services, send, request_id)
+        elif path == "/metrics":
+            _allow(method, "GET")
+            await health.metrics(self.services, send, request_id)
+        elif path in ("/openapi.json", "/v1/openapi.json"):
+            _allow(method, "GET")
+            await send_bytes(send, 200, openapi.document_bytes(), request_id)
+        else:
+            raise NotFound(f"Unknown path {path[:200]!r}.", code="unknown_url")
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.services.start()
+                except Exception as exc:
+                    log.error("start-up failed", exc_info=exc)
+                    await send({"type": "lifespan.startup.failed", "message": _safe_startup_message(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.services.stop()
+                finally:
+                    await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _safe_startup_message(exc: BaseException) -> str:
+    from onshore.errors import OnshoreError  # noqa: PLC0415
+
+    return exc.message if isinstance(exc, OnshoreError) else f"start-up failed: {type(exc).__name__}"
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise MethodNotAllowed(f"Method {method} is not allowed here; use {' or '.join(allowed)}.")

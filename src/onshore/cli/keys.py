@@ -1,0 +1,123 @@
+"""``onshore keys create|list|revoke``."""
+
+from __future__ import annotations
+
+import click
+
+from onshore.cli.common import config_option, json_option, print_json, print_table, store_for, user_errors
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke partner API keys."""
+
+
+@keys.command("create")
+@click.option("--org", "org", required=True, help="The organisation the key belongs to.")
+@click.option("--name", default=None, help="A label for the key.")
+@click.option("--models", default=None, help="Comma-separated allow-list of models (default: all).")
+@click.option("--expires-in", "expires_in", default=None, help="Lifetime, e.g. 30d, 12h, 2w (default: none).")
+@config_option
+@json_option
+@user_errors
+def create(
+    org: str, name: str | None, models: str | None, expires_in: str | None, config: str | None, as_json: bool
+) -> None:
+    """Create a key. The secret is printed this once only."""
+    from onshore.admin.tenancy import create_key  # noqa: PLC0415
+    from onshore.api.admin_routes import key_json  # noqa: PLC0415
+
+    store = store_for(config)
+    try:
+        new = create_key(
+            store.tenancy,
+            store.digester,
+            org,
+            name=name,
+            models=models.split(",") if models is not None else None,
+            expires_in=expires_in,
+        )
+    finally:
+        store.close()
+    if as_json:
+        print_json({**key_json(new.key), "key": new.secret})
+        return
+    click.echo(f"created key {new.key.id} for {org}")
+    click.echo(f"  {new.secret}")
+    click.echo("Store it now: it cannot be shown again.", err=True)
+
+
+@keys.command("list")
+@click.option("--org", "org", default=None, help="Only this organisation's keys.")
+@config_option
+@json_option
+@user_errors
+def list_(org: str | None, config: str | None, as_json: bool) -> None:
+    """List keys (never their secrets)."""
+    from onshore.admin.tenancy import list_keys  # noqa: PLC0415
+    from onshore.api.admin_routes import key_json  # noqa: PLC0415
+
+    store = store_for(config)
+    try:
+        found = list_keys(store.tenancy, org)
+        names = {o.id: o.name for o in store.tenancy.list_orgs()}
+    finally:
+        store.close()
+    if as_json:
+        print_json([{**key_json(k), "org": names.get(k.org_id)} for k in found])
+        return
+    rows = [
+        (
+            k.id,
+            names.get(k.org_id, k.org_id),
+            k.name,
+            k.prefix + "…",
+            ",".join(k.models) if k.models is not None else "*",
+            k.expires_at.isoformat(timespec="seconds") if k.expires_at else "-",
+            "revoked" if k.revoked_at else "active",
+        )
+        for k in found
+    ]
+    print_table(["id", "org", "name", "prefix", "models", "expires", "state"], rows)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@config_option
+@json_option
+@user_errors
+def revoke(key_id: str, config: str | None, as_json: bool) -> None:
+    """Revoke a key; running gateways stop accepting it within a second."""
+    import asyncio  # noqa: PLC0415
+
+    from onshore.admin.tenancy import revoke_key  # noqa: PLC0415
+    from onshore.api.admin_routes import key_json  # noqa: PLC0415
+
+    settings_store = store_for(config)
+    try:
+        key = revoke_key(settings_store.tenancy, key_id)
+    finally:
+        settings_store.close()
+    asyncio.run(_publish(config, key.id))
+    if as_json:
+        print_json(key_json(key))
+    else:
+        click.echo(f"revoked key {key.id}")
+
+
+async def _publish(config: str | None, key_id: str) -> None:
+    """With Redis configured, tell every replica now; without it they poll the database."""
+    from onshore.cli.common import load  # noqa: PLC0415
+
+    settings = load(config)
+    if not settings.redis.url:
+        return
+    from onshore.store.state.redis import RedisRevocationBus  # noqa: PLC0415
+
+    bus = RedisRevocationBus(settings.redis.url)
+    try:
+        await bus.publish(key_id)
+    except Exception:  # noqa: BLE001 - polling still delivers the revocation within a second
+        click.echo("warning: could not notify replicas through Redis; they will see it by polling", err=True)
+    finally:
+        await bus.aclose()

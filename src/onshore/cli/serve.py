@@ -1,0 +1,51 @@
+"""``onshore serve``: run the gateway under uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from onshore.cli.common import config_option, load, user_errors
+
+
+@click.command()
+@config_option
+@click.option("--host", default=None, help="Interface to listen on (server.host; default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (server.port; default 8080).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (server.workers).")
+@user_errors
+def serve(config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the gateway: the OpenAI-compatible API, the admin API, health and metrics."""
+    # Workers are separate processes that load the settings themselves: hand them the same
+    # file and the flags as environment overrides, so every worker sees one configuration.
+    if config:
+        os.environ["ONSHORE_CONFIG"] = str(Path(config).resolve())
+    if host is not None:
+        os.environ["ONSHORE_SERVER__HOST"] = host
+    if port is not None:
+        os.environ["ONSHORE_SERVER__PORT"] = str(port)
+    if workers is not None:
+        os.environ["ONSHORE_SERVER__WORKERS"] = str(workers)
+    settings = load(None)  # validate now: a bad key fails here with one line, before any worker starts
+
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from onshore.observability.logging import configure_logging  # noqa: PLC0415
+
+    configure_logging(settings.logging.level, settings.logging.format)
+    uvicorn.run(
+        "onshore.api.factory:create_app",
+        factory=True,
+        host=settings.server.host,
+        port=settings.server.port,
+        workers=settings.server.workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=settings.server.access_log,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+    )

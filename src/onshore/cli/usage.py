@@ -1,0 +1,37 @@
+"""``onshore usage --org NAME [--month YYYY-MM]``."""
+
+from __future__ import annotations
+
+import click
+
+from onshore.cli.common import config_option, json_option, print_json, print_table, store_for, user_errors
+
+
+@click.command()
+@click.option("--org", "org", required=True, help="The organisation.")
+@click.option("--month", default=None, help="YYYY-MM (default: the current month, UTC).")
+@config_option
+@json_option
+@user_errors
+def usage(org: str, month: str | None, config: str | None, as_json: bool) -> None:
+    """Show an organisation's metered usage for a month."""
+    from onshore.admin.usage import summary_to_json, usage_for_month  # noqa: PLC0415
+
+    store = store_for(config)
+    try:
+        summary = usage_for_month(store.tenancy, store.usage, org, month)
+    finally:
+        store.close()
+    data = summary_to_json(summary, org)
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"{org}: {summary.period_start:%Y-%m} (UTC)")
+    click.echo(
+        f"requests {summary.requests} (failed {summary.failed_requests}), prompt tokens "
+        f"{summary.prompt_tokens}, completion tokens {summary.completion_tokens}, total {summary.total_tokens}"
+    )
+    print_table(
+        ["model", "requests", "prompt", "completion", "total"],
+        [(m.model, m.requests, m.prompt_tokens, m.completion_tokens, m.total_tokens) for m in summary.by_model],
+    )

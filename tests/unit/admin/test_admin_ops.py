@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from onshore.admin.tenancy import parse_duration
+from onshore.admin.usage import month_bounds
+from onshore.errors import InvalidRequest
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400),
+                                               ("2w", 1209600), ("1s", 1)])
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "30", "d", "0d", "-1d", "3y", "1.5d"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_duration(text)
+
+
+def test_month_bounds() -> None:
+    assert month_bounds("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    assert month_bounds(None, now=datetime(2026, 2, 10, tzinfo=UTC))[0] == datetime(2026, 2, 1, tzinfo=UTC)
+    for bad in ("2026-13", "2026-1", "nov"):
+        with pytest.raises(InvalidRequest):
+            month_bounds(bad)

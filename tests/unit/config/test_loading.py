@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from onshore.config.loading import load_settings
+from onshore.errors import ConfigError
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "onshore.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_no_file_gives_working_defaults(tmp_path: Path) -> None:
+    settings = load_settings(None, {"ONSHORE_DATA_DIR": str(tmp_path)})
+    assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8080)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'onshore.db'}"
+    assert settings.backends == [] and settings.redis.url is None
+
+
+def test_precedence_env_over_file_over_defaults(tmp_path: Path) -> None:
+    path = _write(tmp_path, "server:\n  port: 9000\n  host: 0.0.0.0\n")
+    settings = load_settings(path, {"ONSHORE_SERVER__PORT": "9100", "ONSHORE_DATA_DIR": str(tmp_path)})
+    assert settings.server.port == 9100 and settings.server.host == "0.0.0.0"
+
+
+def test_config_path_from_environment(tmp_path: Path) -> None:
+    path = _write(tmp_path, "server:\n  port: 9001\n")
+    settings = load_settings(None, {"ONSHORE_CONFIG": str(path), "ONSHORE_DATA_DIR": str(tmp_path)})
+    assert settings.server.port == 9001
+
+
+def test_backends_and_aliases(tmp_path: Path) -> None:
+    path = _write(tmp_path, """
+backends:
+  - name: gpu-pool-a
+    url: http://10.0.0.5:8000/v1
+    api_key_env: POOL_A_KEY
+    models:
+      - name: llama-3.1-8b
+        upstream_name: meta-llama/Llama-3.1-8B-Instruct
+""")
+    backend = load_settings(path, {}).backends[0]
+    assert backend.kind == "openai" and backend.models[0].upstream_name == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "needle"),
+    [
+        ("server:\n  port: 70000\n", {}, "server.port"),
+        ("server:\n  prot: 1\n", {}, "server.prot"),
+        ("backends:\n  - name: a\n    url: not a url\n    models: [{name: m}]\n", {}, "backends.0"),
+        ("backends:\n  - {name: a, url: 'http://x/v1', models: [{name: m}]}\n"
+         "  - {name: a, url: 'http://y/v1', models: [{name: m}]}\n", {}, "used twice"),
+        ("", {"ONSHORE_SERVER__PORT": "abc"}, "ONSHORE_SERVER__PORT"),
+        ("server: [1\n", {}, "not valid YAML"),
+        ("- 1\n", {}, "mapping"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, text), env)
+    assert needle in info.value.message
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml", {})
+
+
+def test_secret_env_values_never_appear_in_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, "server:\n  port: 0\n"), {"ONSHORE_ADMIN_TOKEN": "super-secret"})
+    assert "super-secret" not in info.value.message

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from onshore.domain.tenancy import ApiKey
+from onshore.errors import AuthenticationFailed
+from onshore.gateway.auth import Authenticator, KeyCache
+from onshore.gateway.keys import KeyDigester, new_key_secret
+
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
+DIGESTER = KeyDigester(b"0123456789abcdef0123456789abcdef")
+
+
+def _key(secret: str, **changes: object) -> ApiKey:
+    values: dict[str, object] = {"id": "key_1", "org_id": "org_1", "name": "k", "digest": DIGESTER.digest(secret),
+                                 "prefix": secret[:17], "created_at": NOW, "updated_at": NOW}
+    values.update(changes)
+    return ApiKey(**values)  # type: ignore[arg-type]
+
+
+def _auth(*keys: ApiKey) -> tuple[Authenticator, KeyCache]:
+    cache = KeyCache()
+    cache.set_org_names({"org_1": "acme"})
+    cache.apply(keys, now=NOW)
+    return Authenticator(DIGESTER, cache), cache
+
+
+def test_valid_key_gives_its_principal() -> None:
+    secret = new_key_secret()
+    auth, _ = _auth(_key(secret, models=("a",)))
+    principal = auth.authenticate(f"Bearer {secret}", now=NOW)
+    assert principal.org_name == "acme" and principal.may_use("a") and not principal.may_use("b")
+
+
+@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer sk-onshore-short",
+                                    "Bearer sk-onshore-" + "x" * 43])
+def test_bad_headers_fail(header: str | None) -> None:
+    auth, _ = _auth(_key(new_key_secret()))
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(header, now=NOW)
+
+
+def test_revocation_and_expiry() -> None:
+    secret = new_key_secret()
+    auth, cache = _auth(_key(secret, expires_at=NOW + timedelta(hours=1)))
+    auth.authenticate(f"Bearer {secret}", now=NOW)
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(f"Bearer {secret}", now=NOW + timedelta(hours=2))
+    cache.apply([_key(secret, revoked_at=NOW)], now=NOW)
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(f"Bearer {secret}", now=NOW)
+    assert len(cache) == 0
+
+
+def test_forget_removes_at_once() -> None:
+    secret = new_key_secret()
+    auth, cache = _auth(_key(secret))
+    cache.forget("key_1")
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate(f"Bearer {secret}", now=NOW)
+
+
+def test_digest_is_keyed() -> None:
+    other = KeyDigester(b"another-secret-of-16+bytes")
+    assert DIGESTER.digest("sk-onshore-x") != other.digest("sk-onshore-x")
+    with pytest.raises(ValueError):
+        KeyDigester(b"short")

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from onshore.domain.catalog import Endpoint
+from onshore.errors import InvalidRequest
+from onshore.gateway.request_body import parse_body, upstream_body
+
+CHAT = b'{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"a":1}],"x_vendor":{"k":[1,2.5]}}'
+
+
+def test_untouched_body_is_forwarded_as_the_same_bytes() -> None:
+    parsed = parse_body(CHAT, Endpoint.CHAT)
+    assert upstream_body(CHAT, parsed, "m") is CHAT
+
+
+def test_alias_rewrites_only_the_model() -> None:
+    parsed = parse_body(CHAT, Endpoint.CHAT)
+    out = orjson.loads(upstream_body(CHAT, parsed, "org/real-name"))
+    assert out == {**orjson.loads(CHAT), "model": "org/real-name"}
+
+
+def test_streams_always_ask_the_engine_for_usage() -> None:
+    raw = b'{"model":"m","messages":[{"role":"user"}],"stream":true}'
+    parsed = parse_body(raw, Endpoint.CHAT)
+    assert parsed.stream and not parsed.include_usage
+    assert orjson.loads(upstream_body(raw, parsed, "m"))["stream_options"] == {"include_usage": True}
+    raw_usage = b'{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}}'
+    parsed = parse_body(raw_usage, Endpoint.CHAT)
+    assert parsed.include_usage and upstream_body(raw_usage, parsed, "m") is raw_usage
+
+
+@pytest.mark.parametrize(
+    ("raw", "endpoint", "param"),
+    [
+        (b"", Endpoint.CHAT, None),
+        (b"{", Endpoint.CHAT, None),
+        (b'"text"', Endpoint.CHAT, None),
+        (b'{"messages":[{"role":"user"}]}', Endpoint.CHAT, "model"),
+        (b'{"model":"m","messages":[]}', Endpoint.CHAT, "messages"),
+        (b'{"model":"m","messages":[1]}', Endpoint.CHAT, "messages[0]"),
+        (b'{"model":"m","prompt":{}}', Endpoint.COMPLETIONS, "prompt"),
+        (b'{"model":"m"}', Endpoint.EMBEDDINGS, "input"),
+        (b'{"model":"m","input":[]}', Endpoint.EMBEDDINGS, "input"),
+        (b'{"model":"m","messages":[{"role":"u"}],"temperature":"hot"}', Endpoint.CHAT, "temperature"),
+        (b'{"model":"m","messages":[{"role":"u"}],"stream_options":3}', Endpoint.CHAT, "stream_options"),
+        (b'{"model":"\xff"}', Endpoint.CHAT, None),
+    ],
+)
+def test_invalid_bodies_name_the_field(raw: bytes, endpoint: Endpoint, param: str | None) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse_body(raw, endpoint)
+    assert info.value.param == param
+    assert info.value.status == 400
