@@ -34,7 +34,7 @@ from onshore.store.sql.tenancy import SqlTenancyStore
 
 log = logging.getLogger(__name__)
 
-_SECRET_FILE = "secret.key"
+_SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 
 
 @dataclass
@@ -159,6 +159,18 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     )
     backends = [build_backend(b, settings.data_dir) for b in settings.backends]
     router = Router(backends, build_routes(settings.backends))
+    metrics.add_gauges(
+        "onshore_backend_in_flight",
+        "Requests each backend is serving now.",
+        lambda: ((name, float(state.in_flight)) for name, state in router.states.items()),
+        label="backend",
+    )
+    metrics.add_gauges(
+        "onshore_backend_up",
+        "1 while a backend is considered healthy, 0 while it is skipped.",
+        lambda: ((name, 1.0 if state.healthy else 0.0) for name, state in router.states.items()),
+        label="backend",
+    )
     cache = KeyCache()
     bus = _revocation_bus(settings)
     key_sync = KeySync(store.tenancy, cache, interval_s=settings.auth.sync_interval_s, bus=bus)

@@ -23,8 +23,12 @@ def gateway(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
         tmp,
         [
             remote_backend("pool-a", upstream.url, "bench-model", ("aliased", "bench-model"), "bench-embed"),
-            remote_backend("pool-dead", "http://127.0.0.1:9/v1", "dead-model",
-                           timeouts={"connect_s": 1.0, "first_byte_s": 2.0, "total_s": 5.0}),
+            remote_backend(
+                "pool-dead",
+                "http://127.0.0.1:9/v1",
+                "dead-model",
+                timeouts={"connect_s": 1.0, "first_byte_s": 2.0, "total_s": 5.0},
+            ),
         ],
         extra={"server": {"max_body_bytes": 64 * 1024}},
     )

@@ -35,8 +35,11 @@ def _assert_shape(response: httpx.Response, status: int) -> dict[str, object]:
 def test_missing_and_invalid_keys(gateway: Gateway) -> None:
     with pytest.raises(openai.AuthenticationError):
         _client(gateway, "sk-onshore-not-a-real-key-000000000").chat.completions.create(
-            model="bench-model", messages=MESSAGES)
-    response = httpx.post(gateway.v1 + "/chat/completions", json={"model": "bench-model", "messages": MESSAGES})
+            model="bench-model", messages=MESSAGES
+        )
+    response = httpx.post(
+        gateway.v1 + "/chat/completions", json={"model": "bench-model", "messages": MESSAGES}
+    )
     _assert_shape(response, 401)
 
 
@@ -62,7 +65,7 @@ def test_unknown_model(gateway: Gateway, key: str) -> None:
         (b'{"model": "bench-model", "messages": "hi"}', "messages"),
         (b'{"model": "bench-model", "messages": [{"role": "user"}], "stream": "yes"}', "stream"),
         (b'{"model": "bench-model", "messages": [{"role": "user"}], "max_tokens": -1}', "max_tokens"),
-        (b'[1, 2, 3]', None),
+        (b"[1, 2, 3]", None),
         (b"", None),
         (b'{"model": "bench-model\xff\xfe", "messages": []}', None),
         (b"\xff\xfe\x00garbage", None),
@@ -70,7 +73,8 @@ def test_unknown_model(gateway: Gateway, key: str) -> None:
 )
 def test_bad_bodies_are_400(gateway: Gateway, key: str, body: bytes, param: str | None) -> None:
     response = httpx.post(
-        gateway.v1 + "/chat/completions", content=body,
+        gateway.v1 + "/chat/completions",
+        content=body,
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
     )
     error = _assert_shape(response, 400)
@@ -86,14 +90,18 @@ def test_bad_body_raises_bad_request_in_sdk(gateway: Gateway, key: str) -> None:
 def test_huge_body_is_413(gateway: Gateway, key: str) -> None:
     with pytest.raises(openai.APIStatusError) as info:
         _client(gateway, key).chat.completions.create(
-            model="bench-model", messages=[{"role": "user", "content": "x" * 200_000}])
+            model="bench-model", messages=[{"role": "user", "content": "x" * 200_000}]
+        )
     assert info.value.status_code == 413
+
     # Chunked, with no Content-Length: the limit still holds.
     def chunks():  # type: ignore[no-untyped-def]
         for _ in range(100):
             yield b"x" * 4096
-    response = httpx.post(gateway.v1 + "/chat/completions", content=chunks(),
-                          headers={"Authorization": f"Bearer {key}"})
+
+    response = httpx.post(
+        gateway.v1 + "/chat/completions", content=chunks(), headers={"Authorization": f"Bearer {key}"}
+    )
     _assert_shape(response, 413)
 
 

@@ -32,14 +32,20 @@ def test_chat_completion(client: openai.OpenAI) -> None:
 def test_alias_is_rewritten_both_ways(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(model="aliased", messages=[{"role": "user", "content": "hi"}])
     assert reply.model == "aliased"
-    chunks = list(client.chat.completions.create(
-        model="aliased", messages=[{"role": "user", "content": "hi"}], stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="aliased", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
     assert {c.model for c in chunks} == {"aliased"}
 
 
 def test_chat_stream_without_usage(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="bench-model", messages=[{"role": "user", "content": "hi"}], stream=True))
+    chunks = list(
+        client.chat.completions.create(
+            model="bench-model", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    )
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text
     # The gateway asked the engine for usage; the client did not, so it must not see the usage chunk.
@@ -48,18 +54,27 @@ def test_chat_stream_without_usage(client: openai.OpenAI) -> None:
 
 
 def test_chat_stream_with_usage(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="bench-model", messages=[{"role": "user", "content": "hi"}], stream=True,
-        stream_options={"include_usage": True}))
+    chunks = list(
+        client.chat.completions.create(
+            model="bench-model",
+            messages=[{"role": "user", "content": "hi"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 12
     assert chunks[-1].choices == []
 
 
 def test_passthrough_fields_reach_the_engine(client: openai.OpenAI) -> None:
     reply = client.chat.completions.create(
-        model="bench-model", messages=[{"role": "user", "content": "hi"}], seed=7, max_tokens=3,
+        model="bench-model",
+        messages=[{"role": "user", "content": "hi"}],
+        seed=7,
+        max_tokens=3,
         tools=[{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
-        extra_body={"vendor_extension": {"x": 1}})
+        extra_body={"vendor_extension": {"x": 1}},
+    )
     assert reply.usage is not None and reply.usage.completion_tokens == 3
     assert reply.choices[0].finish_reason == "length"
 
@@ -100,10 +115,13 @@ def test_full_key_sees_every_model(client: openai.OpenAI) -> None:
 
 async def test_async_client(gateway: Gateway, key: str) -> None:
     client = openai.AsyncOpenAI(base_url=gateway.v1, api_key=key, max_retries=0)
-    reply = await client.chat.completions.create(model="bench-model", messages=[{"role": "user", "content": "x"}])
+    reply = await client.chat.completions.create(
+        model="bench-model", messages=[{"role": "user", "content": "x"}]
+    )
     assert reply.choices[0].message.content
     stream = await client.chat.completions.create(
-        model="bench-model", messages=[{"role": "user", "content": "x"}], stream=True)
+        model="bench-model", messages=[{"role": "user", "content": "x"}], stream=True
+    )
     parts = [c async for c in stream]
     assert parts and parts[-1].choices[0].finish_reason == "stop"
     embedded = await client.embeddings.create(model="bench-embed", input="x")
@@ -113,5 +131,6 @@ async def test_async_client(gateway: Gateway, key: str) -> None:
 
 def test_every_response_has_a_request_id(client: openai.OpenAI) -> None:
     raw = client.chat.completions.with_raw_response.create(
-        model="bench-model", messages=[{"role": "user", "content": "x"}])
+        model="bench-model", messages=[{"role": "user", "content": "x"}]
+    )
     assert raw.headers["x-request-id"].startswith("req_")

@@ -84,8 +84,17 @@ def start_upstream(tokens: int = 12, extra: list[str] | None = None) -> Upstream
         pytest.fail(f"the shared test upstream is missing: {UPSTREAM_SCRIPT}")
     port = free_port()
     proc = subprocess.Popen(
-        [PYTHON, str(UPSTREAM_SCRIPT), "--port", str(port), "--tokens", str(tokens), "--dim", "64",
-         *(extra or [])],
+        [
+            PYTHON,
+            str(UPSTREAM_SCRIPT),
+            "--port",
+            str(port),
+            "--tokens",
+            str(tokens),
+            "--dim",
+            "64",
+            *(extra or []),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -115,7 +124,11 @@ class Gateway:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [*ONSHORE, *args, "--config", str(self.config_path)],
-            env=self.env, capture_output=True, text=True, timeout=60, check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"onshore {' '.join(args)} failed: {result.stderr}")
@@ -128,13 +141,27 @@ class Gateway:
             self.cli("orgs", "create", org, check=False)
             self.keys[org] = org
         data = json.loads(self.cli("keys", "create", "--org", org, "--json", *extra).stdout)
+        if self.proc is not None and self.proc.poll() is None and "--expires-in" not in extra:
+            self.wait_key_accepted(data["key"])
         return data["id"], data["key"]
+
+    def wait_key_accepted(self, key: str, timeout: float = 5.0) -> float:
+        """A running gateway learns new keys by polling; wait for it. Returns the seconds it took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            response = httpx.get(self.v1 + "/models", headers={"Authorization": f"Bearer {key}"})
+            if response.status_code == 200:
+                return time.monotonic() - started
+            time.sleep(0.02)
+        raise AssertionError("the gateway did not accept a new key in time")
 
     def start(self, wait: bool = True) -> None:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [*ONSHORE, "serve", "--config", str(self.config_path), "--port", str(self.port)],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         if wait:
             wait_http(self.base_url + "/healthz", timeout=30, proc=self.proc)
@@ -155,8 +182,12 @@ def make_gateway(
     extra: dict[str, Any] | None = None,
 ) -> Gateway:
     data_dir = tmp / "data"
-    config: dict[str, Any] = {"data_dir": str(data_dir), "backends": backends,
-                              "logging": {"level": "INFO"}, "auth": {"sync_interval_s": 0.25}}
+    config: dict[str, Any] = {
+        "data_dir": str(data_dir),
+        "backends": backends,
+        "logging": {"level": "INFO"},
+        "auth": {"sync_interval_s": 0.25},
+    }
     if database_url:
         config["database"] = {"url": database_url}
     if redis_url:

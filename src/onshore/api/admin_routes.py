@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -24,17 +25,16 @@ _PREFIX = "/admin/v1/"
 _T = TypeVar("_T")
 
 
-async def dispatch(
-    services: Services, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], request_id: str
-) -> None:
-    _check_admin(services, headers)
-    parts = scope["path"][len(_PREFIX) :].strip("/").split("/")
-    method: str = scope["method"]
-    query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
-    store = services.store
+@dataclass(slots=True)
+class AdminRequest:
+    services: Services
+    receive: Receive
+    headers: dict[bytes, bytes]
+    query: dict[str, str]
+    args: tuple[str, ...]  # path parameters
 
-    async def body() -> dict[str, Any]:
-        raw = await read_body(receive, headers, 1024 * 1024)
+    async def json(self) -> dict[str, Any]:
+        raw = await read_body(self.receive, self.headers, 1024 * 1024)
         try:
             value = orjson.loads(raw or b"{}")
         except orjson.JSONDecodeError:
@@ -43,59 +43,118 @@ async def dispatch(
             raise InvalidRequest("The request body must be a JSON object.")
         return value
 
-    match parts, method:
-        case ["orgs"], "GET":
-            orgs = await _run(store.tenancy.list_orgs)
-            await send_json(send, 200, {"object": "list", "data": [org_json(o) for o in orgs]}, request_id)
-        case ["orgs"], "POST":
-            name = _string((await body()).get("name"), "name")
-            org = await _run(lambda: tenancy.create_org(store.tenancy, name))
-            await send_json(send, 201, org_json(org), request_id)
-        case ["keys"], "GET":
-            keys = await _run(lambda: tenancy.list_keys(store.tenancy, query.get("org")))
-            await send_json(send, 200, {"object": "list", "data": [key_json(k) for k in keys]}, request_id)
-        case ["keys"], "POST":
-            data = await body()
-            org_name = _string(data.get("org"), "org")
-            models = data.get("models")
-            if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
-                raise InvalidRequest("'models' must be an array of strings.", param="models")
-            expires_in = data.get("expires_in")
-            if expires_in is not None and not isinstance(expires_in, str):
-                raise InvalidRequest("'expires_in' must be a string such as '30d'.", param="expires_in")
-            key_name = data.get("name")
-            new = await _run(
-                lambda: tenancy.create_key(
-                    store.tenancy,
-                    store.digester,
-                    org_name,
-                    name=key_name if isinstance(key_name, str) else None,
-                    models=models,
-                    expires_in=expires_in,
-                )
+
+Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
+
+
+async def dispatch(
+    services: Services,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    headers: dict[bytes, bytes],
+    request_id: str,
+) -> None:
+    _check_admin(services, headers)
+    parts = tuple(scope["path"][len(_PREFIX) :].strip("/").split("/"))
+    query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+    for pattern, methods in _ROUTES:
+        args = _match(pattern, parts)
+        if args is None:
+            continue
+        handler = methods.get(scope["method"])
+        if handler is None:
+            raise MethodNotAllowed(
+                f"Method {scope['method']} is not allowed here; use {' or '.join(methods)}."
             )
-            await services.key_sync.refresh_key(new.key.id)  # usable on this replica at once
-            await send_json(send, 201, {**key_json(new.key), "key": new.secret}, request_id)
-        case ["keys", key_id, "revoke"], "POST":
-            key = await _run(lambda: tenancy.revoke_key(store.tenancy, key_id))
-            await services.revoke_everywhere(key.id)
-            await send_json(send, 200, key_json(key), request_id)
-        case ["keys", key_id], "DELETE":
-            key = await _run(lambda: tenancy.revoke_key(store.tenancy, key_id))
-            await services.revoke_everywhere(key.id)
-            await send_json(send, 200, key_json(key), request_id)
-        case ["backends"], "GET":
-            await send_json(send, 200, {"object": "list", "data": await backends_status(services)}, request_id)
-        case ["usage"], "GET":
-            org_name = _string(query.get("org"), "org")
-            summary = await _run(
-                lambda: usage.usage_for_month(store.tenancy, store.usage, org_name, query.get("month"))
-            )
-            await send_json(send, 200, usage.summary_to_json(summary, org_name), request_id)
-        case (["orgs"] | ["keys"] | ["backends"] | ["usage"] | ["keys", _, "revoke"] | ["keys", _]), _:
-            raise MethodNotAllowed(f"Method {method} is not allowed here.")
-        case _:
-            raise NotFound("Unknown admin path.", code="unknown_url")
+        status, payload = await handler(AdminRequest(services, receive, headers, query, args))
+        await send_json(send, status, payload, request_id)
+        return
+    raise NotFound("Unknown admin path.", code="unknown_url")
+
+
+def _match(pattern: tuple[str, ...], parts: tuple[str, ...]) -> tuple[str, ...] | None:
+    if len(pattern) != len(parts):
+        return None
+    args = []
+    for want, got in zip(pattern, parts, strict=True):
+        if want == "*":
+            if not got:
+                return None
+            args.append(got)
+        elif want != got:
+            return None
+    return tuple(args)
+
+
+async def _list_orgs(req: AdminRequest) -> tuple[int, Any]:
+    orgs = await _run(req.services.store.tenancy.list_orgs)
+    return 200, {"object": "list", "data": [org_json(o) for o in orgs]}
+
+
+async def _create_org(req: AdminRequest) -> tuple[int, Any]:
+    name = _string((await req.json()).get("name"), "name")
+    org = await _run(lambda: tenancy.create_org(req.services.store.tenancy, name))
+    return 201, org_json(org)
+
+
+async def _list_keys(req: AdminRequest) -> tuple[int, Any]:
+    keys = await _run(lambda: tenancy.list_keys(req.services.store.tenancy, req.query.get("org")))
+    return 200, {"object": "list", "data": [key_json(k) for k in keys]}
+
+
+async def _create_key(req: AdminRequest) -> tuple[int, Any]:
+    data = await req.json()
+    org_name = _string(data.get("org"), "org")
+    models = data.get("models")
+    if models is not None and not (isinstance(models, list) and all(isinstance(m, str) for m in models)):
+        raise InvalidRequest("'models' must be an array of strings.", param="models")
+    expires_in = data.get("expires_in")
+    if expires_in is not None and not isinstance(expires_in, str):
+        raise InvalidRequest("'expires_in' must be a string such as '30d'.", param="expires_in")
+    key_name = data.get("name")
+    store = req.services.store
+    new = await _run(
+        lambda: tenancy.create_key(
+            store.tenancy,
+            store.digester,
+            org_name,
+            name=key_name if isinstance(key_name, str) else None,
+            models=models,
+            expires_in=expires_in,
+        )
+    )
+    await req.services.key_sync.refresh_key(new.key.id)  # usable on this replica at once
+    return 201, {**key_json(new.key), "key": new.secret}
+
+
+async def _revoke_key(req: AdminRequest) -> tuple[int, Any]:
+    key = await _run(lambda: tenancy.revoke_key(req.services.store.tenancy, req.args[0]))
+    await req.services.revoke_everywhere(key.id)
+    return 200, key_json(key)
+
+
+async def _backends(req: AdminRequest) -> tuple[int, Any]:
+    return 200, {"object": "list", "data": await backends_status(req.services)}
+
+
+async def _usage(req: AdminRequest) -> tuple[int, Any]:
+    org_name = _string(req.query.get("org"), "org")
+    store = req.services.store
+    summary = await _run(
+        lambda: usage.usage_for_month(store.tenancy, store.usage, org_name, req.query.get("month"))
+    )
+    return 200, usage.summary_to_json(summary, org_name)
+
+
+_ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
+    (("orgs",), {"GET": _list_orgs, "POST": _create_org}),
+    (("keys",), {"GET": _list_keys, "POST": _create_key}),
+    (("keys", "*", "revoke"), {"POST": _revoke_key}),
+    (("keys", "*"), {"DELETE": _revoke_key}),
+    (("backends",), {"GET": _backends}),
+    (("usage",), {"GET": _usage}),
+)
 
 
 def _check_admin(services: Services, headers: dict[bytes, bytes]) -> None:
@@ -122,7 +181,12 @@ def _string(value: object, param: str) -> str:
 
 
 def org_json(org: Organisation) -> dict[str, Any]:
-    return {"id": org.id, "object": "organisation", "name": org.name, "created_at": org.created_at.isoformat()}
+    return {
+        "id": org.id,
+        "object": "organisation",
+        "name": org.name,
+        "created_at": org.created_at.isoformat(),
+    }
 
 
 def key_json(key: ApiKey) -> dict[str, Any]:
@@ -148,8 +212,12 @@ async def backends_status(services: Services) -> list[dict[str, Any]]:
             {
                 "name": backend.name,
                 "kind": backend.kind,
-                "models": [r.public_name for m in services.router.models for r in services.router.routes_for(m)
-                           if r.backend == backend.name],
+                "models": [
+                    r.public_name
+                    for m in services.router.models
+                    for r in services.router.routes_for(m)
+                    if r.backend == backend.name
+                ],
                 "reachable": healthy,
                 "in_flight": services.router.states[backend.name].in_flight,
             }

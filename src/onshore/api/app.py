@@ -49,7 +49,7 @@ class OnshoreApp:
 
         try:
             await self._dispatch(scope, receive, tracking_send, headers, request_id)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes an OpenAI-shaped answer
+        except Exception as exc:
             error = to_error(exc, request_id)
             if not started:
                 await send_bytes(send, error.status, error_body(error), request_id)

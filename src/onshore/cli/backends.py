@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from onshore.cli.common import config_option, json_option, load, print_json, print_table, user_errors
@@ -27,18 +29,20 @@ def list_(config: str | None, as_json: bool) -> None:
         return
     print_table(
         ["name", "kind", "target", "models", "reachable"],
-        [(r["name"], r["kind"], r["target"], ",".join(r["models"]), "yes" if r["reachable"] else "NO")
-         for r in rows],
+        [
+            (r["name"], r["kind"], r["target"], ",".join(r["models"]), "yes" if r["reachable"] else "NO")
+            for r in rows
+        ],
     )
 
 
-async def _probe(settings: object) -> list[dict[str, object]]:
+async def _probe(settings: object) -> list[dict[str, Any]]:
     import asyncio  # noqa: PLC0415
 
     from onshore.config.settings import RemoteBackendSettings, Settings  # noqa: PLC0415
 
     assert isinstance(settings, Settings)
-    out: list[dict[str, object]] = []
+    out: list[dict[str, Any]] = []
     checks = []
     for spec in settings.backends:
         if isinstance(spec, RemoteBackendSettings):
@@ -50,8 +54,9 @@ async def _probe(settings: object) -> list[dict[str, object]]:
         else:
             checks.append(_check_embedded(spec))
             target = str(getattr(spec, "path", None) or getattr(spec, "package", None) or "embedded")
-        out.append({"name": spec.name, "kind": spec.kind, "target": target,
-                    "models": [m.name for m in spec.models]})
+        out.append(
+            {"name": spec.name, "kind": spec.kind, "target": target, "models": [m.name for m in spec.models]}
+        )
     results = await asyncio.gather(*checks)
     for row, ok in zip(out, results, strict=True):
         row["reachable"] = ok

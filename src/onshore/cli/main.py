@@ -7,7 +7,6 @@ Subcommands live one per module and are imported only when they run (the poetry 
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -39,8 +38,7 @@ class LazyGroup(click.Group):
         target = _COMMANDS.get(cmd_name)
         if target is None:
             return None
-        if ctx.resilient_parsing or _is_listing_help(ctx):
-            # `onshore --help` only needs the one-line help: don't import the command.
+        if ctx.resilient_parsing:  # shell completion: don't import anything
             return click.Command(cmd_name, help=target[1], short_help=target[1])
         module_name, attribute = target[0].split(":")
         command = getattr(importlib.import_module(module_name), attribute)
@@ -49,9 +47,11 @@ class LazyGroup(click.Group):
         return command
 
 
-def _is_listing_help(ctx: click.Context) -> bool:
-    # True while click formats the root's own --help (it calls get_command for every name).
-    return ctx.parent is None and any(arg in ("--help", "-h") for arg in sys.argv[1:2])
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # `onshore --help` lists the one-line help kept above instead of importing every command.
+        rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -49,5 +49,7 @@ def list_(config: str | None, as_json: bool) -> None:
     if as_json:
         print_json([org_json(o) for o in found])
     else:
-        print_table(["id", "name", "created"], [(o.id, o.name, o.created_at.isoformat(timespec="seconds"))
-                                                 for o in found])
+        print_table(
+            ["id", "name", "created"],
+            [(o.id, o.name, o.created_at.isoformat(timespec="seconds")) for o in found],
+        )

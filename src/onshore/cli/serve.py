@@ -14,7 +14,9 @@ from onshore.cli.common import config_option, load, user_errors
 @config_option
 @click.option("--host", default=None, help="Interface to listen on (server.host; default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (server.port; default 8080).")
-@click.option("--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (server.workers).")
+@click.option(
+    "--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (server.workers)."
+)
 @user_errors
 def serve(config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the gateway: the OpenAI-compatible API, the admin API, health and metrics."""

@@ -28,10 +28,14 @@ def usage(org: str, month: str | None, config: str | None, as_json: bool) -> Non
         return
     click.echo(f"{org}: {summary.period_start:%Y-%m} (UTC)")
     click.echo(
-        f"requests {summary.requests} (failed {summary.failed_requests}), prompt tokens "
-        f"{summary.prompt_tokens}, completion tokens {summary.completion_tokens}, total {summary.total_tokens}"
+        f"requests {summary.requests} (failed {summary.failed_requests}), "
+        f"prompt tokens {summary.prompt_tokens}, completion tokens {summary.completion_tokens}, "
+        f"total {summary.total_tokens}"
     )
     print_table(
         ["model", "requests", "prompt", "completion", "total"],
-        [(m.model, m.requests, m.prompt_tokens, m.completion_tokens, m.total_tokens) for m in summary.by_model],
+        [
+            (m.model, m.requests, m.prompt_tokens, m.completion_tokens, m.total_tokens)
+            for m in summary.by_model
+        ],
     )

@@ -40,13 +40,13 @@ class RedisSettings(_Strict):
 
 
 class AdminSettings(_Strict):
-    token_env: str = "ONSHORE_ADMIN_TOKEN"
+    token_env: str = "ONSHORE_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not its value
 
 
 class SecuritySettings(_Strict):
     # The HMAC secret for key digests. Read from this environment variable; when unset, a random one
     # is created once in the data directory. Replicas sharing a database must share it.
-    secret_env: str = "ONSHORE_SECRET"
+    secret_env: str = "ONSHORE_SECRET"  # noqa: S105 - the name of a variable, not its value
 
 
 class LedgerSettings(_Strict):

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import orjson
 
-from onshore.errors import OnshoreError, PermissionDenied, UpstreamError, UpstreamRejected, UpstreamUnavailable
+from onshore.errors import (
+    OnshoreError,
+    PermissionDenied,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 from onshore.gateway.auth import Authenticator
 from onshore.gateway.context import RequestContext
 from onshore.gateway.metering import Meter

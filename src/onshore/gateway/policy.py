@@ -12,7 +12,9 @@ def check_model_access(principal: Principal, model: str, router: Router) -> None
         raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
     if not principal.may_use(model):
         raise PermissionDenied(
-            f"This API key is not allowed to use the model '{model}'.", param="model", code="model_not_allowed"
+            f"This API key is not allowed to use the model '{model}'.",
+            param="model",
+            code="model_not_allowed",
         )
 
 

@@ -72,10 +72,13 @@ class Router:
         if not pool:
             now = time.monotonic()
             # All down: probe the one that has been down longest, if it has rested long enough.
-            pool = sorted(
-                (c for c in candidates if c.route.backend not in exclude),
-                key=lambda c: c.state.down_since or 0.0,
-            )[:1] or candidates[:1]
+            pool = (
+                sorted(
+                    (c for c in candidates if c.route.backend not in exclude),
+                    key=lambda c: c.state.down_since or 0.0,
+                )[:1]
+                or candidates[:1]
+            )
             state = pool[0].state
             if state.down_since is not None and now - state.down_since < _RETRY_DOWN_AFTER_S:
                 return pool[0]

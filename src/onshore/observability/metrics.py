@@ -84,20 +84,22 @@ class GatewayMetrics:
     def upstream_error(self, backend: str, reason: str) -> None:
         self.upstream_errors.labels(backend, reason).inc()
 
-    def add_gauges(self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]]) -> None:
+    def add_gauges(
+        self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]], label: str = "kind"
+    ) -> None:
         """A gauge family read at scrape time, e.g. the ledger's pending and spooled rows."""
-        self.registry.register(_CallbackCollector(name, doc, read))
+        self.registry.register(_CallbackCollector(name, doc, read, label))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
 class _CallbackCollector(Collector):
-    def __init__(self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]]):
-        self._name, self._doc, self._read = name, doc, read
+    def __init__(self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]], label: str):
+        self._name, self._doc, self._read, self._label = name, doc, read, label
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        family = GaugeMetricFamily(self._name, self._doc, labels=("kind",))
+        family = GaugeMetricFamily(self._name, self._doc, labels=(self._label,))
         for kind, value in self._read():
             family.add_metric((kind,), value)
         yield family

@@ -9,8 +9,9 @@ from onshore.admin.usage import month_bounds
 from onshore.errors import InvalidRequest
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400),
-                                               ("2w", 1209600), ("1s", 1)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30d", 30 * 86400), ("12h", 43200), ("90m", 5400), ("2w", 1209600), ("1s", 1)]
+)
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
 

@@ -34,7 +34,9 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
 
 
 def test_backends_and_aliases(tmp_path: Path) -> None:
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 backends:
   - name: gpu-pool-a
     url: http://10.0.0.5:8000/v1
@@ -42,7 +44,8 @@ backends:
     models:
       - name: llama-3.1-8b
         upstream_name: meta-llama/Llama-3.1-8B-Instruct
-""")
+""",
+    )
     backend = load_settings(path, {}).backends[0]
     assert backend.kind == "openai" and backend.models[0].upstream_name == "meta-llama/Llama-3.1-8B-Instruct"
 
@@ -53,8 +56,12 @@ backends:
         ("server:\n  port: 70000\n", {}, "server.port"),
         ("server:\n  prot: 1\n", {}, "server.prot"),
         ("backends:\n  - name: a\n    url: not a url\n    models: [{name: m}]\n", {}, "backends.0"),
-        ("backends:\n  - {name: a, url: 'http://x/v1', models: [{name: m}]}\n"
-         "  - {name: a, url: 'http://y/v1', models: [{name: m}]}\n", {}, "used twice"),
+        (
+            "backends:\n  - {name: a, url: 'http://x/v1', models: [{name: m}]}\n"
+            "  - {name: a, url: 'http://y/v1', models: [{name: m}]}\n",
+            {},
+            "used twice",
+        ),
         ("", {"ONSHORE_SERVER__PORT": "abc"}, "ONSHORE_SERVER__PORT"),
         ("server: [1\n", {}, "not valid YAML"),
         ("- 1\n", {}, "mapping"),

@@ -14,8 +14,15 @@ DIGESTER = KeyDigester(b"0123456789abcdef0123456789abcdef")
 
 
 def _key(secret: str, **changes: object) -> ApiKey:
-    values: dict[str, object] = {"id": "key_1", "org_id": "org_1", "name": "k", "digest": DIGESTER.digest(secret),
-                                 "prefix": secret[:17], "created_at": NOW, "updated_at": NOW}
+    values: dict[str, object] = {
+        "id": "key_1",
+        "org_id": "org_1",
+        "name": "k",
+        "digest": DIGESTER.digest(secret),
+        "prefix": secret[:17],
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
     values.update(changes)
     return ApiKey(**values)  # type: ignore[arg-type]
 
@@ -34,8 +41,9 @@ def test_valid_key_gives_its_principal() -> None:
     assert principal.org_name == "acme" and principal.may_use("a") and not principal.may_use("b")
 
 
-@pytest.mark.parametrize("header", [None, "", "Basic abc", "Bearer ", "Bearer sk-onshore-short",
-                                    "Bearer sk-onshore-" + "x" * 43])
+@pytest.mark.parametrize(
+    "header", [None, "", "Basic abc", "Bearer ", "Bearer sk-onshore-short", "Bearer sk-onshore-" + "x" * 43]
+)
 def test_bad_headers_fail(header: str | None) -> None:
     auth, _ = _auth(_key(new_key_secret()))
     with pytest.raises(AuthenticationFailed):

@@ -26,7 +26,9 @@ def test_streams_always_ask_the_engine_for_usage() -> None:
     parsed = parse_body(raw, Endpoint.CHAT)
     assert parsed.stream and not parsed.include_usage
     assert orjson.loads(upstream_body(raw, parsed, "m"))["stream_options"] == {"include_usage": True}
-    raw_usage = b'{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}}'
+    raw_usage = (
+        b'{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}}'
+    )
     parsed = parse_body(raw_usage, Endpoint.CHAT)
     assert parsed.include_usage and upstream_body(raw_usage, parsed, "m") is raw_usage
 

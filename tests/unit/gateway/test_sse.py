@@ -12,8 +12,14 @@ def _event(payload: object) -> bytes:
 
 
 CHUNK = _event({"id": "c", "model": "up", "choices": [{"index": 0, "delta": {"content": "hi"}}]})
-USAGE = _event({"id": "c", "model": "up", "choices": [],
-                "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}})
+USAGE = _event(
+    {
+        "id": "c",
+        "model": "up",
+        "choices": [],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
+    }
+)
 DONE = b"data: [DONE]\n\n"
 STREAM = CHUNK + CHUNK + USAGE + DONE
 
@@ -64,8 +70,9 @@ def test_missing_done_is_noticed() -> None:
 
 def test_error_event_is_openai_shaped() -> None:
     payload = orjson.loads(error_event("boom", "upstream_error", "upstream_error")[6:])
-    assert payload == {"error": {"message": "boom", "type": "upstream_error", "param": None,
-                                 "code": "upstream_error"}}
+    assert payload == {
+        "error": {"message": "boom", "type": "upstream_error", "param": None, "code": "upstream_error"}
+    }
 
 
 def test_usage_counts_ignores_garbage() -> None:
