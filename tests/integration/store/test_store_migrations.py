@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from sqlalchemy import text
 
 from onshore.store.sql import migrate
@@ -45,3 +48,17 @@ def test_drift_is_reported(blank_database_url: str) -> None:
 def test_migrations_are_a_package_resource() -> None:
     assert migrate.SCRIPT_LOCATION == "onshore.store.sql:migrations"
     assert migrate.head_revision() == "0001"
+
+
+def test_replicas_upgrading_at_once_all_succeed(blank_database_url: str) -> None:
+    # `serve --workers N` (or N replicas) each upgrade on start; they must queue, not collide.
+    script = "import sys; from onshore.store.sql import migrate; migrate.upgrade(sys.argv[1])"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, blank_database_url], stderr=subprocess.PIPE)
+        for _ in range(3)
+    ]
+    failures = [p.stderr.read().decode() for p in processes if p.wait(timeout=60) != 0 and p.stderr]
+
+    assert failures == []
+    assert migrate.is_at_head(blank_database_url)
+    assert migrate.check_models_match(blank_database_url) == []

@@ -15,7 +15,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, event, text
 
 from onshore.store.sql.engine import make_engine
 from onshore.store.sql.errors import translate_errors
@@ -41,6 +41,8 @@ def _connect(url: str, action: str, *, transaction: bool) -> Iterator[Connection
     # A private one-connection engine: migrations run before (or beside) the app's own engine and
     # must not hold pooled connections afterwards.
     engine = make_engine(url, pool_size=1)
+    if engine.dialect.name == "sqlite" and transaction:
+        _begin_immediate(engine)
     try:
         with translate_errors(action):
             if transaction:
@@ -51,6 +53,23 @@ def _connect(url: str, action: str, *, transaction: bool) -> Iterator[Connection
                     yield connection
     finally:
         engine.dispose()
+
+
+def _begin_immediate(engine: Engine) -> None:
+    """Run each transaction as ``BEGIN IMMEDIATE``, DDL included.
+
+    sqlite3 otherwise runs CREATE TABLE outside any transaction, so two processes starting on a
+    fresh file (``serve --workers N``) would both create the tables and one would fail. With the
+    write lock taken up front the second waits (busy_timeout), then finds the schema at head.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _driver_autocommit(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def upgrade(url: str, revision: str = "head") -> None:
