@@ -1,0 +1,314 @@
+"""``onshore plan``: the capacity planner's commands (catalog, predict, size, validate).
+
+numpy and the planner are imported inside each command, so ``onshore --help`` stays fast.
+Results go to stdout; progress goes to stderr (and only when it is a terminal).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from onshore.planner.demand import Demand
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _user_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """PlannerError (bad ids, files, numbers) -> exit 1 with one line, no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from onshore.planner.errors import PlannerError  # noqa: PLC0415 - keep --help fast
+
+        try:
+            return func(*args, **kwargs)
+        except PlannerError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _csv(kind: type, text: str) -> list[Any]:
+    try:
+        return [kind(x.strip()) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group(name="plan")
+def plan() -> None:
+    """Size an AI data center by simulation: catalogs, predictions, sizing, validation."""
+
+
+@plan.command(name="catalog")
+@click.option("--json", "as_json", is_flag=True, help="Print the GPU and model catalogs as JSON.")
+@_user_errors
+def catalog(as_json: bool) -> None:
+    """List the GPUs and models the planner knows, with their ids and sources."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from onshore.planner.catalog import load_gpus, load_models  # noqa: PLC0415
+
+    gpus, models = list(load_gpus().values()), list(load_models().values())
+    if as_json:
+        _print_json({"gpus": [asdict(g) for g in gpus], "models": [asdict(m) for m in models]})
+        return
+    from rich.console import Console  # noqa: PLC0415
+
+    from onshore.planner.report import catalog_tables  # noqa: PLC0415
+
+    console = Console()
+    for table in catalog_tables(gpus, models):
+        console.print(table)
+
+
+@plan.command(name="predict")
+@click.option(
+    "--scenarios",
+    "scenarios_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="CSV: model,gpu,num_gpus,tensor_parallel,precision,input_len,output_len,scenario,load",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per row.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
+@click.option(
+    "--calibration",
+    "calibration_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A calibration JSON to use instead of the shipped one.",
+)
+@_user_errors
+def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path: Path | None) -> None:
+    """Predict throughput and latency for each scenario row (offline, rate or concurrency)."""
+    from onshore.planner.perf import calibration as calib  # noqa: PLC0415
+    from onshore.planner.predict import predict, public_metrics, read_scenarios  # noqa: PLC0415
+
+    rows = read_scenarios(scenarios_path)
+    results = []
+    for s in rows:
+        cal = calib.load(calibration_path, s.engine) if calibration_path else None
+        results.append((s, public_metrics(predict(s, cal, seed=seed))))
+    if as_json:
+        _print_json(
+            [
+                {
+                    **{
+                        k: getattr(s, k)
+                        for k in (
+                            "model",
+                            "gpu",
+                            "num_gpus",
+                            "tensor_parallel",
+                            "precision",
+                            "input_len",
+                            "output_len",
+                            "scenario",
+                            "load",
+                        )
+                    },
+                    **m,
+                }
+                for s, m in results
+            ]
+        )
+        return
+    from rich.console import Console  # noqa: PLC0415
+
+    from onshore.planner.report import predict_table  # noqa: PLC0415
+
+    Console().print(predict_table(results))
+
+
+def _demand(opts: dict[str, Any]) -> Demand:
+    from onshore.planner import demand as dm  # noqa: PLC0415
+
+    if opts["from_usage"]:
+        from onshore.planner.usage_csv import CsvUsageReader  # noqa: PLC0415
+
+        return dm.from_usage(CsvUsageReader(Path(opts["from_usage"])), growth=opts["growth"])
+    return dm.from_users(
+        dm.UserDemand(
+            mau=opts["mau"],
+            dau_per_mau=opts["dau_per_mau"],
+            requests_per_daily_user=opts["requests_per_user"],
+            peak_to_average=opts["peak_to_average"],
+            prompt_mean=opts["prompt_mean"],
+            prompt_sigma=opts["prompt_sigma"],
+            output_mean=opts["output_mean"],
+            output_sigma=opts["output_sigma"],
+        )
+    ).scaled(opts["growth"])
+
+
+def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
+    """Values from --scenario YAML, overridden by flags given on the command line."""
+    if not opts["scenario"]:
+        return opts
+    import yaml  # noqa: PLC0415
+
+    from onshore.planner.errors import PlannerError  # noqa: PLC0415
+
+    try:
+        data = yaml.safe_load(Path(opts["scenario"]).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PlannerError(f"cannot read scenario {opts['scenario']}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PlannerError("the scenario YAML must be a mapping of option names to values")
+    merged = dict(opts)
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in opts:
+            raise PlannerError(f"unknown key {key!r} in {opts['scenario']}")
+        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
+            merged[name] = ",".join(map(str, value)) if isinstance(value, list) else value
+    return merged
+
+
+@plan.command(name="size")
+@click.option(
+    "--scenario",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML file with any of these options (flags override it).",
+)
+@click.option("--model", default="llama-3.1-70b", show_default=True, help="Model id (see `plan catalog`).")
+@click.option("--mau", type=float, default=20.31e6, show_default=True, help="Monthly active users.")
+@click.option(
+    "--dau-per-mau", type=float, default=0.35, show_default=True, help="Daily / monthly active users."
+)
+@click.option(
+    "--requests-per-user", type=float, default=12.0, show_default=True, help="Requests per daily user."
+)
+@click.option(
+    "--peak-to-average", type=float, default=2.0, show_default=True, help="Diurnal peak / daily mean."
+)
+@click.option("--prompt-mean", type=float, default=1200.0, show_default=True, help="Mean prompt tokens.")
+@click.option(
+    "--prompt-sigma", type=float, default=0.9, show_default=True, help="Log-normal sigma of prompts."
+)
+@click.option("--output-mean", type=float, default=400.0, show_default=True, help="Mean output tokens.")
+@click.option(
+    "--output-sigma", type=float, default=0.7, show_default=True, help="Log-normal sigma of outputs."
+)
+@click.option(
+    "--from-usage",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Derive demand from a usage CSV (time,prompt_tokens,completion_tokens) instead.",
+)
+@click.option(
+    "--growth", type=float, default=1.0, show_default=True, help="Multiply demand (growth planning)."
+)
+@click.option("--ttft-p99-ms", type=float, default=2000.0, show_default=True)
+@click.option("--tpot-p99-ms", type=float, default=60.0, show_default=True)
+@click.option(
+    "--gpus", default="h100,h200,b200,gb200,mi300x,mi325x", show_default=True, help="GPU ids to search."
+)
+@click.option("--tp", default="1,2,4,8", show_default=True, help="Tensor-parallel degrees to search.")
+@click.option("--precision", default="fp8,fp4", show_default=True, help="Precisions to search.")
+@click.option("--max-num-seqs", default="256", show_default=True, help="Max batch sizes to search.")
+@click.option(
+    "--engine", default="vllm", show_default=True, help="Calibration profile (vllm, trtllm, sglang)."
+)
+@click.option("--objective", type=click.Choice(["cost", "gpus", "power"]), default="cost", show_default=True)
+@click.option("--pue", type=float, default=1.3, show_default=True)
+@click.option("--krw-per-kwh", type=float, default=180.0, show_default=True)
+@click.option("--krw-per-usd", type=float, default=1400.0, show_default=True)
+@click.option("--workers", type=int, default=0, help="Processes for the sweep (0 = one per CPU).")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Write report.md, SVG plots and report.json here.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
+@click.pass_context
+@_user_errors
+def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
+    """Find the cheapest fleet that meets the p99 TTFT/TPOT SLOs at the daily peak."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from onshore.planner.cost import CostInputs  # noqa: PLC0415
+    from onshore.planner.executor import LocalProcessExecutor  # noqa: PLC0415
+    from onshore.planner.report import sizing_json, sizing_table, write_report  # noqa: PLC0415
+    from onshore.planner.sizing import Slo, default_candidates, size  # noqa: PLC0415
+
+    opts = _merge_yaml(ctx, raw)
+    demand = _demand(opts)
+    candidates = default_candidates(
+        _csv(str, str(opts["gpus"])),
+        _csv(int, str(opts["tp"])),
+        _csv(str, str(opts["precision"])),
+        _csv(int, str(opts["max_num_seqs"])),
+        str(opts["engine"]),
+    )
+    slo = Slo(float(opts["ttft_p99_ms"]), float(opts["tpot_p99_ms"]))
+    costs = CostInputs(
+        pue=float(opts["pue"]), krw_per_kwh=float(opts["krw_per_kwh"]), krw_per_usd=float(opts["krw_per_usd"])
+    )
+    err = Console(stderr=True)
+    with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
+        task = progress.add_task("simulating configurations", total=len(candidates))
+        result = size(
+            str(opts["model"]),
+            demand,
+            slo,
+            candidates,
+            LocalProcessExecutor(int(opts["workers"]) or None),
+            costs,
+            str(opts["objective"]),
+            on_done=lambda _r: progress.advance(task),
+        )
+    assumptions = {k: v for k, v in opts.items() if k not in ("report_dir", "as_json", "workers")}
+    if opts["report_dir"]:
+        path = write_report(result, Path(opts["report_dir"]), assumptions)
+        err.print(f"report written to {path}")
+    if opts["as_json"]:
+        _print_json(sizing_json(result, assumptions))
+        return
+    Console().print(sizing_table(result))
+    if result.best is None:
+        click.echo("no configuration meets the SLOs; relax them or add GPU types", err=True)
+
+
+@plan.command(name="validate")
+@click.option(
+    "--split", type=click.Choice(["holdout", "calibration", "all"]), default="holdout", show_default=True
+)
+@click.option("--limit", type=int, default=0, help="Validate only the first N points (0 = all).")
+@click.option("--json", "as_json", is_flag=True, help="Print the error table as JSON.")
+@_user_errors
+def validate_cmd(split: str, limit: int, as_json: bool) -> None:
+    """Compare predictions with the published measurements shipped in the package."""
+    from onshore.planner.validation import compare, error_table, load_points  # noqa: PLC0415
+
+    points = load_points(split=None if split == "all" else split)
+    if limit:
+        points = points[:limit]
+    table = error_table(compare(points))
+    if as_json:
+        _print_json(table)
+        return
+    for name, row in table.items():
+        click.echo(
+            f"{name:34s} n={int(row['n']):5d}  median |err| {row['median_abs_pct']:6.1f} %  "
+            f"mean signed {row['mean_signed_pct']:+6.1f} %"
+        )
+    sys.stdout.flush()

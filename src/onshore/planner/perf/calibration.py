@@ -1,0 +1,99 @@
+"""The performance model's free parameters, and saving/loading them as JSON.
+
+The shipped file ``data/calibration.json`` is fitted by ``onshore.planner.validation.calibrate``
+to the calibration split of ``validation/data/published.csv`` (sources cited per row there).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from onshore.planner.errors import PlannerError
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Free parameters of the step-time model. Defaults are physically plausible priors.
+
+    Attributes:
+        mem_eff: achieved fraction of peak HBM bandwidth when streaming weights and KV.
+        compute_eff: achieved fraction of peak tensor FLOP/s for large GEMMs.
+        half_tokens: tokens per GEMM at which its efficiency is half of ``compute_eff``.
+        attn_eff: achieved fraction of peak BF16 FLOP/s in attention kernels.
+        layer_us: fixed latency per transformer layer per step (launches, norms, small kernels).
+        allreduce_us: latency of one tensor-parallel all-reduce.
+        comm_eff: achieved fraction of scale-up link bandwidth in all-reduce.
+        step_ms: per-step host/scheduler overhead (Python scheduler, sampling, detokenise).
+        seq_us: per-sequence host overhead per step.
+        request_ms: per-request latency outside the engine loop (HTTP, tokenisation, queue hand-off,
+            detokenisation), added once between a client sending and the engine seeing a request.
+    """
+
+    mem_eff: float = 0.75
+    compute_eff: float = 0.6
+    half_tokens: float = 64.0
+    attn_eff: float = 0.4
+    layer_us: float = 10.0
+    allreduce_us: float = 12.0
+    comm_eff: float = 0.7
+    step_ms: float = 2.0
+    seq_us: float = 15.0
+    request_ms: float = 15.0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise PlannerError(f"unknown calibration parameters: {', '.join(sorted(unknown))}")
+        return cls(**{k: float(v) for k, v in data.items()})
+
+
+PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Calibration))
+
+
+DEFAULT_ENGINE = "vllm"
+
+
+def save(profiles: dict[str, Calibration], path: Path, meta: dict[str, Any] | None = None) -> None:
+    """Write ``{"profiles": {engine: parameters}, "meta": ...}`` as JSON (one profile per engine)."""
+    doc = {"profiles": {k: v.to_dict() for k, v in sorted(profiles.items())}, "meta": meta or {}}
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _profiles(doc: dict[str, Any]) -> dict[str, Calibration]:
+    return {k: Calibration.from_dict(v) for k, v in doc["profiles"].items()}
+
+
+def load(path: Path, engine: str = DEFAULT_ENGINE) -> Calibration:
+    """One engine's profile from a calibration JSON written by :func:`save`."""
+    try:
+        profiles = _profiles(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError) as exc:
+        raise PlannerError(f"cannot read calibration {path}: {exc}") from exc
+    return profiles.get(engine) or profiles.get(DEFAULT_ENGINE) or Calibration()
+
+
+@cache
+def _shipped_profiles() -> dict[str, Calibration]:
+    ref = resources.files("onshore.planner.perf").joinpath("data", "calibration.json")
+    if not ref.is_file():
+        return {}
+    return _profiles(json.loads(ref.read_text(encoding="utf-8")))
+
+
+def shipped(engine: str = DEFAULT_ENGINE) -> Calibration:
+    """The shipped calibration for ``engine`` (vllm, trtllm, sglang), fitted to public measurements.
+
+    Unknown engines get the vLLM profile; without a shipped file, the priors.
+    """
+    profiles = _shipped_profiles()
+    return profiles.get(engine.lower()) or profiles.get(DEFAULT_ENGINE) or Calibration()

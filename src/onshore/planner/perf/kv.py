@@ -1,0 +1,61 @@
+"""KV-cache capacity of one replica, and so the largest batch that fits."""
+
+from __future__ import annotations
+
+from onshore.planner.errors import PlannerError
+from onshore.planner.perf import precision as prec
+from onshore.planner.perf.roofline import GIB, ReplicaSpec
+
+BLOCK_TOKENS = 16  # vLLM's default KV block size
+
+
+def weight_gib_per_gpu(spec: ReplicaSpec) -> float:
+    """Weights resident on each GPU (everything, embeddings included), GiB."""
+    return spec.model.params_total * prec.weight_bytes(spec.precision) / spec.tp / GIB
+
+
+def kv_bytes_per_token(spec: ReplicaSpec) -> float:
+    """Bytes of KV cache one token of context occupies across the replica (full-attention layers).
+
+    Sliding-window layers hold at most ``sliding_window`` tokens per sequence; the simulator
+    charges them per sequence (:func:`kv_block_overhead_per_seq`), not per token.
+    """
+    m = spec.model
+    return float(m.kv_values_per_token_layer * spec.kv_value_bytes * m.full_attention_layers)
+
+
+def kv_block_overhead_per_seq(spec: ReplicaSpec) -> int:
+    """Blocks a sequence's sliding-window layers hold, in full-layer block equivalents."""
+    m = spec.model
+    if not m.sliding_layers or not m.full_attention_layers:
+        return 0
+    return int(-(-m.sliding_window * m.sliding_layers // (BLOCK_TOKENS * m.full_attention_layers)))
+
+
+def kv_capacity_tokens(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> int:
+    """Tokens of context the replica can cache, the vLLM way.
+
+    ``mem_util`` is the engine's ``gpu_memory_utilization``; ``reserve_gib`` covers activations,
+    CUDA graphs and NCCL buffers per GPU (AIConfigurator reserves ~0.35 GB NCCL + ~3.5 GB other).
+    """
+    free_gib = spec.gpu.hbm_gb * mem_util - reserve_gib - weight_gib_per_gpu(spec)
+    if free_gib <= 0:
+        raise PlannerError(
+            f"{spec.model.id} at {spec.precision} does not fit on {spec.tp} x {spec.gpu.id} "
+            f"({weight_gib_per_gpu(spec):.1f} GiB weights per GPU)"
+        )
+    per_token = kv_bytes_per_token(spec)
+    return int(free_gib * GIB * spec.tp / per_token)
+
+
+def kv_capacity_blocks(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> int:
+    """Capacity in blocks of :data:`BLOCK_TOKENS` tokens."""
+    return kv_capacity_tokens(spec, mem_util, reserve_gib) // BLOCK_TOKENS
+
+
+def fits(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> bool:
+    """Whether the weights fit with room for at least one block per GPU."""
+    try:
+        return kv_capacity_blocks(spec, mem_util, reserve_gib) > 0
+    except PlannerError:
+        return False

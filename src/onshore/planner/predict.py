@@ -1,0 +1,175 @@
+"""Predict one configuration: a scenario row in, the public metrics out.
+
+A scenario row names a model, a GPU type, how many GPUs and the tensor-parallel degree
+(``num_gpus / tensor_parallel`` replicas behind a round-robin router), a precision, fixed prompt
+and output lengths, and a load: ``offline`` (every request at once), ``rate`` (Poisson,
+``load`` requests/s for the whole system) or ``concurrency`` (``load`` closed-loop clients).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from onshore.planner.catalog import gpu, model
+from onshore.planner.errors import PlannerError
+from onshore.planner.perf import calibration as calib
+from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks
+from onshore.planner.perf.roofline import ReplicaSpec, StepModel
+from onshore.planner.sim import EngineConfig, LengthDist, Summary, simulate, summarise
+from onshore.planner.sim import workload as wl
+
+SCENARIOS = ("offline", "rate", "concurrency")
+REQUIRED_COLUMNS = (
+    "model",
+    "gpu",
+    "num_gpus",
+    "tensor_parallel",
+    "precision",
+    "input_len",
+    "output_len",
+    "scenario",
+    "load",
+)
+PUBLIC_METRICS = (
+    "output_tokens_per_s",
+    "requests_per_s",
+    "ttft_p50_ms",
+    "ttft_p99_ms",
+    "tpot_mean_ms",
+    "tpot_p99_ms",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One row of a scenarios CSV (optional columns: engine, max_num_seqs, max_batched_tokens, requests)."""
+
+    model: str
+    gpu: str
+    num_gpus: int
+    tensor_parallel: int
+    precision: str
+    input_len: int
+    output_len: int
+    scenario: str
+    load: float
+    engine: str = "vllm"
+    max_num_seqs: int = 0
+    max_batched_tokens: int = 8192
+    requests: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def replicas(self) -> int:
+        return self.num_gpus // self.tensor_parallel
+
+
+def _int(row: dict[str, str], key: str, default: int | None = None) -> int:
+    cell = (row.get(key) or "").strip()
+    if not cell:
+        if default is None:
+            raise PlannerError(f"column {key!r} is empty")
+        return default
+    try:
+        return int(float(cell))
+    except ValueError as exc:
+        raise PlannerError(f"column {key!r}: {cell!r} is not a number") from exc
+
+
+def parse_row(row: dict[str, str]) -> Scenario:
+    """A validated :class:`Scenario` from a CSV row (raises PlannerError on bad input)."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in row]
+    if missing:
+        raise PlannerError(f"scenario row lacks column(s): {', '.join(missing)}")
+    kind = row["scenario"].strip().lower()
+    if kind not in SCENARIOS:
+        raise PlannerError(f"scenario {row['scenario']!r} is not one of {', '.join(SCENARIOS)}")
+    try:
+        load = float(row["load"]) if (row["load"] or "").strip() else 0.0
+    except ValueError as exc:
+        raise PlannerError(f"load {row['load']!r} is not a number") from exc
+    s = Scenario(
+        model=row["model"].strip(),
+        gpu=row["gpu"].strip(),
+        num_gpus=_int(row, "num_gpus"),
+        tensor_parallel=_int(row, "tensor_parallel", 1),
+        precision=row["precision"].strip(),
+        input_len=_int(row, "input_len"),
+        output_len=_int(row, "output_len"),
+        scenario=kind,
+        load=load,
+        engine=(row.get("engine") or "vllm").strip() or "vllm",
+        max_num_seqs=_int(row, "max_num_seqs", 0),
+        max_batched_tokens=_int(row, "max_batched_tokens", 8192),
+        requests=_int(row, "requests", 0),
+    )
+    if s.num_gpus < 1 or s.tensor_parallel < 1 or s.num_gpus % s.tensor_parallel:
+        raise PlannerError(f"num_gpus {s.num_gpus} must be a positive multiple of tensor_parallel")
+    if s.input_len < 1 or s.output_len < 1:
+        raise PlannerError("input_len and output_len must be >= 1")
+    if kind != "offline" and load <= 0:
+        raise PlannerError(f"scenario {kind!r} needs load > 0")
+    return s
+
+
+def read_scenarios(path: Path) -> list[Scenario]:
+    """Every row of a scenarios CSV file."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise PlannerError(f"cannot read {path}: {exc.strerror}") from exc
+    if not rows:
+        raise PlannerError(f"{path} has no scenario rows")
+    return [parse_row(r) for r in rows]
+
+
+def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
+    """Rough latency of one request at this concurrency: its prefill plus its decode steps."""
+    batch = max(clients / s.replicas, 1.0)
+    ctx = s.input_len + s.output_len / 2.0
+    return float(step.prefill_step(float(s.input_len)) + s.output_len * step.decode_step(batch, ctx))
+
+
+def predict(
+    s: Scenario, cal: calib.Calibration | None = None, seed: int = 0, stagger: float = 0.0
+) -> Summary:
+    """Simulate one scenario and summarise it."""
+    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision)
+    step = StepModel.build(spec, cal or calib.shipped(s.engine))
+    per_replica = s.load / s.replicas
+    if s.max_num_seqs:
+        seqs = s.max_num_seqs
+    elif s.scenario == "offline":
+        seqs = 1024
+    else:
+        seqs = max(256, int(np.ceil(per_replica)) if s.scenario == "concurrency" else 256)
+    cfg = EngineConfig(
+        kv_blocks=kv_capacity_blocks(spec),
+        max_num_seqs=seqs,
+        max_batched_tokens=s.max_batched_tokens,
+        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
+    )
+    rng = np.random.default_rng(seed)
+    prompt, output = LengthDist(s.input_len), LengthDist(s.output_len)
+    if s.scenario == "offline":
+        n = s.requests or min(max(1000, 2 * seqs * s.replicas), 20000)
+        work = wl.offline(rng, n, prompt, output)
+    elif s.scenario == "rate":
+        n = s.requests or int(min(max(1000, s.load * 60), 100_000))
+        work = wl.poisson(rng, s.load, n, prompt, output)
+    else:
+        c = round(s.load)
+        n = s.requests or max(4 * c, 32)
+        work = wl.closed_loop(rng, c, n, prompt, output, stagger_s=stagger * _e2e_estimate(step, s, c))
+    return summarise(simulate(step, cfg, work, s.replicas, rng))
+
+
+def public_metrics(summary: Summary) -> dict[str, float]:
+    """The six numbers the ``predict`` contract promises."""
+    d = summary.as_dict()
+    return {k: d[k] for k in PUBLIC_METRICS}

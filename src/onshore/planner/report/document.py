@@ -1,0 +1,170 @@
+"""The sizing report: Markdown with SVG plots, and a JSON of every number behind it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from onshore.planner.report.svg import bar_chart, line_chart
+from onshore.planner.sizing import CandidateResult, SizingResult
+
+
+def _candidate(r: CandidateResult) -> dict[str, Any]:
+    return {
+        "configuration": asdict(r.candidate),
+        "feasible": r.feasible,
+        "reason": r.reason,
+        "rate_per_replica": r.rate_per_replica,
+        "replicas": r.replicas,
+        "at_peak": r.at_peak,
+        "latency_curve": [{"rate_per_replica": a, "ttft_p99_ms": b, "tpot_p99_ms": c} for a, b, c in r.curve],
+        "cost": r.cost.as_dict() if r.cost else None,
+    }
+
+
+def sizing_json(result: SizingResult, assumptions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every number of a sizing run, as JSON-ready data."""
+    d = result.demand
+    best = result.best
+    return {
+        "model": result.model,
+        "objective": result.objective,
+        "slo": asdict(result.slo),
+        "demand": {
+            "daily_requests": d.daily_requests,
+            "average_rps": d.average_rps,
+            "peak_rps": d.peak_rps,
+            "peak_input_tokens_per_s": d.peak_input_tokens_per_s,
+            "peak_output_tokens_per_s": d.peak_output_tokens_per_s,
+            "prompt": asdict(d.prompt),
+            "output": asdict(d.output),
+        },
+        "assumptions": assumptions or {},
+        "best": _candidate(best) if best else None,
+        "candidates": [_candidate(r) for r in result.results],
+    }
+
+
+def _cost_vs_slo(result: SizingResult) -> list[tuple[float, float]]:
+    """Cheapest annual cost (KRW bn) if the TPOT SLO were each multiple of the target.
+
+    Uses the latency curves already simulated during the search (no new simulations): at each
+    SLO, a candidate's capacity is its highest probed rate whose p99s meet it.
+    """
+    out = []
+    for mult in (0.5, 0.75, 1.0, 1.5, 2.0, 3.0):
+        tpot = result.slo.tpot_p99_ms * mult
+        costs = []
+        for r in result.feasible:
+            ok = [a for a, ttft, tp in r.curve if tp <= tpot and ttft <= result.slo.ttft_p99_ms]
+            if ok and r.cost:
+                scale = r.rate_per_replica / max(ok)
+                costs.append(r.cost.annual_cost_krw * scale / 1e9)
+        if costs:
+            out.append((tpot, min(costs)))
+    return out
+
+
+def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any] | None = None) -> Path:
+    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = sizing_json(result, assumptions)
+    (out_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    best = result.best
+    top = result.feasible[:5]
+    (out_dir / "latency_vs_load.svg").write_text(
+        line_chart(
+            "p99 TPOT against load per replica (top configurations)",
+            "requests/s per replica",
+            "p99 TPOT ms",
+            [(r.candidate.label, [(a, c) for a, _, c in r.curve]) for r in top],
+            hlines=[("TPOT SLO", result.slo.tpot_p99_ms)],
+            log_y=True,
+        ),
+        encoding="utf-8",
+    )
+    (out_dir / "cost_vs_slo.svg").write_text(
+        line_chart(
+            "Cheapest fleet against the p99 TPOT target",
+            "p99 TPOT target ms",
+            "KRW bn per year",
+            [("annual cost", _cost_vs_slo(result))],
+        ),
+        encoding="utf-8",
+    )
+    (out_dir / "fleet.svg").write_text(
+        bar_chart(
+            "Fleet size of the top configurations",
+            "GPUs",
+            [(r.candidate.label, float(r.cost.gpus if r.cost else 0)) for r in top],
+        ),
+        encoding="utf-8",
+    )
+    d = result.demand
+    lines = [
+        f"# Capacity plan: {result.model}",
+        "",
+        f"Peak demand: **{d.peak_rps:,.1f} requests/s** ({d.peak_input_tokens_per_s:,.0f} input and "
+        f"{d.peak_output_tokens_per_s:,.0f} output tokens/s); {d.daily_requests:,.0f} requests a day.",
+        f"SLOs at the peak: p99 TTFT <= {result.slo.ttft_p99_ms:g} ms, "
+        f"p99 TPOT <= {result.slo.tpot_p99_ms:g} ms.",
+        "",
+    ]
+    if best and best.cost:
+        c = best.cost
+        lines += [
+            f"## Recommended: {best.candidate.label}",
+            "",
+            "| quantity | value |",
+            "|---|---|",
+            f"| replicas | {best.replicas:,} |",
+            f"| GPUs | {c.gpus:,} |",
+            f"| nodes | {c.nodes:,} |",
+            f"| racks | {c.racks:,} |",
+            f"| IT power | {c.it_power_mw:,.2f} MW |",
+            f"| facility power (PUE) | {c.facility_power_mw:,.2f} MW |",
+            f"| energy | {c.annual_mwh:,.0f} MWh/yr |",
+            f"| energy cost | {c.annual_energy_krw / 1e9:,.2f} bn KRW/yr |",
+            f"| HBM | {c.hbm_stacks:,} stacks, {c.hbm_gb:,.0f} GB |",
+            f"| IT capex | {c.capex_it_krw / 1e9:,.1f} bn KRW |",
+            f"| facility capex | {c.capex_facility_krw / 1e9:,.1f} bn KRW |",
+            f"| opex | {c.annual_opex_krw / 1e9:,.2f} bn KRW/yr |",
+            f"| total cost | {c.annual_cost_krw / 1e9:,.2f} bn KRW/yr |",
+            f"| cost per million tokens | {c.krw_per_million_tokens:,.0f} KRW |",
+            f"| simulated p99 TTFT / TPOT at peak | {best.at_peak.get('ttft_p99_ms', 0):.0f} ms / "
+            f"{best.at_peak.get('tpot_p99_ms', 0):.1f} ms |",
+            "",
+        ]
+    else:
+        lines += ["No configuration met the SLOs.", ""]
+    lines += [
+        "## Plots",
+        "",
+        "![latency](latency_vs_load.svg)",
+        "",
+        "![cost](cost_vs_slo.svg)",
+        "",
+        "![fleet](fleet.svg)",
+        "",
+        "## All configurations",
+        "",
+        "| configuration | feasible | req/s/replica | GPUs | KRW bn/yr | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in sorted(result.results, key=lambda r: (not r.feasible, r.cost.annual_cost_krw if r.cost else 0)):
+        gpus = f"{r.cost.gpus:,}" if r.cost else "-"
+        krw = f"{r.cost.annual_cost_krw / 1e9:,.1f}" if r.cost else "-"
+        lines.append(
+            f"| {r.candidate.label} | {'yes' if r.feasible else 'no'} | {r.rate_per_replica:.2f} | "
+            f"{gpus} | {krw} | {r.reason} |"
+        )
+    lines += [
+        "",
+        "Every number is in `report.json`; metric definitions follow `vllm bench serve` "
+        "(TPOT excludes the first token).",
+    ]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,373 @@
+"""A vLLM-like continuous-batching engine, simulated for many replicas in lock-step numpy arrays.
+
+Each replica is a tensor-parallel group running the scheduler vLLM V1 uses by default:
+running sequences decode one token each, the remaining token budget (``max_batched_tokens``)
+goes to prompt chunks in admission order (chunked prefill), new requests are admitted
+first-come-first-served while a sequence slot (``max_num_seqs``) and KV blocks for the whole
+prompt are free, and when a decode step needs a block that is not there the most recently
+admitted sequence is preempted (its blocks freed, recomputed later, ahead of new requests).
+
+Why lock-step arrays and not a heap of events: requests are routed up front, so replicas are
+independent; the state that changes every step (one row of slots per replica) is then updated
+for all replicas with a few dozen numpy operations per step, instead of a Python event per
+token. Each row keeps its own clock. The run is deterministic: the only randomness is in the
+workload and the router, both drawn from the caller's ``numpy.random.Generator``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from onshore.planner.errors import PlannerError
+from onshore.planner.perf.kv import BLOCK_TOKENS
+from onshore.planner.perf.roofline import StepModel
+from onshore.planner.sim import router
+from onshore.planner.sim.metrics import SimResult
+from onshore.planner.sim.workload import Workload
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Scheduler limits of one replica (vLLM names) and its KV capacity in blocks."""
+
+    kv_blocks: int
+    max_num_seqs: int = 256
+    max_batched_tokens: int = 8192
+    swa_blocks_per_seq: int = 0
+    max_iterations: int = 20_000_000
+
+
+class _Queues:
+    """Per-replica FIFO of requests (padded 2-D arrays, one row per replica)."""
+
+    def __init__(self, wl: Workload, replicas: int, assign: IntArray, lag: float) -> None:
+        n = wl.n
+        self.counts = np.bincount(assign, minlength=replicas).astype(np.int64)
+        width = int(self.counts.max()) + 1  # one inf column past every row's end
+        order = np.argsort(assign, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(self.counts)[:-1]))
+        rows = assign[order]
+        cols = np.arange(n, dtype=np.int64) - starts[rows]
+        self.req = np.full((replicas, width), -1, dtype=np.int64)
+        self.req[rows, cols] = order
+        self.arr = np.full((replicas, width), np.inf)
+        self.prompt = np.zeros((replicas, width), dtype=np.int64)
+        self.prompt[rows, cols] = wl.prompt[order]
+        self.out = np.ones((replicas, width), dtype=np.int64)
+        self.out[rows, cols] = wl.output[order]
+        self.first = np.full((replicas, width), np.nan)
+        self.done = np.full((replicas, width), np.nan)
+        if wl.arrival is not None:
+            self.arr[rows, cols] = wl.arrival[order] + lag
+            self.generated = self.counts.copy()
+        else:
+            clients = np.full(replicas, wl.concurrency // replicas, dtype=np.int64)
+            clients[: wl.concurrency % replicas] += 1
+            self.generated = np.minimum(clients, self.counts)
+            start = wl.client_start if wl.client_start is not None else np.zeros(wl.concurrency)
+            # client j is sticky to replica j % replicas, and is that replica's (j // replicas)-th
+            for j in range(min(wl.concurrency, n)):
+                r, k = j % replicas, j // replicas
+                if k < self.generated[r]:
+                    self.arr[r, k] = start[j] + lag
+            self.arr[:, :width] = np.sort(self.arr, axis=1)
+
+
+def simulate(
+    step: StepModel,
+    config: EngineConfig,
+    workload: Workload,
+    replicas: int,
+    rng: np.random.Generator,
+    routing: str = "round_robin",
+) -> SimResult:
+    """Serve ``workload`` on ``replicas`` identical replicas; every request runs to completion."""
+    closed = workload.arrival is None
+    assign = (
+        np.arange(workload.n, dtype=np.int64) % replicas
+        if closed
+        else router.assign(workload.n, replicas, routing, rng)
+    )
+    longest = int((workload.prompt + workload.output).max())
+    if -(-longest // BLOCK_TOKENS) + config.swa_blocks_per_seq > config.kv_blocks:
+        raise PlannerError(f"a {longest}-token request does not fit this replica's KV cache")
+    lag = step.cal.request_ms * 1e-3
+    return _Engine(step, config, _Queues(workload, replicas, assign, lag), replicas, closed, lag).run(assign)
+
+
+class _Engine:
+    def __init__(
+        self, step: StepModel, cfg: EngineConfig, q: _Queues, replicas: int, closed: bool, lag: float
+    ) -> None:
+        self.step, self.cfg, self.q, self.closed, self.lag = step, cfg, q, closed, lag
+        r, s = replicas, cfg.max_num_seqs
+        self.budget = max(cfg.max_batched_tokens, s)
+        self.rows = np.arange(r)
+        self.occ = np.zeros((r, s), dtype=np.bool_)
+        self.swp = np.zeros((r, s), dtype=np.bool_)
+        self.qpos = np.zeros((r, s), dtype=np.int64)
+        self.pre = np.zeros((r, s), dtype=np.int64)
+        self.ctx = np.zeros((r, s), dtype=np.int64)
+        self.gen = np.zeros((r, s), dtype=np.int64)
+        self.olen = np.ones((r, s), dtype=np.int64)
+        self.blk = np.zeros((r, s), dtype=np.int64)
+        self.aseq = np.zeros((r, s), dtype=np.int64)
+        self.n_occ = np.zeros(r, dtype=np.int64)
+        self.n_swp = np.zeros(r, dtype=np.int64)
+        self.free = np.full(r, cfg.kv_blocks, dtype=np.int64)
+        self.head = np.zeros(r, dtype=np.int64)
+        self.arrived = np.zeros(r, dtype=np.int64)
+        self.clock = np.zeros(r)
+        self.busy = np.zeros(r)
+        self.admissions = 0
+        self.preemptions = 0
+        self.kv_block_s = 0.0
+        self.in_system_s = 0.0
+        self.min_free = cfg.kv_blocks
+
+    # -- arrivals and admission -------------------------------------------------------------
+    def _advance_arrivals(self) -> None:
+        q = self.q
+        while True:
+            due = q.arr[self.rows, self.arrived] <= self.clock
+            if not due.any():
+                return
+            self.arrived += due
+
+    def _jump_idle(self) -> None:
+        idle = (self.n_occ == 0) & (self.arrived == self.head)
+        if idle.any():
+            nxt = self.q.arr[self.rows, self.arrived]
+            jump = idle & np.isfinite(nxt)
+            self.clock[jump] = nxt[jump]
+            self._advance_arrivals()
+
+    def _readmit_swapped(self) -> None:
+        ovh = self.cfg.swa_blocks_per_seq
+        for r in np.nonzero(self.n_swp)[0]:
+            slots = np.nonzero(self.swp[r])[0]
+            for s in slots[np.argsort(self.aseq[r, slots])]:
+                need = -(-(int(self.pre[r, s]) + 1) // BLOCK_TOKENS) + ovh
+                if need > self.free[r]:
+                    break
+                self.swp[r, s] = False
+                self.blk[r, s] = need - ovh
+                self.free[r] -= need
+                self.n_swp[r] -= 1
+
+    def _admit(self) -> None:
+        if self.n_swp.any():
+            self._readmit_swapped()
+        q, ovh, cap = self.q, self.cfg.swa_blocks_per_seq, self.cfg.max_num_seqs
+        while True:
+            cand = (self.arrived > self.head) & (self.n_occ < cap) & (self.n_swp == 0)
+            if not cand.any():
+                return
+            r = np.nonzero(cand)[0]
+            h = self.head[r]
+            prompt = q.prompt[r, h]
+            need = -(-(prompt + 1) // BLOCK_TOKENS)
+            ok = need + ovh <= self.free[r]
+            if not ok.any():
+                return
+            r, h, prompt, need = r[ok], h[ok], prompt[ok], need[ok]
+            s = np.argmin(self.occ[r], axis=1)
+            self.occ[r, s] = True
+            self.qpos[r, s] = h
+            self.pre[r, s] = prompt
+            self.ctx[r, s] = 0
+            self.gen[r, s] = 0
+            self.olen[r, s] = q.out[r, h]
+            self.blk[r, s] = need
+            self.aseq[r, s] = self.admissions + np.arange(len(r))
+            self.admissions += len(r)
+            self.free[r] -= need + ovh
+            self.head[r] += 1
+            self.n_occ[r] += 1
+
+    # -- KV growth and preemption -----------------------------------------------------------
+    def _grow(self, dec: BoolArray) -> None:
+        """Preempt where one more decode step needs more blocks than are free (edits ``dec``)."""
+        extra = dec & (self.ctx + 1 > self.blk * BLOCK_TOKENS)
+        over = extra.sum(axis=1) > self.free
+        if over.any():
+            for r in np.nonzero(over)[0]:
+                self._preempt_row(int(r), dec, extra)
+
+    def _preempt_row(self, r: int, dec: BoolArray, extra: BoolArray) -> None:
+        ovh = self.cfg.swa_blocks_per_seq
+        while extra[r].sum() > self.free[r]:
+            live = np.nonzero(self.occ[r] & ~self.swp[r])[0]
+            s = live[np.argmax(self.aseq[r, live])]
+            self.free[r] += self.blk[r, s] + ovh
+            self.pre[r, s] = self.pre[r, s] + self.ctx[r, s] + (1 if dec[r, s] else 0)
+            self.ctx[r, s] = 0
+            self.blk[r, s] = 0
+            self.swp[r, s] = True
+            dec[r, s] = False
+            extra[r, s] = False
+            self.n_swp[r] += 1
+            self.preemptions += 1
+
+    # -- one step for every replica -----------------------------------------------------------
+    def _chunks(self, dec: BoolArray) -> IntArray:
+        pf = self.occ & (self.pre > 0) & ~self.swp
+        left = self.budget - dec.sum(axis=1)
+        chunk = np.where(pf, np.minimum(self.pre, left[:, None]), 0)
+        multi = np.nonzero(pf.sum(axis=1) > 1)[0]
+        if multi.size:
+            key = np.where(pf[multi], self.aseq[multi], np.iinfo(np.int64).max)
+            order = np.argsort(key, axis=1)
+            want = np.take_along_axis(np.where(pf[multi], self.pre[multi], 0), order, axis=1)
+            before = np.cumsum(want, axis=1) - want
+            got = np.clip(left[multi, None] - before, 0, want)
+            sub = np.zeros_like(got)
+            np.put_along_axis(sub, order, got, axis=1)
+            chunk[multi] = sub
+        return chunk
+
+    def _step_times(self, tok: IntArray, ctx: npt.NDArray[np.float64] | IntArray) -> npt.NDArray[np.float64]:
+        on = tok > 0
+        pos = np.where(on, ctx + tok, 0.0)
+        t = tok.astype(np.float64)
+        pairs = t * ctx + t * (t + 1.0) / 2.0
+        w = self.step.spec.model.sliding_window
+        if w:
+            pos_swa = np.minimum(pos, w)
+            pairs_swa = t * np.minimum(ctx + (t + 1.0) / 2.0, w)
+        else:
+            pos_swa = pairs_swa = np.zeros_like(pos)
+        total = tok.sum(axis=1)
+        dt = self.step.step_time(
+            total.astype(np.float64),
+            on.sum(axis=1).astype(np.float64),
+            pairs.sum(axis=1),
+            pairs_swa.sum(axis=1),
+            pos.sum(axis=1),
+            pos_swa.sum(axis=1),
+        )
+        return np.where(total > 0, dt, 0.0)
+
+    def _horizon(self, dec: BoolArray, chunk: IntArray, dt1: npt.NDArray[np.float64]) -> IntArray:
+        """Decode steps each replica can take before anything but context length changes.
+
+        Between an arrival, a finish, a prefill chunk and a new KV block, a replica repeats the same
+        decode step with every context one token longer; those ``k`` steps are costed at once at
+        the mid-point context (attention cost is linear in context, so that is exact for it).
+        """
+        big = np.int64(1) << 40
+        n_dec = dec.sum(axis=1)
+        rem = np.where(dec, self.olen - self.gen, big).min(axis=1)
+        nxt = self.q.arr[self.rows, self.arrived]
+        gap = np.where(np.isfinite(nxt), nxt - self.clock, 0.0)
+        k_arr = np.where(np.isfinite(nxt), np.ceil(gap / np.maximum(dt1, 1e-12)), big).astype(np.int64)
+        k_blk = np.where(n_dec > 0, (self.free // np.maximum(n_dec, 1)) * BLOCK_TOKENS - 1, big)
+        k = np.minimum(np.minimum(rem, k_arr), k_blk)
+        single = (chunk.sum(axis=1) > 0) | (self.n_swp > 0) | (n_dec == 0)
+        return np.maximum(np.where(single, 1, k), 1)
+
+    def _finish(self, fin: BoolArray, t_end: npt.NDArray[np.float64]) -> None:
+        q, ovh = self.q, self.cfg.swa_blocks_per_seq
+        r, s = np.nonzero(fin)
+        q.done[r, self.qpos[r, s]] = t_end[r]
+        np.add.at(self.free, r, self.blk[r, s] + ovh)
+        np.add.at(self.n_occ, r, -1)
+        self.occ[r, s] = False
+        self.ctx[r, s] = 0
+        self.blk[r, s] = 0
+        self.pre[r, s] = 0
+        if self.closed:
+            # r is sorted (np.nonzero is row-major): rank of each finish within its row.
+            first_of_row = np.searchsorted(r, r)
+            idx = q.generated[r] + np.arange(len(r)) - first_of_row
+            ok = idx < q.counts[r]
+            q.arr[r[ok], idx[ok]] = t_end[r[ok]] + self.lag
+            np.add.at(q.generated, r[ok], 1)
+
+    def run(self, assign: IntArray) -> SimResult:
+        q, total = self.q, int(q_total(self.q))
+        finished = 0
+        it = 0
+        while finished < total:
+            it += 1
+            if it > self.cfg.max_iterations:
+                raise PlannerError("simulation did not finish (max_iterations reached)")
+            self._advance_arrivals()
+            self._jump_idle()
+            self._admit()
+            dec = self.occ & (self.pre == 0) & ~self.swp
+            self._grow(dec)
+            chunk = self._chunks(dec)
+            tok = chunk + dec
+            dt = self._step_times(tok, self.ctx)
+            k = self._horizon(dec, chunk, dt)
+            multi = k > 1
+            if multi.any():
+                mid = self.ctx + dec * ((k - 1) / 2.0)[:, None]
+                dt = np.where(multi, self._step_times(tok, mid) * k, dt)
+            adv = dec * k[:, None]
+            waiting = self.arrived - self.head
+            self.in_system_s += float(((self.n_occ + waiting) * dt).sum())
+            self.kv_block_s += float(((self.cfg.kv_blocks - self.free) * dt).sum())
+            new_ctx = self.ctx + chunk + adv
+            blk = np.where(dec, np.maximum(self.blk, -(-new_ctx // BLOCK_TOKENS)), self.blk)
+            self.free -= (blk - self.blk).sum(axis=1)
+            self.blk = blk
+            self.min_free = min(self.min_free, int(self.free.min()))
+            self.ctx = new_ctx
+            self.pre -= chunk
+            first = (chunk > 0) & (self.pre == 0)
+            produced = dec | first
+            self.gen += adv + first
+            t_end = self.clock + dt
+            if first.any():
+                r, s = np.nonzero(first)
+                qp = self.qpos[r, s]
+                new = np.isnan(q.first[r, qp])
+                q.first[r[new], qp[new]] = t_end[r[new]]
+            fin = produced & (self.gen >= self.olen)
+            if fin.any():
+                finished += int(fin.sum())
+                self._finish(fin, t_end)
+            self.busy += dt
+            self.clock = t_end
+        return self._result(assign, it)
+
+    def _result(self, assign: IntArray, iterations: int) -> SimResult:
+        q = self.q
+        valid = q.req >= 0
+        ids = q.req[valid]
+        n = len(ids)
+        arrival, first, finish = np.empty(n), np.empty(n), np.empty(n)
+        prompt, output = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        arrival[ids], first[ids], finish[ids] = q.arr[valid] - self.lag, q.first[valid], q.done[valid]
+        prompt[ids], output[ids] = q.prompt[valid], q.out[valid]
+        return SimResult(
+            arrival=arrival,
+            first_token=first,
+            finish=finish,
+            prompt=prompt,
+            output=output,
+            replica=assign,
+            replicas=len(self.rows),
+            busy_s=self.busy.copy(),
+            iterations=iterations,
+            kv_capacity_blocks=self.cfg.kv_blocks,
+            max_kv_blocks_used=self.cfg.kv_blocks - self.min_free,
+            kv_block_seconds=self.kv_block_s,
+            in_system_seconds=self.in_system_s,
+            preemptions=self.preemptions,
+            max_batch_tokens=self.budget,
+            max_seqs=self.cfg.max_num_seqs,
+        )
+
+
+def q_total(q: _Queues) -> int:
+    """Requests in all queues."""
+    return int(q.counts.sum())

@@ -1,0 +1,215 @@
+"""Sizing: the cheapest fleet that meets latency SLOs at the peak, searched over configurations.
+
+For each candidate (GPU type x tensor parallelism x precision x max batch) the largest arrival
+rate one replica sustains within the SLOs is found by bisection, each probe a simulation of a
+few replicas behind a round-robin router; the fleet is then ``ceil(peak rate / that rate)``
+replicas, checked once more by simulating up to 64 of them at exactly the peak share. Candidates
+are independent, so the sweep runs through an :class:`~onshore.planner.ports.Executor`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from onshore.planner.catalog import gpu as get_gpu
+from onshore.planner.catalog import model as get_model
+from onshore.planner.cost import CostInputs, FleetCost, fleet_cost
+from onshore.planner.demand import Demand
+from onshore.planner.errors import PlannerError
+from onshore.planner.perf import calibration as calib
+from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
+from onshore.planner.perf.roofline import ReplicaSpec, StepModel
+from onshore.planner.ports import Executor
+from onshore.planner.sim import EngineConfig, LengthDist, simulate, summarise
+from onshore.planner.sim import workload as wl
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """Latency targets at the peak (p99, milliseconds)."""
+
+    ttft_p99_ms: float = 2000.0
+    tpot_p99_ms: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    gpu: str
+    tp: int
+    precision: str
+    max_num_seqs: int = 256
+    engine: str = "vllm"
+
+    @property
+    def label(self) -> str:
+        return f"{self.gpu} TP{self.tp} {self.precision} seqs{self.max_num_seqs}"
+
+
+@dataclass(frozen=True, slots=True)
+class SizingJob:
+    model: str
+    candidate: Candidate
+    demand: Demand
+    slo: Slo
+    cost_inputs: CostInputs
+    sim_replicas: int = 8
+    requests: int = 1200
+    bisection_steps: int = 7
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateResult:
+    candidate: Candidate
+    feasible: bool
+    reason: str = ""
+    rate_per_replica: float = 0.0
+    replicas: int = 0
+    at_peak: dict[str, float] = field(default_factory=dict)
+    curve: tuple[tuple[float, float, float], ...] = ()  # (rate per replica, ttft p99, tpot p99)
+    cost: FleetCost | None = None
+
+
+def default_candidates(
+    gpus: Sequence[str],
+    tps: Sequence[int],
+    precisions: Sequence[str],
+    max_seqs: Sequence[int],
+    engine: str = "vllm",
+) -> list[Candidate]:
+    """The cross product, minus precisions a GPU cannot run natively (FP4 without FP4 cores)."""
+    out: list[Candidate] = []
+    for g in gpus:
+        spec = get_gpu(g)
+        for p in precisions:
+            if p == "fp4" and spec.fp4_tflops <= 0:
+                continue
+            for tp in tps:
+                if tp <= spec.scaleup_domain:
+                    out.extend(Candidate(spec.id, tp, p, s, engine) for s in max_seqs)
+    return out
+
+
+def _probe(
+    job: SizingJob,
+    step: StepModel,
+    cfg: EngineConfig,
+    prompt: LengthDist,
+    output: LengthDist,
+    rate: float,
+    replicas: int,
+    n: int,
+) -> dict[str, float]:
+    rng = np.random.default_rng(job.seed)
+    work = wl.poisson(rng, rate * replicas, n, prompt, output)
+    return summarise(simulate(step, cfg, work, replicas, rng), warmup_fraction=0.2).as_dict()
+
+
+def _meets(s: dict[str, float], slo: Slo) -> bool:
+    return s["ttft_p99_ms"] <= slo.ttft_p99_ms and s["tpot_p99_ms"] <= slo.tpot_p99_ms
+
+
+def evaluate(job: SizingJob) -> CandidateResult:
+    """Capacity per replica within the SLO, fleet size at the peak, and its cost (picklable)."""
+    c = job.candidate
+    try:
+        spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision)
+        kv_tokens = kv_capacity_tokens(spec)
+    except PlannerError as exc:
+        return CandidateResult(c, False, str(exc))
+    step = StepModel.build(spec, calib.shipped(c.engine))
+    cfg = EngineConfig(
+        kv_blocks=kv_capacity_blocks(spec),
+        max_num_seqs=c.max_num_seqs,
+        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
+    )
+    cap = min(job.demand.prompt.high, kv_tokens // 2)
+    prompt = LengthDist(job.demand.prompt.mean, job.demand.prompt.sigma, 1, cap)
+    output = LengthDist(job.demand.output.mean, job.demand.output.sigma, 1, cap)
+    ctx = prompt.mean + output.mean / 2
+    if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
+        return CandidateResult(c, False, "TPOT SLO missed even at batch 1")
+    batch = min(c.max_num_seqs, max(kv_tokens / (prompt.mean + output.mean), 1.0))
+    hi = batch / float(step.decode_step(batch, ctx)) / output.mean
+    lo = hi / 64.0
+    curve: list[tuple[float, float, float]] = []
+
+    def ok(rate: float) -> bool:
+        s = _probe(job, step, cfg, prompt, output, rate, job.sim_replicas, job.requests)
+        curve.append((rate, s["ttft_p99_ms"], s["tpot_p99_ms"]))
+        return _meets(s, job.slo)
+
+    if not ok(lo):
+        return CandidateResult(
+            c, False, "SLOs missed even at 1/64 of the throughput bound", curve=tuple(curve)
+        )
+    for _ in range(job.bisection_steps):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    replicas = max(1, math.ceil(job.demand.peak_rps / lo))
+    check = min(replicas, 64)
+    n = max(job.requests, 40 * check)
+    at_peak = _probe(job, step, cfg, prompt, output, job.demand.peak_rps / replicas, check, n)
+    if not _meets(at_peak, job.slo):
+        replicas = math.ceil(replicas * 1.1)
+    cost = fleet_cost(
+        get_gpu(c.gpu),
+        replicas * c.tp,
+        job.demand.daily_tokens,
+        job.demand.daily_output_tokens,
+        job.cost_inputs,
+    )
+    return CandidateResult(c, True, "", lo, replicas, at_peak, tuple(sorted(curve)), cost)
+
+
+@dataclass(frozen=True, slots=True)
+class SizingResult:
+    model: str
+    demand: Demand
+    slo: Slo
+    results: tuple[CandidateResult, ...]
+    objective: str
+
+    @property
+    def feasible(self) -> list[CandidateResult]:
+        key: Callable[[CandidateResult], float] = {
+            "cost": lambda r: r.cost.annual_cost_krw if r.cost else 0.0,
+            "gpus": lambda r: r.cost.gpus if r.cost else 0.0,
+            "power": lambda r: r.cost.facility_power_mw if r.cost else 0.0,
+        }[self.objective]
+        return sorted((r for r in self.results if r.feasible and r.cost), key=key)
+
+    @property
+    def best(self) -> CandidateResult | None:
+        ranked = self.feasible
+        return ranked[0] if ranked else None
+
+
+def size(
+    model: str,
+    demand: Demand,
+    slo: Slo,
+    candidates: Sequence[Candidate],
+    executor: Executor,
+    cost_inputs: CostInputs | None = None,
+    objective: str = "cost",
+    on_done: Callable[[CandidateResult], None] | None = None,
+    seed: int = 0,
+) -> SizingResult:
+    """Evaluate every candidate through ``executor`` and rank the feasible ones by ``objective``."""
+    if objective not in ("cost", "gpus", "power"):
+        raise PlannerError(f"objective must be cost, gpus or power, not {objective!r}")
+    get_model(model)
+    if not candidates:
+        raise PlannerError("no candidate configurations to search")
+    jobs = [SizingJob(model, c, demand, slo, cost_inputs or CostInputs(), seed=seed) for c in candidates]
+    results: list[CandidateResult | None] = [None] * len(jobs)
+    for i, res in executor.map_unordered(evaluate, jobs):
+        results[i] = res
+        if on_done is not None:
+            on_done(res)
+    return SizingResult(model, demand, slo, tuple(r for r in results if r is not None), objective)

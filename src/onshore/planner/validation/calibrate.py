@@ -1,0 +1,86 @@
+"""Fit one calibration profile per engine to the calibration split and write the shipped JSON.
+
+Run: ``python -m onshore.planner.validation.calibrate [--sample N] [--out PATH]``. Held-out
+configurations are never read. Every point is simulated (the same code ``predict`` runs), so the
+fit sees the batching dynamics the predictions will have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from onshore.planner.perf import calibration as calib
+from onshore.planner.perf.fit import FloatArray, fit
+from onshore.planner.predict import predict
+from onshore.planner.validation.dataset import METRICS, Point, load_points
+
+FITTED = ("mem_eff", "compute_eff", "attn_eff", "layer_us", "allreduce_us", "step_ms", "seq_us", "request_ms")
+
+
+def residual_fn(points: list[Point]) -> Callable[[calib.Calibration], FloatArray]:
+    """Log ratios predicted / measured for every metric of every point."""
+
+    def residuals(cal: calib.Calibration) -> FloatArray:
+        out: list[float] = []
+        for p in points:
+            values = predict(p.scenario, cal).as_dict()
+            out.extend(float(np.log(values[METRICS[m][0]] / v)) for m, v in p.measured.items())
+        return np.asarray(out, dtype=np.float64)
+
+    return residuals
+
+
+def sample(points: list[Point], n: int, seed: int) -> list[Point]:
+    if len(points) <= n:
+        return points
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(points), n, replace=False)
+    return [points[i] for i in sorted(idx)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=int, default=120, help="calibration points per engine")
+    parser.add_argument("--iterations", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    points = load_points(split="calibration")
+    profiles: dict[str, calib.Calibration] = {}
+    meta: dict[str, object] = {
+        "fitted": list(FITTED),
+        "data": "onshore/planner/validation/data/published.csv (split=calibration); sources per row",
+        "method": "Levenberg-Marquardt on log(predicted/measured) of simulated TTFT and TPOT",
+    }
+    for engine in sorted({p.engine for p in points}):
+        chosen = sample([p for p in points if p.engine == engine], args.sample, seed=7)
+        n = len(chosen)
+        t0 = time.perf_counter()
+
+        def report(it: int, rms: float, engine: str = engine) -> None:
+            print(f"{engine}: iteration {it} rms log error {rms:.3f}", file=sys.stderr)
+
+        cal, rms = fit(
+            residual_fn(chosen), calib.Calibration(), FITTED, iterations=args.iterations, progress=report
+        )
+        profiles[engine] = cal
+        meta[engine] = {
+            "points": n,
+            "rms_log_error": round(rms, 4),
+            "fit_s": round(time.perf_counter() - t0, 1),
+        }
+        print(engine, cal.to_dict(), f"rms={rms:.3f}", file=sys.stderr)
+    out = args.out or Path(str(resources.files("onshore.planner.perf").joinpath("data", "calibration.json")))
+    calib.save(profiles, out, meta)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

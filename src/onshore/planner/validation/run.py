@@ -1,0 +1,80 @@
+"""Predict every published point and tabulate the errors (median absolute percentage error)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from onshore.planner.perf.calibration import Calibration
+from onshore.planner.predict import predict
+from onshore.planner.sim import Summary
+from onshore.planner.validation.dataset import METRICS, Point
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """One measured number beside its prediction."""
+
+    point: Point
+    metric: str
+    family: str
+    measured: float
+    predicted: float
+
+    @property
+    def error(self) -> float:
+        """Signed relative error, (predicted - measured) / measured."""
+        return (self.predicted - self.measured) / self.measured
+
+
+def derived_throughput(point: Point) -> float | None:
+    """Closed-loop system throughput implied by measured TTFT/TPOT (Little's law), if both exist."""
+    s = point.scenario
+    if s.scenario != "concurrency" or "ttft" not in point.measured or "tpot" not in point.measured:
+        return None
+    e2e_s = (point.measured["ttft"] + (s.output_len - 1) * point.measured["tpot"]) / 1e3
+    return s.load * s.output_len / e2e_s
+
+
+def compare_point(point: Point, summary: Summary) -> list[Comparison]:
+    values = summary.as_dict()
+    out = [Comparison(point, m, METRICS[m][1], v, values[METRICS[m][0]]) for m, v in point.measured.items()]
+    implied = derived_throughput(point)
+    if implied is not None:
+        out.append(
+            Comparison(
+                point, "derived_tokens_per_s", "throughput (derived)", implied, values["output_tokens_per_s"]
+            )
+        )
+    return out
+
+
+def compare(
+    points: Sequence[Point],
+    calibration: Callable[[str], Calibration] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[Comparison]:
+    """Simulate each point (with its engine's calibration) and pair predictions with measurements."""
+    out: list[Comparison] = []
+    for i, p in enumerate(points):
+        cal = calibration(p.engine) if calibration is not None else None
+        out.extend(compare_point(p, predict(p.scenario, cal)))
+        if progress is not None:
+            progress(i)
+    return out
+
+
+def error_table(comparisons: Sequence[Comparison]) -> dict[str, dict[str, float]]:
+    """Per metric family and split: count, median |error| %, mean signed error %."""
+    table: dict[str, dict[str, float]] = {}
+    keys = sorted({(c.family, c.point.split) for c in comparisons})
+    for family, split in keys:
+        errs = np.array([c.error for c in comparisons if c.family == family and c.point.split == split])
+        table[f"{family} [{split}]"] = {
+            "n": float(errs.size),
+            "median_abs_pct": float(np.median(np.abs(errs)) * 100),
+            "mean_signed_pct": float(errs.mean() * 100),
+        }
+    return table
