@@ -1,0 +1,337 @@
+"""The detector: one compiled object, text in, findings out.
+
+:class:`Detector` is immutable after construction and holds no per-call state, so one instance
+can be shared by every request and thread. :meth:`Detector.scan` scans a whole text;
+:meth:`Detector.stream` returns a :class:`~onshore.pii.stream.StreamScanner` for text that arrives
+in chunks. Both use :meth:`Detector.scan_window`, which scans from a position and, for an
+unfinished stream, reports only the candidates whose extent and context are already known.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from onshore.pii import textual
+from onshore.pii.context import ContextRules, Cue
+from onshore.pii.entities import ALL_TYPES, EntityType, Finding
+from onshore.pii.normalize import Normalized, normalize
+from onshore.pii.numeric import NEGATIVE_PENALTY, OTHER_PENALTY, Hypothesis, classify
+from onshore.pii.runs import RUN, Candidate, Segment, make_candidate, split_run
+
+if TYPE_CHECKING:
+    from onshore.pii.stream import StreamScanner
+
+SETTLE = 24  # characters after a candidate that must be known before it is final
+KEEP = 128  # characters kept before the next scan position (look-behind, context, e-mail local part)
+_LEFT_REACH = 8  # how far before its owner key a candidate's span may start
+_FLOOR = 0.25  # a reading weaker than this does not claim its digits
+_MAX_SEGMENTS = 5
+_MAX_DIGITS = 19
+_NUMERIC = ALL_TYPES - {EntityType.EMAIL, EntityType.KR_PASSPORT}
+_REGIONS = "서울 부산 경기남부 경기북부 경기 강원 충북 충남 전북 전남 경북 경남 제주 대구 인천 광주 대전 울산"
+_REGION = re.compile("(?:" + "|".join(_REGIONS.split()) + r")[ ]?\Z")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_BAD_LEFT = _LETTERS | frozenset("@\\$#")
+_ALNUM = _LETTERS | frozenset("0123456789")
+_EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
+_HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
+_HEX_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
+@dataclass(slots=True)
+class _Window:
+    """The state of one :meth:`Detector.scan_window` call (local to the call, never shared)."""
+
+    text: str
+    start: int
+    limit: int
+    final: bool
+    found: list[tuple[int, Finding]] = field(default_factory=list)  # (owner key, finding)
+    pending: list[int] = field(default_factory=list)  # owner keys of unfinished candidates
+
+    def unsettled(self, end: int) -> bool:
+        """True when text after ``end`` may still change what is found there."""
+        return not self.final and end + SETTLE > len(self.text)
+
+
+class Detector:
+    """Finds Korean personal data in text.
+
+    Args:
+        entities: the types to report (default: all).
+        min_confidence: findings below this confidence are dropped.
+    """
+
+    __slots__ = ("_context", "_entities", "_min_confidence")
+
+    def __init__(
+        self, entities: Iterable[EntityType | str] | None = None, min_confidence: float = 0.5
+    ) -> None:
+        self._entities: frozenset[EntityType] = (
+            ALL_TYPES if entities is None else frozenset(EntityType(e) for e in entities)
+        )
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError("min_confidence must be between 0 and 1")
+        self._min_confidence = min_confidence
+        self._context = ContextRules()
+
+    @property
+    def entities(self) -> frozenset[EntityType]:
+        """The types this detector reports."""
+        return self._entities
+
+    @property
+    def min_confidence(self) -> float:
+        """The confidence below which findings are dropped."""
+        return self._min_confidence
+
+    def scan(self, text: str) -> list[Finding]:
+        """All findings in ``text``, sorted by start, spans in ``text``'s own indices."""
+        findings, _ = self.scan_window(text, 0, final=True)
+        return findings
+
+    def stream(self) -> StreamScanner:
+        """A new incremental scanner that uses this detector."""
+        from onshore.pii.stream import StreamScanner  # noqa: PLC0415 - stream imports detector
+
+        return StreamScanner(self)
+
+    def scan_window(self, text: str, start: int, final: bool) -> tuple[list[Finding], int]:
+        """Scan candidates that begin at or after ``start``.
+
+        Args:
+            text: the text (for a stream: the retained tail plus new chunks).
+            start: index in ``text`` where this scan owns candidates.
+            final: True when no more text follows; False to hold back unfinished candidates.
+
+        Returns:
+            The findings owned by this scan, and the index where the next scan must start.
+            With ``final`` the index is ``len(text)``.
+        """
+        norm = normalize(text)
+        ntext = norm.text
+        nstart = _to_normalized(norm, start)
+        limit = len(ntext) if final else max(nstart, len(ntext) - SETTLE)
+        window = _Window(ntext, nstart, limit, final, pending=[limit])
+        wanted = self._entities
+        if wanted & _NUMERIC:
+            self._runs(window)
+        if EntityType.KR_PASSPORT in wanted:
+            self._passports(window)
+        if EntityType.EMAIL in wanted:
+            _emails(window)
+        if EntityType.IP_ADDRESS in wanted:
+            _ipv6s(window)
+        minimum = self._min_confidence
+        candidates = [(k, f) for k, f in window.found if f.type in wanted and f.confidence >= minimum]
+        cut = len(ntext) if final else _owned_cut(candidates, min(window.pending))
+        kept = [f for key, f in candidates if key < cut]
+        resolved = _resolve_overlaps(kept)
+        out = [Finding(*norm.to_original(f.start, f.end), f.type, f.confidence) for f in resolved]
+        next_start = len(text) if final else _to_original_index(norm, cut)
+        return out, next_start
+
+    def _runs(self, window: _Window) -> None:
+        text = window.text
+        for match in RUN.finditer(text, window.start):
+            key = match.start()
+            if key >= window.limit:
+                break
+            end = match.end()
+            if end - key < 7 and match.group().count(".") != 3:
+                continue  # too short for any identifier (IPv4 like 1.1.1.1 excepted)
+            if window.unsettled(end):
+                window.pending.append(key)
+                break
+            for finding in self._classify_run(text, key, end):
+                window.found.append((key, finding))
+
+    def _classify_run(self, text: str, start: int, end: int) -> list[Finding]:
+        segments = split_run(text, start, end)
+        out: list[Finding] = []
+        i = 0
+        count = len(segments)
+        while i < count:
+            best: Hypothesis | None = None
+            best_conf = 0.0
+            best_last = i
+            for j in range(i, min(i + _MAX_SEGMENTS, count)):
+                hyp, conf = self._best(text, segments, i, j)
+                if hyp is not None and conf > best_conf:
+                    best, best_conf, best_last = hyp, conf, j
+                if segments[j].end - segments[i].start > 40:
+                    break
+            if best is None:
+                i += 1
+                continue
+            begin = best.start
+            if best.type is EntityType.KR_PHONE and begin > 0 and text[begin - 1] == "(":
+                begin -= 1  # "(02) 123-4567"
+            out.append(Finding(begin, best.end, best.type, best_conf))
+            i = best_last + 1
+        return out
+
+    def _best(
+        self, text: str, segments: list[Segment], first: int, last: int
+    ) -> tuple[Hypothesis | None, float]:
+        cand = make_candidate(text, segments, first, last)
+        if len(cand.digits) > _MAX_DIGITS + 2 or not _edges_ok(text, cand):
+            return None, 0.0
+        if text.startswith("년", cand.end):
+            return None, 0.0  # "1800-1900년대", "2024년": years
+        plus = _plus_before(text, cand.start)
+        region = _REGION.search(text, max(0, cand.start - 6), cand.start)
+        hyps = classify(cand, plus, None if region is None else region.start())
+        best: Hypothesis | None = None
+        best_conf = 0.0
+        # Strongest possible reading first, so weaker ones are skipped without a context lookup.
+        for hyp in sorted(hyps, key=_ceiling, reverse=True):
+            if _ceiling(hyp) <= best_conf:
+                break
+            if hyp.type is EntityType.IP_ADDRESS and cand.start > 1 and text[cand.start - 1] == ":":
+                continue  # the IPv4 tail of an IPv6 address
+            conf = self._confidence(text, hyp)
+            if conf >= _FLOOR and conf > best_conf:
+                best, best_conf = hyp, conf
+        return best, best_conf
+
+    def _confidence(self, text: str, hyp: Hypothesis) -> float:
+        if hyp.strong:
+            return hyp.plain
+        cue = self._context.assess(text, hyp.start, hyp.end, hyp.type)
+        if cue is Cue.POSITIVE:
+            return hyp.cued
+        if cue is Cue.NEGATIVE:
+            return hyp.plain - NEGATIVE_PENALTY
+        if cue is Cue.OTHER:
+            return hyp.plain - OTHER_PENALTY
+        return hyp.plain
+
+    def _passports(self, window: _Window) -> None:
+        text = window.text
+        for begin, end in textual.passports(text, window.start):
+            if begin >= window.limit:
+                break
+            if window.unsettled(end):
+                window.pending.append(begin)
+                break
+            new_format = not text[begin + 4].isdigit()
+            hyp = Hypothesis(EntityType.KR_PASSPORT, 0.45 if new_format else 0.4, 0.92, begin, end)
+            conf = self._confidence(text, hyp)
+            window.found.append((begin, Finding(begin, end, EntityType.KR_PASSPORT, conf)))
+
+
+def _emails(window: _Window) -> None:
+    text = window.text
+    if not window.final:
+        _hold_open_stretch(window, _EMAIL_CHARS, "@")
+    for begin, end, key in textual.emails(text, window.start):
+        if key >= window.limit:
+            break
+        window.found.append((key, Finding(begin, end, EntityType.EMAIL, 0.95)))
+
+
+def _ipv6s(window: _Window) -> None:
+    text = window.text
+    if not window.final:
+        _hold_open_stretch(window, _HEX_CHARS, ":")
+    for begin, end in textual.ipv6s(text, window.start):
+        if begin < window.start:
+            continue  # owned by the previous window
+        if begin >= window.limit:
+            break
+        tail = _HEXISH.match(text, end)
+        if tail is not None and window.unsettled(tail.end()):
+            window.pending.append(begin)
+            break
+        window.found.append((begin, Finding(begin, end, EntityType.IP_ADDRESS, 0.9)))
+
+
+def _hold_open_stretch(window: _Window, chars: frozenset[str], marker: str) -> None:
+    """Defer a stretch of ``chars`` that reaches past the limit and holds ``marker``, or could still
+    get one: an unfinished e-mail address or IPv6 address may begin at the stretch's start."""
+    text, limit = window.text, window.limit
+    begin = limit
+    while begin > window.start and text[begin - 1] in chars and limit - begin < 320:
+        begin -= 1
+    end = limit
+    while end < len(text) and text[end] in chars:
+        end += 1
+    if begin < limit and (end == len(text) or marker in text[begin:end]):
+        window.pending.append(begin)
+
+
+def _ceiling(hyp: Hypothesis) -> float:
+    return hyp.plain if hyp.strong else max(hyp.plain, hyp.cued)
+
+
+def _edges_ok(text: str, cand: Candidate) -> bool:
+    start, end = cand.start, cand.end
+    if start > 0:
+        prev = text[start - 1]
+        if prev in _BAD_LEFT:
+            return False
+        if prev in "-." and start > 1 and text[start - 2] in _ALNUM:
+            return False
+    if end < len(text):
+        nxt = text[end]
+        if nxt in _BAD_LEFT:
+            return False
+        if nxt in "-." and end + 1 < len(text) and text[end + 1] in _ALNUM:
+            return False
+    return True
+
+
+def _plus_before(text: str, start: int) -> bool:
+    return start > 0 and text[start - 1] == "+"
+
+
+def _owned_cut(found: list[tuple[int, Finding]], cut: int) -> int:
+    """Lower ``cut`` until no finding owned by this window can overlap one left to the next window.
+
+    Overlaps are resolved within one window, so both findings of an overlapping pair must belong to
+    the same window for a stream to find exactly what a whole scan finds. A later candidate's span
+    starts at most :data:`_LEFT_REACH` characters before its key (``+82``, ``(02)``, ``서울 ``).
+    """
+    while True:
+        later = [f for key, f in found if key >= cut]
+        moved = cut
+        for key, finding in found:
+            if key < cut and (
+                finding.end > cut - _LEFT_REACH
+                or any(finding.start < g.end and g.start < finding.end for g in later)
+            ):
+                moved = min(moved, key)
+        if moved == cut:
+            return cut
+        cut = moved
+
+
+def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:
+    """Keep the stronger of overlapping findings (confidence, then length)."""
+    findings.sort(key=lambda f: (f.start, -f.end))
+    out: list[Finding] = []
+    for finding in findings:
+        if out and finding.start < out[-1].end:
+            last = out[-1]
+            if (finding.confidence, finding.end - finding.start) > (last.confidence, last.end - last.start):
+                out[-1] = finding
+            continue
+        out.append(finding)
+    return out
+
+
+def _to_normalized(norm: Normalized, index: int) -> int:
+    if norm.positions is None:
+        return index
+    return bisect.bisect_left(norm.positions, index)
+
+
+def _to_original_index(norm: Normalized, index: int) -> int:
+    if norm.positions is None:
+        return index
+    return norm.positions[index] if index < len(norm.positions) else norm.original_length

@@ -1,0 +1,157 @@
+"""Check digits and structural rules for each identifier (pure functions on ASCII digit strings).
+
+Every function takes the digits only (no separators) and never raises on a string of the right
+length; callers guarantee ``digits.isdigit()``. Sources for each rule are in
+``shared/research/korean-pii.md`` (sections 1-10).
+"""
+
+from __future__ import annotations
+
+import calendar
+import ipaddress
+from datetime import date
+
+_RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
+_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
+# Century by the 7th digit (gender/century digit) of an RRN or ARN.
+_CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "5": 1900, "6": 1900, "7": 2000, "8": 2000}
+DRIVER_LICENSE_REGIONS = frozenset({*(str(n) for n in range(11, 27)), "28"})
+
+
+def luhn_valid(digits: str) -> bool:
+    """The Luhn (mod 10) check used by payment cards."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _rrn_weighted_sum(digits: str) -> int:
+    return sum(w * (ord(ch) - 48) for w, ch in zip(_RRN_WEIGHTS, digits, strict=False))
+
+
+def rrn_check_digit(first12: str) -> int:
+    """Check digit of a pre-October-2020 RRN: ``(11 - S mod 11) mod 10``."""
+    return (11 - _rrn_weighted_sum(first12) % 11) % 10
+
+
+def arn_check_digit(first12: str) -> int:
+    """Check digit of an alien registration number: ``(13 - S mod 11) mod 10``."""
+    return (13 - _rrn_weighted_sum(first12) % 11) % 10
+
+
+def rrn_checksum_valid(digits: str) -> bool:
+    """True when a 13-digit RRN carries a valid (pre-2020) check digit."""
+    return len(digits) == 13 and rrn_check_digit(digits[:12]) == ord(digits[12]) - 48
+
+
+def arn_checksum_valid(digits: str) -> bool:
+    """True when a 13-digit ARN carries a valid check digit."""
+    return len(digits) == 13 and arn_check_digit(digits[:12]) == ord(digits[12]) - 48
+
+
+def registration_date_valid(digits: str) -> bool:
+    """True when digits 1-6 are a real past date in the century that digit 7 encodes (1-8)."""
+    century = _CENTURY.get(digits[6]) if len(digits) >= 7 else None
+    if century is None:
+        return False
+    year = century + int(digits[0:2])
+    month = int(digits[2:4])
+    day = int(digits[4:6])
+    if not 1 <= month <= 12 or day < 1 or day > calendar.monthrange(year, month)[1]:
+        return False
+    return date(year, month, day) <= date.today()  # nobody is born in the future
+
+
+def is_foreigner_digit(digits: str) -> bool:
+    """True when the 7th digit marks a foreign resident (5-8)."""
+    return digits[6] in "5678"
+
+
+def brn_valid(digits: str) -> bool:
+    """Business registration number: structure (first three >= 101, type != 00) and NTS check digit."""
+    if len(digits) != 10 or int(digits[:3]) < 101 or digits[3:5] == "00" or digits[5:9] == "0000":
+        return False
+    total = sum(w * (ord(ch) - 48) for w, ch in zip(_BRN_WEIGHTS, digits, strict=False))
+    total += (ord(digits[8]) - 48) * 5 // 10
+    return (10 - total % 10) % 10 == ord(digits[9]) - 48
+
+
+def brn_check_digit(first9: str) -> int:
+    """The NTS check digit for the first nine digits of a BRN."""
+    total = sum(w * (ord(ch) - 48) for w, ch in zip(_BRN_WEIGHTS, first9, strict=False))
+    total += (ord(first9[8]) - 48) * 5 // 10
+    return (10 - total % 10) % 10
+
+
+def crn_check_digit(first12: str) -> int:
+    """Corporate registration number check digit: weights 1,2,1,2,..., ``(10 - S mod 10) mod 10``."""
+    total = sum((ord(ch) - 48) * (1 + i % 2) for i, ch in enumerate(first12))
+    return (10 - total % 10) % 10
+
+
+def crn_valid(digits: str) -> bool:
+    """True for a 13-digit CRN with a valid check digit (registry office 1101-2899 style, not 0000)."""
+    if len(digits) != 13 or digits[:4] == "0000":
+        return False
+    return crn_check_digit(digits[:12]) == ord(digits[12]) - 48
+
+
+# (first digits from, to (inclusive, compared on the same number of digits), allowed lengths)
+_CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
+    ("4", "4", frozenset({13, 16, 19})),  # Visa
+    ("51", "55", frozenset({16})),  # Mastercard
+    ("2221", "2720", frozenset({16})),  # Mastercard 2-series
+    ("34", "34", frozenset({15})),  # Amex
+    ("37", "37", frozenset({15})),
+    ("35", "35", frozenset({16})),  # JCB
+    ("30", "30", frozenset({14, 16})),  # Diners
+    ("36", "36", frozenset({14, 16})),
+    ("38", "39", frozenset({14, 16})),
+    ("60", "60", frozenset({16, 19})),  # Discover
+    ("62", "62", frozenset({16, 19})),  # UnionPay
+    ("64", "65", frozenset({16, 19})),
+    ("9", "9", frozenset({16})),  # Korean domestic-only cards
+)
+
+
+def card_prefix_valid(digits: str) -> bool:
+    """Issuer identification: Visa, Mastercard, Amex, JCB, Diners, UnionPay, Discover, Korean 9xxx."""
+    n = len(digits)
+    return any(low <= digits[: len(low)] <= high and n in lengths for low, high, lengths in _CARD_RANGES)
+
+
+def card_valid(digits: str) -> bool:
+    """A payment card number: 13-19 digits, known issuer prefix and Luhn."""
+    return 13 <= len(digits) <= 19 and card_prefix_valid(digits) and luhn_valid(digits)
+
+
+def ipv4_valid(octets: list[str]) -> bool:
+    """Four decimal octets 0-255 without leading zeros (``01`` is not how people write addresses)."""
+    if len(octets) != 4:
+        return False
+    for octet in octets:
+        if not octet or len(octet) > 3 or (len(octet) > 1 and octet[0] == "0") or int(octet) > 255:
+            return False
+    return True
+
+
+def ipv6_valid(candidate: str) -> bool:
+    """A textual IPv6 address (``ipaddress`` rules) with at least two colons."""
+    if candidate.count(":") < 2:
+        return False
+    try:
+        ipaddress.IPv6Address(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def driver_license_valid(digits: str) -> bool:
+    """Numeric driver's licence: 12 digits starting with a region code 11-26 or 28."""
+    return len(digits) == 12 and digits[:2] in DRIVER_LICENSE_REGIONS

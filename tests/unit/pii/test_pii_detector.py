@@ -1,0 +1,157 @@
+"""The detector on the surface forms of real Korean text, its look-alikes and its API."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from onshore.pii import ALL_TYPES, Detector, EntityType, Finding, default_detector, scan
+
+T = EntityType
+
+# (text, type, the exact span text)
+POSITIVES: list[tuple[str, EntityType, str]] = [
+    ("전화번호 010-1234-5678로 연락주세요", T.KR_PHONE, "010-1234-5678"),
+    ("연락처:01012345678입니다", T.KR_PHONE, "01012345678"),
+    ("010.1234.5678 / 010 1234 5678", T.KR_PHONE, "010.1234.5678"),
+    ("０１０－１２３４－５６７８로 주세요", T.KR_PHONE, "０１０－１２３４－５６７８"),
+    ("010ㅡ1234ㅡ5678", T.KR_PHONE, "010ㅡ1234ㅡ5678"),
+    ("010–1234–5678", T.KR_PHONE, "010–1234–5678"),
+    ("010·1234·5678", T.KR_PHONE, "010·1234·5678"),
+    ("번호 010-1234-\n5678 입니다", T.KR_PHONE, "010-1234-\n5678"),
+    ("사무실 (02) 312-4567", T.KR_PHONE, "(02) 312-4567"),
+    ("사무실 02)312-4567", T.KR_PHONE, "02)312-4567"),
+    ("call +82 10-1234-5678 now", T.KR_PHONE, "+82 10-1234-5678"),
+    ("call +82 (0)10 1234 5678", T.KR_PHONE, "+82 (0)10 1234 5678"),
+    ("call +821012345678", T.KR_PHONE, "+821012345678"),
+    ("+82-2-312-4567", T.KR_PHONE, "+82-2-312-4567"),
+    ("고객센터 1588-1234", T.KR_PHONE, "1588-1234"),
+    ("인터넷전화 070-1234-5678", T.KR_PHONE, "070-1234-5678"),
+    ("안심번호 0504-1234-5678", T.KR_PHONE, "0504-1234-5678"),
+    ("구형 011-234-5678", T.KR_PHONE, "011-234-5678"),
+    ("번호는900101-1234568입니다", T.KR_RRN, "900101-1234568"),
+    ("주민번호 900101 - 1234568", T.KR_RRN, "900101 - 1234568"),
+    ("주민등록번호 ９００１０１－１２３４５６８", T.KR_RRN, "９００１０１－１２３４５６８"),
+    ("주민번호 9001011234568", T.KR_RRN, "9001011234568"),
+    ("주민등록번호 201105-3123456 (2020년 이후)", T.KR_RRN, "201105-3123456"),
+    ("주민번호 900101-\n1234568", T.KR_RRN, "900101-\n1234568"),
+    ("외국인등록번호 900101-5146785", T.KR_ARN, "900101-5146785"),
+    ("사업자등록번호 123-45-67891", T.KR_BRN, "123-45-67891"),
+    ("사업자번호는 1234567891입니다", T.KR_BRN, "1234567891"),
+    ("법인등록번호 110111-0123458", T.KR_CRN, "110111-0123458"),
+    ("여권번호 M12345678", T.KR_PASSPORT, "M12345678"),
+    ("passport M123A4567.", T.KR_PASSPORT, "M123A4567"),
+    ("운전면허번호 11-91-123456-12", T.KR_DRIVER_LICENSE, "11-91-123456-12"),
+    ("운전면허 서울 91-123456-12", T.KR_DRIVER_LICENSE, "서울 91-123456-12"),
+    ("면허번호 119112345612", T.KR_DRIVER_LICENSE, "119112345612"),
+    ("국민은행 계좌 123456-78-901234로 입금", T.KR_BANK_ACCOUNT, "123456-78-901234"),
+    ("카카오뱅크 3333-12-3456789", T.KR_BANK_ACCOUNT, "3333-12-3456789"),
+    ("신한 110-123-456789 예금주 홍길동", T.KR_BANK_ACCOUNT, "110-123-456789"),
+    ("카드 4111-1111-1111-1111로 결제", T.CREDIT_CARD, "4111-1111-1111-1111"),
+    ("card 4111 1111 1111 1111", T.CREDIT_CARD, "4111 1111 1111 1111"),
+    ("카드번호 9410123456789010", T.CREDIT_CARD, "9410123456789010"),
+    ("amex 3782-822463-10005", T.CREDIT_CARD, "3782-822463-10005"),
+    ("hong@naver.com으로 보내주세요", T.EMAIL, "hong@naver.com"),
+    ("메일:kim.minsu+tag@corp.co.kr입니다", T.EMAIL, "kim.minsu+tag@corp.co.kr"),
+    ("IP는 192.168.0.1에서 접속", T.IP_ADDRESS, "192.168.0.1"),
+    ("주소 fe80::1 확인", T.IP_ADDRESS, "fe80::1"),
+    ("v6 2001:db8::8a2e:370:7334에서", T.IP_ADDRESS, "2001:db8::8a2e:370:7334"),
+    ("mapped ::ffff:192.168.0.1 here", T.IP_ADDRESS, "::ffff:192.168.0.1"),
+]
+
+NEGATIVES: list[str] = [
+    "2024-01-15 10:30에 주문하신 상품이 발송되었습니다.",
+    "가격은 1,234,000원이고 할인가 12000원입니다.",
+    "주문번호 2024011512345678 확인 부탁드립니다.",
+    "운송장번호 123456789012 조회",
+    "쿠폰번호 4111-1111-1111-1111 등록",
+    "모델 M123K4567 부품 교체",
+    "버전 1.2.3.4 배포",
+    "chrome 120.0.6099.109",
+    "OID 1.3.6.1.4.1.2021",
+    "좌표 37.5665, 126.9780",
+    "ISBN 978-89-1234-567-8",
+    "ISBN 9788912345678",
+    "카드 4111-1111-1111-1112",
+    "사업자번호 123-45-67890",
+    "주민번호 901301-1234567",
+    "주민번호 900230-1234567",
+    "마스킹 900101-1******, 010-****-5678",
+    "전자세금계산서 20240115-41000012-34567890",
+    "1800-1900년대 자료",
+    "timestamp 1705278612",
+    "SKU-1234-5678-9012-3456",
+    "std::vector and 10:30:00",
+    "tel 02-123-4567",  # Seoul exchanges never start with 1
+    "user@localhost",
+]
+
+
+@pytest.mark.parametrize(("text", "etype", "value"), POSITIVES)
+def test_finds_surface_forms(text: str, etype: EntityType, value: str) -> None:
+    findings = scan(text)
+    spans = [(f.type, text[f.start : f.end]) for f in findings]
+    assert (etype, value) in spans
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_no_false_alarms(text: str) -> None:
+    assert scan(text) == []
+
+
+def test_finding_never_carries_the_value() -> None:
+    finding = scan("주민번호 900101-1234568")[0]
+    assert "900101" not in repr(finding)
+    assert "900101" not in str(finding.to_dict())
+    assert set(finding.to_dict()) == {"type", "start", "end", "confidence"}
+
+
+def test_offsets_refer_to_the_original_text_with_zero_width_characters() -> None:
+    text = "안\u200b녕 번호\u200b는 010-\u200b1234-5678로"
+    [finding] = scan(text)
+    assert text[finding.start : finding.end] == "010-\u200b1234-5678"
+
+
+def test_entity_selection_and_threshold() -> None:
+    text = "주민번호 900101-1234568, 전화 010-1234-5678, 사업자번호 1234567891"
+    only_phone = Detector([T.KR_PHONE]).scan(text)
+    assert [f.type for f in only_phone] == [T.KR_PHONE]
+    assert {f.type for f in scan(text, entities=["KR_RRN"])} == {T.KR_RRN}
+    strict = Detector(min_confidence=0.95).scan(text)
+    assert all(f.confidence >= 0.95 for f in strict)
+    assert len(strict) < len(Detector().scan(text))
+    with pytest.raises(ValueError, match="min_confidence"):
+        Detector(min_confidence=1.5)
+    assert Detector().entities == ALL_TYPES
+
+
+def test_findings_sorted_and_disjoint() -> None:
+    text = "010-1234-5678 900101-1234568 hong@naver.com 192.168.0.1 4111-1111-1111-1111 " * 3
+    findings = scan(text)
+    assert findings == sorted(findings)
+    assert all(a.end <= b.start for a, b in itertools.pairwise(findings))
+    assert len(findings) == 15
+
+
+def test_context_lowers_and_raises() -> None:
+    bare = "1234567891"
+    assert scan(f"값 {bare}") == []
+    assert [f.type for f in scan(f"사업자등록번호 {bare}")] == [T.KR_BRN]
+    assert scan(f"주문번호 {bare}") == []
+
+
+def test_shared_detector_is_thread_safe() -> None:
+    texts = [f"고객 {i}: 010-1234-{i:04d}, hong{i}@naver.com" for i in range(200)]
+    expected = [default_detector().scan(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(default_detector().scan, texts))
+    assert results == expected
+    assert default_detector() is default_detector()
+
+
+def test_finding_helpers() -> None:
+    finding = Finding(3, 8, T.EMAIL, 0.95)
+    assert finding.shifted(10) == Finding(13, 18, T.EMAIL, 0.95)
+    assert finding.to_dict() == {"type": "EMAIL", "start": 3, "end": 8, "confidence": 0.95}
