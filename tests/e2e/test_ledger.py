@@ -193,10 +193,11 @@ def test_postgres_outage_during_load_loses_no_row(upstream: Upstream, tmp_path: 
             done.set()
             for w in workers:
                 w.join(5)
-            assert during > 20
+            assert during > 5, f"only {during} requests were answered before and during the outage"
             rows = _wait_rows(real_url, len(set(ids)), timeout=30)
             recorded = [r["request_id"] for r in rows]
-            assert set(ids) <= set(recorded)
+            missing = set(ids) - set(recorded)
+            assert not missing, f"{len(missing)} of {len(set(ids))} rows missing; gateway log: {gw.log_text()[-3000:]}"
             assert len(recorded) == len(set(recorded))
             gw.stop()
         finally:

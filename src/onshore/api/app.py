@@ -6,7 +6,7 @@ import logging
 
 from onshore.api import admin_routes, health, openai_routes, openapi
 from onshore.api.errors import error_body, to_error
-from onshore.api.http import request_headers, request_id_from, send_bytes
+from onshore.api.http import RequestIds, request_headers, send_bytes
 from onshore.api.types import Message, Receive, Scope, Send
 from onshore.bootstrap import Services
 from onshore.domain.catalog import Endpoint
@@ -27,6 +27,7 @@ _ADMIN_PREFIX = "/admin/v1/"
 class OnshoreApp:
     def __init__(self, services: Services):
         self.services = services
+        self._ids = RequestIds()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -37,7 +38,7 @@ class OnshoreApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope)
-        request_id = request_id_from(headers)
+        request_id = self._ids.from_headers(headers)
         token = request_id_var.set(request_id)
         started = False
 

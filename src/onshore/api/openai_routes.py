@@ -65,22 +65,34 @@ async def inference(
 async def _until_disconnect(
     work: Coroutine[Any, Any, Complete | Streaming], receive: Receive
 ) -> Complete | Streaming:
-    """Run the upstream call, cancelling it if the client goes away first."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_wait_disconnect(receive))
+    """Run the upstream call in this task, cancelling it if the client goes away first.
+
+    One watcher task per request rather than racing two tasks: this is on every request's path.
+    """
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+    working = True
+
+    async def watch() -> None:
+        nonlocal gone
+        await _wait_disconnect(receive)
+        if working:  # never cancel the handler once the work is done and it is answering
+            gone = True
+            current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        task.cancel()
+        result = await work
+        working = False
+        return result
+    except asyncio.CancelledError:
+        if gone:
+            current.uncancel()
+            raise ClientGone from None
         raise
     finally:
         watcher.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await task
-        raise ClientGone
-    return task.result()
 
 
 async def _wait_disconnect(receive: Receive) -> None:
