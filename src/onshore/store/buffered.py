@@ -205,12 +205,13 @@ class BufferedUsageSink:
 
     def _final_flush(self) -> None:
         # One more attempt even if the database was down: it may be back, and each row written
-        # now is one less to replay. Spools are only replayed when it was up, to keep shutdown short.
-        if not self._down:
-            self._replay_spools()
+        # now is one less to replay. The spool is replayed only if the database answers, and only
+        # until close()'s deadline; whatever is left waits for the next start.
         while batch := self._take():
             if not self._write_held(batch):
                 break
+        if not self._down:
+            self._replay_spools()
         with self._state:
             if not self._abandoned:
                 self._spool_remaining()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -212,6 +213,24 @@ def test_close_during_outage_spools_everything_and_the_next_sink_replays_it(
     assert set(writer.deliveries.values()) == {1}
 
 
+def test_close_writes_held_and_spooled_rows_when_the_database_is_back(
+    make_sink: Callable[..., BufferedUsageSink], writer: FakeWriter, spool_path: Path
+) -> None:
+    writer.down = True
+    sink = make_sink(writer, max_buffered=10, retry_interval_s=60)  # no retry before close
+    sink.start()
+    for r in rows(100):
+        sink.submit(r)
+    wait_until(lambda: sink.failures > 0 and sink.spooled >= 90)
+
+    writer.down = False
+    sink.close(timeout_s=5)
+
+    assert len(writer.stored) == 100
+    assert (sink.pending, sink.spooled) == (0, 0)
+    assert not spool_path.exists()
+
+
 def test_rows_submitted_after_close_are_spooled(
     make_sink: Callable[..., BufferedUsageSink], writer: FakeWriter, spool_path: Path
 ) -> None:
@@ -367,3 +386,47 @@ def test_replaying_rows_already_written_adds_nothing(
 
     assert count(engine) == 81
     assert batch[0] in ledger.records(T0, T0 + timedelta(seconds=1))
+
+
+def more_failures_than(sink: BufferedUsageSink, seen: int) -> Callable[[], bool]:
+    return lambda: sink.failures > seen
+
+
+class Outage(Protocol):
+    def cut(self) -> None: ...
+    def restore(self) -> None: ...
+
+
+@pytest.mark.postgres
+def test_postgres_cut_under_load_loses_and_doubles_nothing(
+    make_sink: Callable[..., BufferedUsageSink], pg_outage: tuple[Outage, str], postgres_url: str
+) -> None:
+    # Live connections are killed mid-stream, so some batches fail after PostgreSQL may already
+    # have committed them: the retry must be absorbed by the idempotent insert.
+    proxy, url = pg_outage
+    engine = make_engine(url, pool_size=2)
+    direct = make_engine(postgres_url, pool_size=1)
+    try:
+        sink = make_sink(SqlUsageStore(engine), batch_size=25, max_buffered=100)
+        sink.start()
+        total = 2_000
+        failures_seen = 0
+        for i, r in enumerate(rows(total, "load")):
+            sink.submit(r)
+            if i % 500 == 150:
+                proxy.cut()
+            elif i % 500 == 300:
+                wait_until(more_failures_than(sink, failures_seen))  # this cut was noticed
+                failures_seen = sink.failures
+                proxy.restore()
+            if i % 10 == 0:
+                time.sleep(0.003)  # a steady request rate rather than one burst
+        proxy.restore()
+        sink.close(timeout_s=20)
+
+        assert sink.failures >= 4
+        assert (sink.pending, sink.spooled) == (0, 0)
+        assert count(direct) == total
+    finally:
+        engine.dispose()
+        direct.dispose()
