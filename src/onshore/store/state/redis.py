@@ -89,7 +89,11 @@ class RedisRevocationBus:
             except (RedisError, OSError, _Stale) as exc:
                 if self._closed:
                     return
-                log.warning("key-change channel lost (%s); reconnecting in %.1fs", type(exc).__name__, delay)
+                # Warn when the channel is lost, not on every retry of a long outage.
+                level = logging.WARNING if delay == self._reconnect_min_s else logging.DEBUG
+                log.log(
+                    level, "key-change channel lost (%s); reconnecting in %.1fs", type(exc).__name__, delay
+                )
             finally:
                 await _close_quietly(pubsub)
             if self._closed:
