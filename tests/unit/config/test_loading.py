@@ -18,7 +18,16 @@ def test_no_file_gives_working_defaults(tmp_path: Path) -> None:
     settings = load_settings(None, {"ONSHORE_DATA_DIR": str(tmp_path)})
     assert (settings.server.host, settings.server.port) == ("127.0.0.1", 8080)
     assert settings.database_url == f"sqlite:///{tmp_path / 'onshore.db'}"
-    assert settings.backends == [] and settings.redis.url is None
+    assert settings.redis.url is None
+    # The one default backend: all-MiniLM-L6-v2 served in process.
+    assert [(b.kind, [m.name for m in b.models]) for b in settings.backends] == [
+        ("embeddings", ["all-minilm-l6-v2"])
+    ]
+
+
+def test_an_empty_backend_list_serves_nothing(tmp_path: Path) -> None:
+    path = _write(tmp_path, "backends: []\n")
+    assert load_settings(path, {}).backends == []
 
 
 def test_precedence_env_over_file_over_defaults(tmp_path: Path) -> None:
