@@ -177,10 +177,11 @@ async def test_legacy_completions(backend: LlamaCppBackend) -> None:
 
 
 async def test_a_disconnect_frees_the_slot(tiny_gguf: Path, tmp_path: Path) -> None:
-    llama = LlamaCppBackend(settings(tiny_gguf, parallel=1, max_queue=0), tmp_path)
+    llama = LlamaCppBackend(settings(tiny_gguf, parallel=1, max_queue=0, n_ctx=32768), tmp_path)
     await llama.start()
     try:
-        reply = await llama.send(call({"messages": USER, "max_tokens": 400, "stream": True}))
+        # 30,000 tokens take the tiny model several seconds: a slot free at once proves the cancellation.
+        reply = await llama.send(call({"messages": USER, "max_tokens": 30000, "stream": True}))
         with pytest.raises(BackendUnavailable) as busy:
             await llama.send(call({"messages": USER, "max_tokens": 1}))
         assert busy.value.status == 503
@@ -195,10 +196,10 @@ async def test_a_disconnect_frees_the_slot(tiny_gguf: Path, tmp_path: Path) -> N
 
 
 async def test_a_cancelled_reader_frees_the_slot(tiny_gguf: Path, tmp_path: Path) -> None:
-    llama = LlamaCppBackend(settings(tiny_gguf, parallel=1, max_queue=0, n_ctx=2048), tmp_path)
+    llama = LlamaCppBackend(settings(tiny_gguf, parallel=1, max_queue=0, n_ctx=32768), tmp_path)
     await llama.start()
     try:
-        reply = await llama.send(call({"messages": USER, "max_tokens": 2000}))
+        reply = await llama.send(call({"messages": USER, "max_tokens": 30000}))
         reader = asyncio.create_task(reply.read())
         await asyncio.sleep(0.05)
         reader.cancel()
@@ -211,7 +212,7 @@ async def test_a_cancelled_reader_frees_the_slot(tiny_gguf: Path, tmp_path: Path
 
 
 async def eventually_accepted(llama: LlamaCppBackend, payload: dict[str, Any]) -> Any:
-    for _ in range(100):  # the worker frees the slot at its next step
+    for _ in range(50):  # the worker frees the slot at its next step: well within a second
         try:
             reply = await llama.send(call(payload))
         except BackendUnavailable:
