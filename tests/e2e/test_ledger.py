@@ -181,25 +181,27 @@ def test_postgres_outage_during_load_loses_no_row(upstream: Upstream, tmp_path: 
             )
             _, key = gw.create_key("outage-org")
             gw.start()
-            done = threading.Event()
-            ids: list[str] = []
-            workers = _load(gw, key, done, ids, threads=2)
-            time.sleep(0.5)
-            proxy.cut()  # PostgreSQL is unreachable: established connections die, new ones fail
-            time.sleep(2.0)
-            during = len(ids)
-            proxy.restore()
-            time.sleep(0.5)
-            done.set()
-            for w in workers:
-                w.join(5)
-            assert during > 5, f"only {during} requests were answered before and during the outage"
-            rows = _wait_rows(real_url, len(set(ids)), timeout=30)
-            recorded = [r["request_id"] for r in rows]
-            missing = set(ids) - set(recorded)
-            assert not missing, f"{len(missing)} of {len(set(ids))} rows missing; gateway log: {gw.log_text()[-3000:]}"
-            assert len(recorded) == len(set(recorded))
-            gw.stop()
+            try:
+                done = threading.Event()
+                ids: list[str] = []
+                workers = _load(gw, key, done, ids, threads=2)
+                time.sleep(0.5)
+                proxy.cut()  # PostgreSQL is unreachable: established connections die, new ones fail
+                time.sleep(2.0)
+                during = len(ids)
+                proxy.restore()
+                time.sleep(0.5)
+                done.set()
+                for w in workers:
+                    w.join(5)
+                assert during > 5, f"only {during} requests were answered before and during the outage"
+                rows = _wait_rows(real_url, len(set(ids)), timeout=30)
+                recorded = [r["request_id"] for r in rows]
+                missing = set(ids) - set(recorded)
+                assert not missing, f"{len(missing)} of {len(set(ids))} missing; log: {gw.log_text()[-3000:]}"
+                assert len(recorded) == len(set(recorded))
+            finally:
+                gw.stop()
         finally:
             proxy.stop()
 

@@ -31,6 +31,15 @@ POSTGRES_ADMIN_URL = os.environ.get("ONSHORE_TEST_POSTGRES", "postgresql://postg
 REDIS_URL = os.environ.get("ONSHORE_TEST_REDIS", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
+# Every server a test starts, so the session can stop any that a failed test left behind.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def stop_all_started() -> None:
+    for proc in STARTED:
+        stop(proc, timeout=10)
+    STARTED.clear()
+
 
 def unavailable(what: str) -> None:
     if IN_CI:
@@ -98,6 +107,7 @@ def start_upstream(tokens: int = 12, extra: list[str] | None = None) -> Upstream
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    STARTED.append(proc)
     wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
     return Upstream(port, proc)
 
@@ -163,6 +173,7 @@ class Gateway:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        STARTED.append(self.proc)
         if wait:
             wait_http(self.base_url + "/healthz", timeout=30, proc=self.proc)
 
