@@ -86,7 +86,7 @@ class Services:
 
     async def revoke_everywhere(self, key_id: str) -> None:
         """After a revocation through this replica: apply it here now, and tell the others."""
-        self.key_sync._cache.forget(key_id)
+        self.key_sync.forget(key_id)
         if self.bus is not None:
             try:
                 await self.bus.publish(key_id)

@@ -34,6 +34,9 @@ class KeyCache:
     def set_org_names(self, names: dict[str, str]) -> None:
         self._org_names.update(names)
 
+    def knows_org(self, org_id: str) -> bool:
+        return org_id in self._org_names
+
     def apply(self, keys: Iterable[ApiKey], now: datetime | None = None) -> None:
         moment = now or datetime.now(UTC)
         with self._write_lock:

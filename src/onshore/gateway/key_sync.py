@@ -41,8 +41,7 @@ class KeySync:
     async def refresh(self) -> None:
         started = datetime.now(UTC)
         keys = await asyncio.to_thread(self._store.keys_updated_since, self._since)
-        unknown_orgs = {key.org_id for key in keys} - set(self._cache._org_names)
-        if unknown_orgs or self._since is None:
+        if self._since is None or any(not self._cache.knows_org(key.org_id) for key in keys):
             orgs = await asyncio.to_thread(self._store.list_orgs)
             self._cache.set_org_names({org.id: org.name for org in orgs})
         self._cache.apply(keys)
@@ -54,11 +53,15 @@ class KeySync:
         if key is None:
             self._cache.forget(key_id)
             return
-        if key.org_id not in self._cache._org_names:
+        if not self._cache.knows_org(key.org_id):
             org = await asyncio.to_thread(self._store.get_org, key.org_id)
             if org is not None:
                 self._cache.set_org_names({org.id: org.name})
         self._cache.apply([key])
+
+    def forget(self, key_id: str) -> None:
+        """Stop accepting a key on this replica now (it was revoked here)."""
+        self._cache.forget(key_id)
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._poll(), name="onshore-key-sync"))
