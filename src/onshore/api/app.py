@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from onshore.api import admin_routes, health, openai_routes, openapi
 from onshore.api.errors import error_body, to_error
 from onshore.api.http import RequestIds, request_headers, send_bytes
-from onshore.api.types import Message, Receive, Scope, Send
+from onshore.api.types import Receive, Scope, Send
 from onshore.bootstrap import Services
 from onshore.domain.catalog import Endpoint
 from onshore.errors import MethodNotAllowed, NotFound
@@ -40,19 +41,13 @@ class OnshoreApp:
         headers = request_headers(scope)
         request_id = self._ids.from_headers(headers)
         token = request_id_var.set(request_id)
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
         try:
-            await self._dispatch(scope, receive, tracking_send, headers, request_id)
+            await self._dispatch(scope, receive, send, headers, request_id)
         except Exception as exc:
             error = to_error(exc, request_id)
-            if not started:
+            # Handlers raise only before they start a response (a stream reports its own failures
+            # in-stream), so this start is the first; if the client is gone, there is no one to tell.
+            with contextlib.suppress(OSError, RuntimeError):
                 await send_bytes(send, error.status, error_body(error), request_id)
         finally:
             request_id_var.reset(token)
