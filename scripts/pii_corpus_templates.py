@@ -116,6 +116,33 @@ POSITIVE_TEMPLATES: list[tuple[str, str, str]] = [
     ("mixed", "telecom", "번호 {KR_PHONE} is not receiving SMS since yesterday."),
     ("mixed", "public", "Translate to English: 제 운전면허번호는 {KR_DRIVER_LICENSE}입니다."),
     ("mixed", "commerce", "법인등록번호 {KR_CRN} / BRN {KR_BRN} 으로 계약서 작성해줘"),
+    # --- harder shapes: structured text, lists, glued symbols, context after the value
+    ("ko", "cs", "☎ {KR_PHONE} (평일 9시~18시)"),
+    ("ko", "cs", "H.P {KR_PHONE}번으로 문자 주세요"),
+    ("ko", "cs", "연락처 목록\n1) {KR_PHONE}\n2) {KR_PHONE}\n3) {EMAIL}"),
+    ("ko", "cs", "{KR_PHONE}/{KR_PHONE} 둘 중 아무 번호로나 연락 주세요"),
+    (
+        "mixed",
+        "it",
+        '{{"name": "홍길동", "phone": "{KR_PHONE}", "email": "{EMAIL}"}} 이 JSON에서 개인정보 지워줘',
+    ),
+    ("mixed", "it", "| 이름 | 연락처 | 이메일 |\n|---|---|---|\n| 김민수 | {KR_PHONE} | {EMAIL} |"),
+    ("en", "it", "Allow {IP_ADDRESS} on port 8080 and log to {EMAIL}"),
+    ("en", "cs", "Contact: {EMAIL} / {KR_PHONE}"),
+    ("ko", "bank", "{KR_BANK_ACCOUNT} (신한은행, 예금주 박지훈)로 보내주세요"),
+    ("ko", "bank", "계좌번호: {KR_BANK_ACCOUNT}"),
+    ("ko", "bank", "• 결제 카드: {CREDIT_CARD}\n• 유효기간: 12/27"),
+    ("en", "bank", "Card on file {CREDIT_CARD}, expiry 08/28."),
+    ("ko", "public", "아이 번호가 {KR_RRN}인데 이거 주민번호 맞나요?"),
+    ("en", "public", "SSN (Korean RRN): {KR_RRN}"),
+    ("ko", "hr", "입사 서류 - 성명: 이지은, 주민등록번호:{KR_RRN}, 연락처:{KR_PHONE}, 이메일:{EMAIL}"),
+    ("ko", "hr", "외국인 직원 등록증 번호 {KR_ARN} / 연락처 {KR_PHONE}"),
+    ("ko", "commerce", "사업자 {KR_BRN} 대표 홍길동 통신판매업 신고 2024-서울강남-01234"),
+    ("ko", "commerce", "(주)온쇼어 | 사업자등록번호 : {KR_BRN} | 대표전화 {KR_PHONE} | {EMAIL}"),
+    ("ko", "insurance", "상대 차량 운전자 면허 {KR_DRIVER_LICENSE}, 보험사 접수는 {KR_PHONE}"),
+    ("en", "hr", "Passport No.: {KR_PASSPORT} (expires 2031-05-01)"),
+    ("ko", "telecom", '서버 로그: {IP_ADDRESS} - - [15/Jan/2024:10:30:00 +0900] "GET /login" 200'),
+    ("mixed", "telecom", "SMS 인증이 {KR_PHONE}로 안 와요, 단말기는 SM-S918N 입니다."),
 ]
 
 
@@ -364,6 +391,50 @@ _NEG: list[tuple[str, str, Callable[[random.Random], str]]] = [
         lambda r: (
             f"release v{r.randint(1, 5)}.{r.randint(0, 9)}.{r.randint(0, 9)}.{r.randint(0, 9)} 배포 완료, 빌드 {_n(r, 8)}"
         ),
+    ),
+    (
+        "ko",
+        "commerce",
+        lambda r: f"통신판매업 신고번호 {r.randint(2015, 2025)}-서울강남-{_n(r, 5)}, 단말기 SM-S{_n(r, 3)}N",
+    ),
+    (
+        "ko",
+        "bank",
+        lambda r: (
+            f"대출 한도 {r.randint(1, 9)}억 {r.randint(1, 9)},{_n(r, 3)}만원, 상환 {r.randint(12, 360)}개월, 월 {r.randint(100, 999)},{_n(r, 3)}원"
+        ),
+    ),
+    (
+        "ko",
+        "public",
+        lambda r: (
+            f"{r.randint(2000, 2025)}.{r.randint(1, 12)}.{r.randint(1, 28)}. ~ {r.randint(2000, 2025)}.{r.randint(1, 12)}.{r.randint(1, 28)}. 기간 동안 총 {r.randint(1, 999)}건"
+        ),
+    ),
+    (
+        "en",
+        "it",
+        lambda r: (
+            f"Build {r.randint(1, 30)}.{r.randint(0, 9)}.{r.randint(1000, 9999)} reached {r.randint(10, 99)}.{_n(r, 1)}% coverage; commit {_n(r, 7)}"
+        ),
+    ),
+    (
+        "mixed",
+        "commerce",
+        lambda r: f"Tracking {_n(r, 4)} {_n(r, 4)} {_n(r, 4)} / 주문 {_n(r, 6)}-{_n(r, 7)} 배송 중",
+    ),
+    (
+        "ko",
+        "it",
+        lambda r: (
+            f"포트 {r.randint(1024, 65535)}, 타임아웃 {r.randint(1, 60)}초, 재시도 {r.randint(1, 9)}회, PID {_n(r, 5)}"
+        ),
+    ),
+    ("en", "commerce", lambda r: f"UPC {_n(r, 12)} and EAN {_n(r, 13)} both refer to the same product."),
+    (
+        "ko",
+        "public",
+        lambda r: f"전화는 1588-****로 표시되고 카드는 ****-****-****-{_n(r, 4)} 로 마스킹됩니다.",
     ),
 ]
 

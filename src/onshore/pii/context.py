@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum
+from functools import cache
 
 from onshore.pii.entities import EntityType
 
@@ -27,6 +28,7 @@ class Cue(IntEnum):
 
 
 _FAR = 1 << 30
+_OTHER_REACH = 12  # a cue for another type counts only right before the candidate
 
 
 _T = EntityType
@@ -97,7 +99,9 @@ class ContextRules:
 
     def __init__(self) -> None:
         self._table = _table()
-        self._pattern = _pattern(list(self._table))
+        # Lower-case, Capitalised and UPPER forms, so windows need no lower-casing.
+        forms = {form for word in self._table for form in (word, word.capitalize(), word.upper())}
+        self._pattern = _pattern(sorted(forms))
 
     def assess(self, text: str, start: int, end: int, etype: EntityType) -> Cue:
         """Judge the context of ``text[start:end]`` for ``etype``.
@@ -108,25 +112,23 @@ class ContextRules:
         candidate count at twice their distance: a label usually comes first.
         """
         pos = neg = other = _FAR
-        before = text[max(0, start - BEFORE) : start].lower()
-        size = len(before)
-        for match in self._pattern.finditer(before):
-            if not _inside_word(before, match.start()):
-                pos, neg, other = self._note(match.group(), size - match.end(), etype, pos, neg, other)
-        after = text[end : end + AFTER].lower()
-        for match in self._pattern.finditer(after):
-            if not _inside_word(after, match.start()):
-                pos, neg, _ = self._note(match.group(), 2 * match.start() + 1, etype, pos, neg, _FAR)
+        for match in self._pattern.finditer(text, max(0, start - BEFORE), start):
+            if not _inside_word(text, match.start()):
+                pos, neg, other = self._note(match.group(), start - match.end(), etype, pos, neg, other)
+        for match in self._pattern.finditer(text, end, end + AFTER):
+            if not _inside_word(text, match.start()):
+                distance = 2 * (match.start() - end) + 1
+                pos, neg, _ = self._note(match.group(), distance, etype, pos, neg, _FAR)
         if pos < _FAR and pos <= neg:
             return Cue.POSITIVE
         if neg < _FAR and neg <= other:
             return Cue.NEGATIVE
-        return Cue.OTHER if other < _FAR else Cue.NONE
+        return Cue.OTHER if other <= _OTHER_REACH else Cue.NONE
 
     def _note(
         self, word: str, distance: int, etype: EntityType, pos: int, neg: int, other: int
     ) -> tuple[int, int, int]:
-        types, negative = self._table[word]
+        types, negative = self._table[word.lower()]
         if etype in types:
             pos = min(pos, distance)
         elif types:
@@ -136,6 +138,12 @@ class ContextRules:
         return pos, neg, other
 
 
-def _inside_word(window: str, index: int) -> bool:
+def _inside_word(text: str, index: int) -> bool:
     """True when an English cue starts inside a longer word ("part" in "department")."""
-    return index > 0 and window[index].isascii() and "a" <= window[index - 1] <= "z"
+    return index > 0 and text[index].isascii() and text[index - 1].isascii() and text[index - 1].isalpha()
+
+
+@cache
+def shared_context_rules() -> ContextRules:
+    """One compiled :class:`ContextRules` for every detector (it is immutable)."""
+    return ContextRules()

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from onshore.pii import textual
-from onshore.pii.context import ContextRules, Cue
+from onshore.pii.context import Cue, shared_context_rules
 from onshore.pii.entities import ALL_TYPES, EntityType, Finding
 from onshore.pii.normalize import Normalized, normalize
 from onshore.pii.numeric import NEGATIVE_PENALTY, OTHER_PENALTY, Hypothesis, classify
-from onshore.pii.runs import RUN, Candidate, Segment, make_candidate, split_run
+from onshore.pii.runs import RUN, Candidate, Segment, make_candidate, split_run, whole_candidate
 
 if TYPE_CHECKING:
     from onshore.pii.stream import StreamScanner
@@ -30,13 +30,19 @@ KEEP = 128  # characters kept before the next scan position (look-behind, contex
 _LEFT_REACH = 8  # how far before its owner key a candidate's span may start
 _FLOOR = 0.25  # a reading weaker than this does not claim its digits
 _MAX_SEGMENTS = 5
-_MAX_DIGITS = 19
+_MAX_DIGITS = 21  # a card (19) or "+82 (0)10 ..." (14); longer candidates are never identifiers
 _NUMERIC = ALL_TYPES - {EntityType.EMAIL, EntityType.KR_PASSPORT}
 _REGIONS = "서울 부산 경기남부 경기북부 경기 강원 충북 충남 전북 전남 경북 경남 제주 대구 인천 광주 대전 울산"
 _REGION = re.compile("(?:" + "|".join(_REGIONS.split()) + r")[ ]?\Z")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _BAD_LEFT = _LETTERS | frozenset("@\\$#")
 _ALNUM = _LETTERS | frozenset("0123456789")
+# Runs that cannot hold an identifier, rejected before any Python-level work: dates
+# (2024-04-01, 2024.4.1, 20240401) and single tokens of fewer than 8 digits.
+_NO_IDENTIFIER = re.compile(
+    r"(?:19|20)[0-9]{2}([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])|(?:19|20)[0-9]{6}"
+    r"|[0-9]{1,7}"
+)
 _EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
 _HEX_CHARS = frozenset("0123456789abcdefABCDEF:.")
@@ -52,6 +58,7 @@ class _Window:
     final: bool
     found: list[tuple[int, Finding]] = field(default_factory=list)  # (owner key, finding)
     pending: list[int] = field(default_factory=list)  # owner keys of unfinished candidates
+    runs: list[tuple[int, int]] = field(default_factory=list)  # run spans (streams only)
 
     def unsettled(self, end: int) -> bool:
         """True when text after ``end`` may still change what is found there."""
@@ -77,7 +84,7 @@ class Detector:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError("min_confidence must be between 0 and 1")
         self._min_confidence = min_confidence
-        self._context = ContextRules()
+        self._context = shared_context_rules()
 
     @property
     def entities(self) -> frozenset[EntityType]:
@@ -94,11 +101,11 @@ class Detector:
         findings, _ = self.scan_window(text, 0, final=True)
         return findings
 
-    def stream(self) -> StreamScanner:
-        """A new incremental scanner that uses this detector."""
+    def stream(self, batch: int = 64) -> StreamScanner:
+        """A new incremental scanner that uses this detector (see :class:`StreamScanner`)."""
         from onshore.pii.stream import StreamScanner  # noqa: PLC0415 - stream imports detector
 
-        return StreamScanner(self)
+        return StreamScanner(self, batch)
 
     def scan_window(self, text: str, start: int, final: bool) -> tuple[list[Finding], int]:
         """Scan candidates that begin at or after ``start``.
@@ -126,14 +133,16 @@ class Detector:
             _emails(window)
         if EntityType.IP_ADDRESS in wanted:
             _ipv6s(window)
+        if not window.found and final:
+            return [], len(text)
         minimum = self._min_confidence
         candidates = [(k, f) for k, f in window.found if f.type in wanted and f.confidence >= minimum]
-        cut = len(ntext) if final else _owned_cut(candidates, min(window.pending))
-        kept = [f for key, f in candidates if key < cut]
-        resolved = _resolve_overlaps(kept)
-        out = [Finding(*norm.to_original(f.start, f.end), f.type, f.confidence) for f in resolved]
+        cut = len(ntext) if final else _stream_cut(window, candidates)
+        resolved = _resolve_overlaps([f for key, f in candidates if key < cut])
+        if norm.positions is not None:  # zero-width characters were removed: map spans back
+            resolved = [Finding(*norm.to_original(f.start, f.end), f.type, f.confidence) for f in resolved]
         next_start = len(text) if final else _to_original_index(norm, cut)
-        return out, next_start
+        return resolved, next_start
 
     def _runs(self, window: _Window) -> None:
         text = window.text
@@ -142,54 +151,95 @@ class Detector:
             if key >= window.limit:
                 break
             end = match.end()
+            if not window.final:
+                window.runs.append((key, end))
             if end - key < 7 and match.group().count(".") != 3:
                 continue  # too short for any identifier (IPv4 like 1.1.1.1 excepted)
+            if _NO_IDENTIFIER.fullmatch(text, key, end):
+                continue  # a date or a lone short number: nothing to classify
             if window.unsettled(end):
                 window.pending.append(key)
                 break
-            for finding in self._classify_run(text, key, end):
-                window.found.append((key, finding))
+            whole = whole_candidate(text, key, end)
+            if whole is None:
+                for finding in self._classify_run(text, key, end):
+                    window.found.append((key, finding))
+                continue
+            if not whole.digits:
+                continue
+            hyp, conf = self._best(text, whole)
+            if hyp is not None:
+                window.found.append((key, self._finding(text, hyp, conf)))
 
     def _classify_run(self, text: str, start: int, end: int) -> list[Finding]:
+        """Split a run into identifiers: at each segment take the strongest reading, unless a
+        stronger one starts inside it (then the earlier segment is left alone)."""
         segments = split_run(text, start, end)
         out: list[Finding] = []
+        memo: dict[int, tuple[Hypothesis | None, float, int]] = {}
         i = 0
         count = len(segments)
         while i < count:
-            best: Hypothesis | None = None
-            best_conf = 0.0
-            best_last = i
-            for j in range(i, min(i + _MAX_SEGMENTS, count)):
-                hyp, conf = self._best(text, segments, i, j)
-                if hyp is not None and conf > best_conf:
-                    best, best_conf, best_last = hyp, conf, j
-                if segments[j].end - segments[i].start > 40:
-                    break
-            if best is None:
+            best, best_conf, best_last = self._strongest_from(text, segments, i, memo)
+            if best is None or any(
+                self._strongest_from(text, segments, k, memo)[1] > best_conf
+                for k in range(i + 1, best_last + 1)
+            ):
                 i += 1
                 continue
-            begin = best.start
-            if best.type is EntityType.KR_PHONE and begin > 0 and text[begin - 1] == "(":
-                begin -= 1  # "(02) 123-4567"
-            out.append(Finding(begin, best.end, best.type, best_conf))
+            out.append(self._finding(text, best, best_conf))
             i = best_last + 1
         return out
 
-    def _best(
-        self, text: str, segments: list[Segment], first: int, last: int
-    ) -> tuple[Hypothesis | None, float]:
-        cand = make_candidate(text, segments, first, last)
-        if len(cand.digits) > _MAX_DIGITS + 2 or not _edges_ok(text, cand):
+    def _strongest_from(
+        self,
+        text: str,
+        segments: list[Segment],
+        first: int,
+        memo: dict[int, tuple[Hypothesis | None, float, int]],
+    ) -> tuple[Hypothesis | None, float, int]:
+        """The strongest reading of segments ``first..j`` over j (longest on ties)."""
+        cached = memo.get(first)
+        if cached is not None:
+            return cached
+        best: Hypothesis | None = None
+        best_conf = 0.0
+        best_last = first
+        digits = 0
+        for j in range(first, min(first + _MAX_SEGMENTS, len(segments))):
+            segment = segments[j]
+            digits += sum(e - s for s, e in segment.groups)
+            if digits > _MAX_DIGITS or segment.end - segments[first].start > 40:
+                break
+            if digits < 8 and not (j == first and len(segment.groups) == 4):
+                continue  # too few digits for anything but a dotted IPv4 token
+            hyp, conf = self._best(text, make_candidate(text, segments, first, j))
+            if hyp is not None and conf > best_conf:
+                best, best_conf, best_last = hyp, conf, j
+        memo[first] = (best, best_conf, best_last)
+        return memo[first]
+
+    @staticmethod
+    def _finding(text: str, hyp: Hypothesis, conf: float) -> Finding:
+        begin = hyp.start
+        if hyp.type is EntityType.KR_PHONE and begin > 0 and text[begin - 1] == "(":
+            begin -= 1  # "(02) 123-4567"
+        return Finding(begin, hyp.end, hyp.type, conf)
+
+    def _best(self, text: str, cand: Candidate) -> tuple[Hypothesis | None, float]:
+        if len(cand.digits) > _MAX_DIGITS or not _edges_ok(text, cand):
             return None, 0.0
         if text.startswith("년", cand.end):
             return None, 0.0  # "1800-1900년대", "2024년": years
         plus = _plus_before(text, cand.start)
-        region = _REGION.search(text, max(0, cand.start - 6), cand.start)
+        region = None
+        if cand.layout == (2, 6, 2):  # only the old licence form needs the look-back
+            region = _REGION.search(text, max(0, cand.start - 6), cand.start)
         hyps = classify(cand, plus, None if region is None else region.start())
         best: Hypothesis | None = None
         best_conf = 0.0
         # Strongest possible reading first, so weaker ones are skipped without a context lookup.
-        for hyp in sorted(hyps, key=_ceiling, reverse=True):
+        for hyp in sorted(hyps, key=_ceiling, reverse=True) if len(hyps) > 1 else hyps:
             if _ceiling(hyp) <= best_conf:
                 break
             if hyp.type is EntityType.IP_ADDRESS and cand.start > 1 and text[cand.start - 1] == ":":
@@ -290,6 +340,21 @@ def _plus_before(text: str, start: int) -> bool:
     return start > 0 and text[start - 1] == "+"
 
 
+def _stream_cut(window: _Window, candidates: list[tuple[int, Finding]]) -> int:
+    """Where the next window of a stream starts: before every unfinished candidate, outside every
+    digit run (a run scanned from its middle splits differently) and after no finding that could
+    overlap a later one."""
+    cut = min(window.pending)
+    while True:
+        moved = _owned_cut(candidates, cut)
+        for key, end in window.runs:
+            if key < moved < end:
+                moved = key
+        if moved == cut:
+            return cut
+        cut = moved
+
+
 def _owned_cut(found: list[tuple[int, Finding]], cut: int) -> int:
     """Lower ``cut`` until no finding owned by this window can overlap one left to the next window.
 
@@ -313,6 +378,8 @@ def _owned_cut(found: list[tuple[int, Finding]], cut: int) -> int:
 
 def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:
     """Keep the stronger of overlapping findings (confidence, then length)."""
+    if len(findings) < 2:
+        return findings
     findings.sort(key=lambda f: (f.start, -f.end))
     out: list[Finding] = []
     for finding in findings:

@@ -37,10 +37,28 @@ _PLAN: tuple[tuple[PhoneKind, re.Pattern[str]], ...] = (
 )
 
 
+_K = PhoneKind
+# Which plan entries can match, by the first two digits: one regex per lookup instead of six.
+_BY_PREFIX: dict[str, tuple[PhoneKind, ...]] = {
+    "01": (_K.MOBILE,),
+    "02": (_K.LANDLINE,),
+    "03": (_K.LANDLINE,),
+    "04": (_K.LANDLINE,),
+    "05": (_K.LANDLINE, _K.PERSONAL),
+    "06": (_K.LANDLINE,),
+    "07": (_K.VOIP,),
+    "08": (_K.TOLL_FREE,),
+    "15": (_K.REPRESENTATIVE,),
+    "16": (_K.REPRESENTATIVE,),
+    "18": (_K.REPRESENTATIVE,),
+}
+_PATTERNS: dict[PhoneKind, re.Pattern[str]] = dict(_PLAN)
+
+
 def phone_kind(national: str) -> PhoneKind | None:
     """Classify national digits (``01012345678``, ``0212345678``, ``15881234``) or return None."""
-    for kind, pattern in _PLAN:
-        if pattern.fullmatch(national):
+    for kind in _BY_PREFIX.get(national[:2], ()):
+        if _PATTERNS[kind].fullmatch(national):
             return kind
     return None
 

@@ -21,7 +21,7 @@ NEGATIVE_PENALTY = 0.5
 OTHER_PENALTY = 0.3
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # internal and never mutated; frozen would cost ~1 us per reading
 class Hypothesis:
     """A possible reading of a candidate."""
 
@@ -83,8 +83,8 @@ def classify(cand: Candidate, plus_before: bool, region_before: int | None) -> l
         _driver_license(cand, out)
     if 13 <= n <= 19:
         _card(cand, out)
-    if 10 <= n <= 14:
-        _bank(cand, out)
+    if 10 <= n <= 14 and not any(h.strong and h.plain >= 0.9 for h in out):
+        _bank(cand, out)  # a bank reading (at most 0.9) cannot beat a strong one
     if len(cand.layout) == 4 and cand.dots_only and v.ipv4_valid(_groups(cand)):
         out.append(Hypothesis(EntityType.IP_ADDRESS, 0.9, 0.95, cand.start, cand.end))
     return out
@@ -138,7 +138,9 @@ def _phone(cand: Candidate, plus_before: bool, out: list[Hypothesis]) -> None:
         plain = 0.3  # "1800-1900" reads as a range of years
     if international and not plus_before:
         plain -= 0.15
-    strong = kind is PhoneKind.MOBILE and not (international and not plus_before)
+    # mobile numbers, and other lines written in three dashed groups, need no context
+    grouped3 = len(layout) == 3 and cand.tight_dashes and kind is not PhoneKind.TOLL_FREE
+    strong = (kind is PhoneKind.MOBILE or grouped3) and not (international and not plus_before)
     out.append(Hypothesis(EntityType.KR_PHONE, plain, max(plain, 0.9), start, cand.end, strong))
 
 
@@ -187,13 +189,13 @@ def _driver_license(cand: Candidate, out: list[Hypothesis]) -> None:
 
 def _card(cand: Candidate, out: list[Hypothesis]) -> None:
     n = len(cand.digits)
-    if not v.card_valid(cand.digits):
-        return
     if cand.layout in _CARD_LAYOUTS:
         plain = 0.95
     elif len(cand.layout) == 1:
         plain = 0.8 if n == 16 else 0.6
     else:
+        return
+    if not v.card_valid(cand.digits):
         return
     # never "strong": coupon and gift-card codes share the 4-4-4-4 shape, so context still counts
     out.append(Hypothesis(EntityType.CREDIT_CARD, plain, 0.97, cand.start, cand.end))
@@ -203,8 +205,10 @@ def _bank(cand: Candidate, out: list[Hypothesis]) -> None:
     prefixes = _BANK_LAYOUTS.get(cand.layout)
     if prefixes is not None and any(cand.digits.startswith(p) for p in prefixes):
         plain, cued = 0.3, 0.9
-    elif len(cand.layout) > 1:
+    elif len(cand.layout) > 1 and all(2 <= g <= 7 for g in cand.layout):
         plain, cued = 0.2, 0.75
-    else:
+    elif len(cand.layout) == 1:
         plain, cued = 0.1, 0.7
+    else:
+        return
     out.append(Hypothesis(EntityType.KR_BANK_ACCOUNT, plain, cued, cand.start, cand.end))

@@ -17,12 +17,12 @@ import re
 from dataclasses import dataclass
 
 _SEP = r"(?:[ ]?-[ ]?(?:\r?\n)?|\.(?:\r?\n)?|\)[ ]?|[ ]?\(|[ \t]{1,2}|[ \t]?\r?\n[ \t]?)"
-RUN = re.compile(r"[0-9](?<![0-9][0-9])[0-9]*(?:" + _SEP + r"[0-9]+)*")
+RUN = re.compile(r"[0-9](?<![0-9][0-9])(?=[0-9 .()\t\r\n-]{6})[0-9]*(?:" + _SEP + r"[0-9]+)*")
 _GROUP = re.compile(r"[0-9]+")
 _WEAK_CHARS = " \t\r\n"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses are slower to build, and this is internal
 class Segment:
     """A tight token of a run: groups joined by tight separators.
 
@@ -60,7 +60,7 @@ def _is_weak(separator: str) -> bool:
     return "-" not in separator and "." not in separator and separator != ")"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # internal and never mutated; frozen would cost ~1 us per candidate
 class Candidate:
     """Consecutive segments of a run, considered as one identifier.
 
@@ -98,3 +98,24 @@ def make_candidate(text: str, segments: list[Segment], first: int, last: int) ->
     layout = tuple(e - s for s, e in groups)
     separators = tuple(text[groups[i][1] : groups[i + 1][0]] for i in range(len(groups) - 1))
     return Candidate(groups[0][0], groups[-1][1], digits, layout, separators, last > first)
+
+
+_SEPARATOR = re.compile(r"([^0-9]+)")
+_MAYBE_WEAK = re.compile(r"[\s(]")
+_NOTHING = Candidate(0, 0, "", (), (), False)
+
+
+def whole_candidate(text: str, start: int, end: int) -> Candidate | None:
+    """The run ``text[start:end]`` as one candidate, or None when it has weak separators (then it
+    must be split into segments). The fast path for the common single-token run. A token that
+    cannot be an identifier gives an empty candidate (no digits)."""
+    token = text[start:end]
+    parts = _SEPARATOR.split(token)  # group, separator, group, ...
+    separators = parts[1::2]
+    if _MAYBE_WEAK.search(token) is not None and any(_is_weak(sep) for sep in separators):
+        return None
+    groups = parts[::2]
+    layout = tuple(map(len, groups))
+    if len(groups) > 1 and max(layout) > 7:
+        return _NOTHING  # no written layout has a group of 8+ digits next to another group
+    return Candidate(start, end, "".join(groups), layout, tuple(separators), False)

@@ -17,31 +17,46 @@ from onshore.pii.detector import KEEP, Detector
 from onshore.pii.entities import Finding
 from onshore.pii.redact import placeholder, redact
 
+# A finding that a later scan reports starts at most this far before that scan's start
+# (an e-mail address's local part, at most 64 characters).
+RELEASE_MARGIN = 64
+
 
 class StreamScanner:
-    """Feed chunks, get final findings. Not thread-safe: one per stream."""
+    """Feed chunks, get final findings. Not thread-safe: one per stream.
 
-    __slots__ = ("_base", "_buffer", "_closed", "_detector", "_next")
+    Args:
+        detector: the detector to use.
+        batch: scan only once this many characters arrived since the last scan (streamed model
+            output comes a few characters at a time; rescanning the retained tail for each token
+            would cost more than the text itself). Findings are the same for any value.
+    """
 
-    def __init__(self, detector: Detector) -> None:
+    __slots__ = ("_base", "_batch", "_buffer", "_closed", "_detector", "_next", "_unscanned")
+
+    def __init__(self, detector: Detector, batch: int = 64) -> None:
         self._detector = detector
+        self._batch = batch
         self._buffer = ""  # the retained tail plus unscanned text
         self._base = 0  # global offset of _buffer[0]
         self._next = 0  # index in _buffer where the next scan owns candidates
+        self._unscanned = 0  # characters fed since the last scan
         self._closed = False
 
     @property
     def settled(self) -> int:
-        """Global offset before which no future finding can start."""
-        return self._base + max(0, self._next - KEEP)
+        """Global offset before which no future finding can start (so text before it is final)."""
+        return self._base + max(0, self._next - RELEASE_MARGIN)
 
     def feed(self, chunk: str) -> list[Finding]:
         """Add ``chunk``; return findings that are now final (global offsets, sorted)."""
         if self._closed:
             raise ValueError("feed() after close()")
-        if not chunk:
-            return []
         self._buffer += chunk
+        self._unscanned += len(chunk)
+        if self._unscanned < self._batch:
+            return []
+        self._unscanned = 0
         return self._scan(final=False)
 
     def close(self) -> list[Finding]:
@@ -70,12 +85,15 @@ class StreamRedactor:
     Args:
         detector: the detector to use.
         replace: returns the replacement for a finding (default ``[KR_RRN]``-style placeholders).
+        batch: see :class:`StreamScanner`.
     """
 
     __slots__ = ("_emitted", "_pending", "_released", "_replace", "_scanner", "findings")
 
-    def __init__(self, detector: Detector, replace: Callable[[Finding], str] = placeholder) -> None:
-        self._scanner = StreamScanner(detector)
+    def __init__(
+        self, detector: Detector, replace: Callable[[Finding], str] = placeholder, batch: int = 64
+    ) -> None:
+        self._scanner = StreamScanner(detector, batch)
         self._replace = replace
         self._pending = ""  # original text not yet released
         self._released = 0  # global offset of _pending[0]

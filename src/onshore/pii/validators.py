@@ -32,7 +32,12 @@ def luhn_valid(digits: str) -> bool:
 
 
 def _rrn_weighted_sum(digits: str) -> int:
-    return sum(w * (ord(ch) - 48) for w, ch in zip(_RRN_WEIGHTS, digits, strict=False))
+    # Unrolled: this runs for every 13-digit candidate (weights 2,3,4,5,6,7,8,9,2,3,4,5).
+    d = [ord(ch) - 48 for ch in digits[:12]]
+    return (
+        2 * d[0] + 3 * d[1] + 4 * d[2] + 5 * d[3] + 6 * d[4] + 7 * d[5]
+        + 8 * d[6] + 9 * d[7] + 2 * d[8] + 3 * d[9] + 4 * d[10] + 5 * d[11]
+    )  # fmt: skip
 
 
 def rrn_check_digit(first12: str) -> int:
@@ -55,16 +60,24 @@ def arn_checksum_valid(digits: str) -> bool:
     return len(digits) == 13 and arn_check_digit(digits[:12]) == ord(digits[12]) - 48
 
 
+_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def registration_date_valid(digits: str) -> bool:
     """True when digits 1-6 are a real past date in the century that digit 7 encodes (1-8)."""
     century = _CENTURY.get(digits[6]) if len(digits) >= 7 else None
     if century is None:
         return False
-    year = century + int(digits[0:2])
+    yy = int(digits[0:2])
     month = int(digits[2:4])
     day = int(digits[4:6])
-    if not 1 <= month <= 12 or day < 1 or day > calendar.monthrange(year, month)[1]:
+    if not 1 <= month <= 12 or not 1 <= day <= _DAYS[month]:
         return False
+    year = century + yy
+    if month == 2 and day == 29 and not calendar.isleap(year):
+        return False
+    if year < 2020:
+        return True
     return date(year, month, day) <= date.today()  # nobody is born in the future
 
 

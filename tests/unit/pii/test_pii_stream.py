@@ -63,8 +63,8 @@ def _chunks(text: str, cuts: list[int]) -> list[str]:
     return out
 
 
-def _streamed(text: str, cuts: list[int]) -> list[tuple[object, ...]]:
-    scanner = _DETECTOR.stream()
+def _streamed(text: str, cuts: list[int], batch: int = 1) -> list[tuple[object, ...]]:
+    scanner = _DETECTOR.stream(batch)
     found = []
     for chunk in _chunks(text, cuts):
         found.extend(scanner.feed(chunk))
@@ -77,10 +77,14 @@ def _whole(text: str) -> list[tuple[object, ...]]:
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.lists(st.integers(0, 600), max_size=12))
-def test_random_chunking_of_random_text(pieces: list[str], cuts: list[int]) -> None:
+@given(
+    st.lists(st.sampled_from(_PIECES), max_size=40),
+    st.lists(st.integers(0, 600), max_size=12),
+    st.sampled_from([1, 7, 64]),
+)
+def test_random_chunking_of_random_text(pieces: list[str], cuts: list[int], batch: int) -> None:
     text = "".join(pieces)
-    assert _streamed(text, cuts) == _whole(text)
+    assert _streamed(text, cuts, batch) == _whole(text)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -124,7 +128,7 @@ def test_buffer_stays_small_on_long_streams() -> None:
 @given(st.integers(0, len(_TEXTS) - 1), st.lists(st.integers(0, 200), max_size=8))
 def test_stream_redactor_matches_whole_redaction(index: int, cuts: list[int]) -> None:
     text = _TEXTS[index]
-    redactor = StreamRedactor(_DETECTOR)
+    redactor = StreamRedactor(_DETECTOR, batch=1 + index % 40)
     out = "".join(redactor.feed(chunk) for chunk in _chunks(text, cuts)) + redactor.close()
     assert out == redact(text, _DETECTOR.scan(text))
     assert redactor.findings == _DETECTOR.scan(text)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from onshore.pii import validators as v
-from onshore.pii.numbering import PhoneKind, grouping_plausible, phone_kind
+from onshore.pii.numbering import _PLAN, PhoneKind, grouping_plausible, phone_kind
 
 AREA_CODES = ["031", "032", "033", "041", "042", "043", "044", "051", "052", "053", "054", "055"]
 AREA_CODES += ["061", "062", "063", "064"]
@@ -151,3 +151,9 @@ def test_phone_plan_rejects_look_alikes() -> None:
     assert phone_kind("050412345678") is PhoneKind.PERSONAL
     assert phone_kind("07012345678") is PhoneKind.VOIP
     assert phone_kind("0801234567") is PhoneKind.TOLL_FREE
+
+
+@given(st.text(alphabet="0123456789", min_size=8, max_size=12))
+def test_prefix_dispatch_agrees_with_the_full_plan(national: str) -> None:
+    expected = next((kind for kind, pattern in _PLAN if pattern.fullmatch(national)), None)
+    assert phone_kind(national) is expected
