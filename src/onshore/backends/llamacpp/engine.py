@@ -7,9 +7,11 @@ tokens, decodes it, and samples one token per sequence with that sequence's own 
 client went away is marked ``cancelled`` from the event loop; the worker drops it at the next step
 and frees its KV cells, so the slot is free for the next request.
 
-Measured on the tiny fixture model and SmolLM2-135M (benchmarks/embedded_bench.py): with 4 sequences
-per step the aggregate tokens/s is several times one sequence's, because a decode step costs about
-the same for 1 or 4 tokens on a small model (weights are read once per step).
+Why one batched context rather than one context per request: all sequences advance on every step,
+so a request arriving behind three long ones starts streaming at once instead of waiting, and one
+KV cache and one set of weights serve them all. On a 2-core CPU with the 135M SmolLM2, the aggregate
+tokens/s of 4 sequences was about that of one (decode there is compute-bound; see
+benchmarks/embedded_bench.py); on larger, memory-bound models batching should raise it (not measured here).
 """
 
 from __future__ import annotations
