@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "tests" / "data" / "pii" / "corpus.jsonl")
     parser.add_argument("--no-presidio", action="store_true", help="evaluate Onshore only")
-    parser.add_argument("--presidio-threshold", type=float, default=0.4)
+    parser.add_argument("--presidio-threshold", type=float, default=0.0, help="Presidio score_threshold")
     parser.add_argument("--misses", type=int, default=0, help="print up to N misses and false alarms")
     args = parser.parse_args(argv)
 

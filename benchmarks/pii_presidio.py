@@ -33,7 +33,7 @@ ENTITY_MAP = {
 }
 
 
-def build(threshold: float = 0.4) -> Callable[[str], list[tuple[str, int, int]]] | None:
+def build(threshold: float = 0.0) -> Callable[[str], list[tuple[str, int, int]]] | None:
     """Return ``analyze(text) -> [(onshore_type, start, end)]``, or None when Presidio is missing."""
     os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
     try:
@@ -80,7 +80,7 @@ def build(threshold: float = 0.4) -> Callable[[str], list[tuple[str, int, int]]]
     return analyze
 
 
-def build_or_explain(threshold: float = 0.4) -> Callable[[str], list[tuple[str, int, int]]] | None:
+def build_or_explain(threshold: float = 0.0) -> Callable[[str], list[tuple[str, int, int]]] | None:
     """:func:`build`, printing how to install Presidio when it is missing."""
     analyze = build(threshold)
     if analyze is None:

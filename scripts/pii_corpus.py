@@ -168,7 +168,7 @@ class Gen:
             [50, 4, 12, 14, 5, 5, 3, 7],
         )[0]
         if kind == "mobile":
-            groups = ["010", self.num(4), self.num(4)]
+            groups = ["010", self.r.choice("012346789") + self.num(3), self.num(4)]  # 010-5xxx unassigned
         elif kind == "legacy":
             groups = [
                 self.r.choice(["011", "016", "017", "018", "019"]),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from onshore.pii import textual
@@ -21,13 +20,19 @@ from onshore.pii.entities import ALL_TYPES, EntityType, Finding
 from onshore.pii.normalize import Normalized, normalize
 from onshore.pii.numeric import NEGATIVE_PENALTY, OTHER_PENALTY, Hypothesis, classify
 from onshore.pii.runs import RUN, Candidate, Segment, make_candidate, split_run, whole_candidate
+from onshore.pii.window import (
+    EMAIL_CHARS,
+    HEX_CHARS,
+    SETTLE,
+    Window,
+    hold_open_stretch,
+    resolve_overlaps,
+    stream_cut,
+)
 
 if TYPE_CHECKING:
     from onshore.pii.stream import StreamScanner
 
-SETTLE = 24  # characters after a candidate that must be known before it is final
-KEEP = 128  # characters kept before the next scan position (look-behind, context, e-mail local part)
-_LEFT_REACH = 8  # how far before its owner key a candidate's span may start
 _FLOOR = 0.25  # a reading weaker than this does not claim its digits
 _MAX_SEGMENTS = 5
 _MAX_DIGITS = 21  # a card (19) or "+82 (0)10 ..." (14); longer candidates are never identifiers
@@ -43,26 +48,7 @@ _NO_IDENTIFIER = re.compile(
     r"(?:19|20)[0-9]{2}([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])|(?:19|20)[0-9]{6}"
     r"|[0-9]{1,7}"
 )
-_EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
-_HEX_CHARS = frozenset("0123456789abcdefABCDEF:.")
-
-
-@dataclass(slots=True)
-class _Window:
-    """The state of one :meth:`Detector.scan_window` call (local to the call, never shared)."""
-
-    text: str
-    start: int
-    limit: int
-    final: bool
-    found: list[tuple[int, Finding]] = field(default_factory=list)  # (owner key, finding)
-    pending: list[int] = field(default_factory=list)  # owner keys of unfinished candidates
-    runs: list[tuple[int, int]] = field(default_factory=list)  # run spans (streams only)
-
-    def unsettled(self, end: int) -> bool:
-        """True when text after ``end`` may still change what is found there."""
-        return not self.final and end + SETTLE > len(self.text)
 
 
 class Detector:
@@ -123,28 +109,34 @@ class Detector:
         ntext = norm.text
         nstart = _to_normalized(norm, start)
         limit = len(ntext) if final else max(nstart, len(ntext) - SETTLE)
-        window = _Window(ntext, nstart, limit, final, pending=[limit])
+        window = Window(ntext, nstart, limit, final, pending=[limit])
         wanted = self._entities
         if wanted & _NUMERIC:
             self._runs(window)
         if EntityType.KR_PASSPORT in wanted:
             self._passports(window)
         if EntityType.EMAIL in wanted:
-            _emails(window)
+            if not final:  # an address may still grow at the end of the text
+                hold_open_stretch(window, EMAIL_CHARS, "@")
+            if "@" in ntext:
+                _emails(window)
         if EntityType.IP_ADDRESS in wanted:
-            _ipv6s(window)
+            if not final:
+                hold_open_stretch(window, HEX_CHARS, ":")
+            if ":" in ntext:
+                _ipv6s(window)
         if not window.found and final:
             return [], len(text)
         minimum = self._min_confidence
         candidates = [(k, f) for k, f in window.found if f.type in wanted and f.confidence >= minimum]
-        cut = len(ntext) if final else _stream_cut(window, candidates)
-        resolved = _resolve_overlaps([f for key, f in candidates if key < cut])
+        cut = len(ntext) if final else stream_cut(window, candidates)
+        resolved = resolve_overlaps([f for key, f in candidates if key < cut])
         if norm.positions is not None:  # zero-width characters were removed: map spans back
             resolved = [Finding(*norm.to_original(f.start, f.end), f.type, f.confidence) for f in resolved]
         next_start = len(text) if final else _to_original_index(norm, cut)
         return resolved, next_start
 
-    def _runs(self, window: _Window) -> None:
+    def _runs(self, window: Window) -> None:
         text = window.text
         for match in RUN.finditer(text, window.start):
             key = match.start()
@@ -261,7 +253,7 @@ class Detector:
             return hyp.plain - OTHER_PENALTY
         return hyp.plain
 
-    def _passports(self, window: _Window) -> None:
+    def _passports(self, window: Window) -> None:
         text = window.text
         for begin, end in textual.passports(text, window.start):
             if begin >= window.limit:
@@ -275,20 +267,16 @@ class Detector:
             window.found.append((begin, Finding(begin, end, EntityType.KR_PASSPORT, conf)))
 
 
-def _emails(window: _Window) -> None:
+def _emails(window: Window) -> None:
     text = window.text
-    if not window.final:
-        _hold_open_stretch(window, _EMAIL_CHARS, "@")
     for begin, end, key in textual.emails(text, window.start):
         if key >= window.limit:
             break
         window.found.append((key, Finding(begin, end, EntityType.EMAIL, 0.95)))
 
 
-def _ipv6s(window: _Window) -> None:
+def _ipv6s(window: Window) -> None:
     text = window.text
-    if not window.final:
-        _hold_open_stretch(window, _HEX_CHARS, ":")
     for begin, end in textual.ipv6s(text, window.start):
         if begin < window.start:
             continue  # owned by the previous window
@@ -299,20 +287,6 @@ def _ipv6s(window: _Window) -> None:
             window.pending.append(begin)
             break
         window.found.append((begin, Finding(begin, end, EntityType.IP_ADDRESS, 0.9)))
-
-
-def _hold_open_stretch(window: _Window, chars: frozenset[str], marker: str) -> None:
-    """Defer a stretch of ``chars`` that reaches past the limit and holds ``marker``, or could still
-    get one: an unfinished e-mail address or IPv6 address may begin at the stretch's start."""
-    text, limit = window.text, window.limit
-    begin = limit
-    while begin > window.start and text[begin - 1] in chars and limit - begin < 320:
-        begin -= 1
-    end = limit
-    while end < len(text) and text[end] in chars:
-        end += 1
-    if begin < limit and (end == len(text) or marker in text[begin:end]):
-        window.pending.append(begin)
 
 
 def _ceiling(hyp: Hypothesis) -> float:
@@ -338,58 +312,6 @@ def _edges_ok(text: str, cand: Candidate) -> bool:
 
 def _plus_before(text: str, start: int) -> bool:
     return start > 0 and text[start - 1] == "+"
-
-
-def _stream_cut(window: _Window, candidates: list[tuple[int, Finding]]) -> int:
-    """Where the next window of a stream starts: before every unfinished candidate, outside every
-    digit run (a run scanned from its middle splits differently) and after no finding that could
-    overlap a later one."""
-    cut = min(window.pending)
-    while True:
-        moved = _owned_cut(candidates, cut)
-        for key, end in window.runs:
-            if key < moved < end:
-                moved = key
-        if moved == cut:
-            return cut
-        cut = moved
-
-
-def _owned_cut(found: list[tuple[int, Finding]], cut: int) -> int:
-    """Lower ``cut`` until no finding owned by this window can overlap one left to the next window.
-
-    Overlaps are resolved within one window, so both findings of an overlapping pair must belong to
-    the same window for a stream to find exactly what a whole scan finds. A later candidate's span
-    starts at most :data:`_LEFT_REACH` characters before its key (``+82``, ``(02)``, ``서울 ``).
-    """
-    while True:
-        later = [f for key, f in found if key >= cut]
-        moved = cut
-        for key, finding in found:
-            if key < cut and (
-                finding.end > cut - _LEFT_REACH
-                or any(finding.start < g.end and g.start < finding.end for g in later)
-            ):
-                moved = min(moved, key)
-        if moved == cut:
-            return cut
-        cut = moved
-
-
-def _resolve_overlaps(findings: list[Finding]) -> list[Finding]:
-    """Keep the stronger of overlapping findings (confidence, then length)."""
-    if len(findings) < 2:
-        return findings
-    findings.sort(key=lambda f: (f.start, -f.end))
-    out: list[Finding] = []
-    for finding in findings:
-        if out and finding.start < out[-1].end:
-            last = out[-1]
-            if (finding.confidence, finding.end - finding.start) > (last.confidence, last.end - last.start):
-                out[-1] = finding
-            continue
-        out.append(finding)
-    return out
 
 
 def _to_normalized(norm: Normalized, index: int) -> int:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from onshore.pii.detector import KEEP, Detector
+from onshore.pii.detector import Detector
 from onshore.pii.entities import Finding
 from onshore.pii.redact import placeholder, redact
+from onshore.pii.window import KEEP
 
 # A finding that a later scan reports starts at most this far before that scan's start
 # (an e-mail address's local part, at most 64 characters).
