@@ -46,7 +46,8 @@ class StreamScanner:
 
     @property
     def settled(self) -> int:
-        """Global offset before which no future finding can start (so text before it is final)."""
+        """Global offset before which no finding that is not yet returned can start: text before it
+        is final except inside findings already returned (which may reach past it)."""
         return self._base + max(0, self._next - RELEASE_MARGIN)
 
     def feed(self, chunk: str) -> list[Finding]:

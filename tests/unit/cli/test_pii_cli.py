@@ -90,3 +90,11 @@ def test_invalid_utf8_is_a_one_line_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(pii, ["scan", str(path)])
     assert result.exit_code == 1
     assert "not valid UTF-8" in result.output
+
+
+def test_reachable_through_the_root_cli() -> None:
+    from onshore.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["pii", "scan", "--json"], input=TEXT)
+    assert result.exit_code == 0, result.output
+    assert [f["type"] for f in json.loads(result.output)] == ["KR_RRN", "KR_PHONE"]

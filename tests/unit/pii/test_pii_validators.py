@@ -6,7 +6,7 @@ import calendar
 import ipaddress
 from datetime import date
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onshore.pii import validators as v
@@ -29,6 +29,7 @@ def test_worked_examples() -> None:
     assert not v.luhn_valid("4111111111111112")
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(n_digits(12))
 def test_rrn_check_digit_round_trip(first12: str) -> None:
     check = v.rrn_check_digit(first12)
@@ -36,6 +37,7 @@ def test_rrn_check_digit_round_trip(first12: str) -> None:
     assert not v.rrn_checksum_valid(first12 + str((check + 1) % 10))
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(n_digits(12))
 def test_arn_check_digit_is_rrn_plus_two(first12: str) -> None:
     assert v.arn_check_digit(first12) == (v.rrn_check_digit(first12) + 2) % 10
@@ -44,6 +46,7 @@ def test_arn_check_digit_is_rrn_plus_two(first12: str) -> None:
     assert not v.arn_checksum_valid(first12 + str((check + 3) % 10))
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.integers(101, 999), st.integers(1, 99), st.integers(1, 9999))
 def test_brn_check_digit_round_trip(head: int, kind: int, serial: int) -> None:
     first9 = f"{head}{kind:02d}{serial:04d}"
@@ -52,6 +55,7 @@ def test_brn_check_digit_round_trip(head: int, kind: int, serial: int) -> None:
     assert not v.brn_valid(first9 + str((check + 1) % 10))
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(n_digits(9))
 def test_brn_rejects_bad_structure(first9: str) -> None:
     number = first9 + str(v.brn_check_digit(first9))
@@ -59,6 +63,7 @@ def test_brn_rejects_bad_structure(first9: str) -> None:
         assert not v.brn_valid(number)
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(n_digits(12).filter(lambda s: not s.startswith("0000")))
 def test_crn_check_digit_round_trip(first12: str) -> None:
     check = v.crn_check_digit(first12)
@@ -66,6 +71,7 @@ def test_crn_check_digit_round_trip(first12: str) -> None:
     assert not v.crn_valid(first12 + str((check + 5) % 10))
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.text(alphabet="0123456789", min_size=12, max_size=18), st.integers(1, 9))
 def test_luhn_single_digit_error_detected(body: str, delta: int) -> None:
     total = 0
@@ -78,6 +84,7 @@ def test_luhn_single_digit_error_detected(body: str, delta: int) -> None:
     assert not v.luhn_valid(broken)
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(n_digits(6), st.sampled_from("0123456789"))
 def test_registration_date_matches_calendar(yymmdd: str, g: str) -> None:
     result = v.registration_date_valid(yymmdd + g + "000000")
@@ -90,6 +97,7 @@ def test_registration_date_matches_calendar(yymmdd: str, g: str) -> None:
     assert result == (real and date(year, month, day) <= date.today())
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.lists(st.integers(0, 300), min_size=4, max_size=4))
 def test_ipv4_matches_ipaddress(octets: list[int]) -> None:
     parts = [str(o) for o in octets]
@@ -99,6 +107,7 @@ def test_ipv4_matches_ipaddress(octets: list[int]) -> None:
         ipaddress.IPv4Address(".".join(parts))
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.ip_addresses(v=6))
 def test_ipv6_accepts_every_address(address: ipaddress.IPv6Address) -> None:
     assert v.ipv6_valid(str(address)) == (str(address).count(":") >= 2)
@@ -109,6 +118,7 @@ def test_ipv6_rejects_times_and_words() -> None:
     assert not v.ipv6_valid("std::vector")
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.sampled_from(sorted(v.DRIVER_LICENSE_REGIONS)), n_digits(10))
 def test_driver_license_regions(region: str, rest: str) -> None:
     assert v.driver_license_valid(region + rest)
@@ -116,6 +126,7 @@ def test_driver_license_regions(region: str, rest: str) -> None:
     assert not v.driver_license_valid("10" + rest)
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.sampled_from(["4", "51", "55", "2221", "2720", "34", "37", "35", "62", "9"]))
 def test_card_prefixes(prefix: str) -> None:
     length = 15 if prefix in ("34", "37") else 16
@@ -124,6 +135,7 @@ def test_card_prefixes(prefix: str) -> None:
     assert not v.card_prefix_valid("1" + body[1:])
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(n_digits(8).filter(lambda s: s[0] != "5"))
 def test_mobile_numbers(rest: str) -> None:
     national = "010" + rest
@@ -132,6 +144,7 @@ def test_mobile_numbers(rest: str) -> None:
     assert not grouping_plausible(national, PhoneKind.MOBILE, [4, 3, 4])
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(
     st.sampled_from(AREA_CODES),
     st.sampled_from("23456789"),
@@ -153,6 +166,7 @@ def test_phone_plan_rejects_look_alikes() -> None:
     assert phone_kind("0801234567") is PhoneKind.TOLL_FREE
 
 
+@settings(deadline=None)  # timing varies on shared CI machines
 @given(st.text(alphabet="0123456789", min_size=8, max_size=12))
 def test_prefix_dispatch_agrees_with_the_full_plan(national: str) -> None:
     expected = next((kind for kind, pattern in _PLAN if pattern.fullmatch(national)), None)
