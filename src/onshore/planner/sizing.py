@@ -57,8 +57,8 @@ class SizingJob:
     slo: Slo
     cost_inputs: CostInputs
     sim_replicas: int = 8
-    requests: int = 1200
-    bisection_steps: int = 7
+    requests: int = 1000
+    bisection_steps: int = 6
     seed: int = 0
 
 
@@ -121,10 +121,12 @@ def evaluate(job: SizingJob) -> CandidateResult:
         kv_tokens = kv_capacity_tokens(spec)
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
-    step = StepModel.build(spec, calib.shipped(c.engine))
+    cal = calib.shipped(c.engine)
+    step = StepModel.build(spec, cal)
     cfg = EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
         max_num_seqs=c.max_num_seqs,
+        max_batched_tokens=int(cal.max_batched_tokens),
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
     )
     cap = min(job.demand.prompt.high, kv_tokens // 2)
@@ -135,7 +137,7 @@ def evaluate(job: SizingJob) -> CandidateResult:
         return CandidateResult(c, False, "TPOT SLO missed even at batch 1")
     batch = min(c.max_num_seqs, max(kv_tokens / (prompt.mean + output.mean), 1.0))
     hi = batch / float(step.decode_step(batch, ctx)) / output.mean
-    lo = hi / 64.0
+    lo = hi / 16.0
     curve: list[tuple[float, float, float]] = []
 
     def ok(rate: float) -> bool:
@@ -145,7 +147,7 @@ def evaluate(job: SizingJob) -> CandidateResult:
 
     if not ok(lo):
         return CandidateResult(
-            c, False, "SLOs missed even at 1/64 of the throughput bound", curve=tuple(curve)
+            c, False, "SLOs missed even at 1/16 of the throughput bound", curve=tuple(curve)
         )
     for _ in range(job.bisection_steps):
         mid = math.sqrt(lo * hi)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from onshore.cli.plan import plan
@@ -91,3 +92,36 @@ def test_validate_reports_errors() -> None:
     out = CliRunner().invoke(plan, ["validate", "--limit", "2", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)
+
+
+def test_size_from_a_usage_export(tmp_path: Path) -> None:
+    usage = tmp_path / "usage.csv"
+    rows = ["time,prompt_tokens,completion_tokens"]
+    rows += [f"{1_700_000_000 + i * 2},{300 + i % 50},{80 + i % 20}" for i in range(2000)]
+    usage.write_text("\n".join(rows) + "\n")
+    args = [
+        "size",
+        "--from-usage",
+        str(usage),
+        "--growth",
+        "3",
+        "--model",
+        "llama-3.1-8b",
+        "--gpus",
+        "h100",
+        "--tp",
+        "1",
+        "--precision",
+        "fp8",
+        "--workers",
+        "1",
+        "--json",
+    ]
+    out = CliRunner().invoke(plan, args)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output[out.output.index("{") :])
+    assert data["demand"]["peak_rps"] == pytest.approx(1.5, rel=0.01)  # 1 request per 2 s, times 3
+    bad = tmp_path / "bad_usage.csv"
+    bad.write_text("time,prompt_tokens\n1,2\n")
+    res = CliRunner().invoke(plan, ["size", "--from-usage", str(bad), "--workers", "1"])
+    assert res.exit_code == 1 and "bad usage row" in res.output

@@ -84,3 +84,13 @@ def test_calibration_round_trips_through_json(tmp_path: Path) -> None:
     path.write_text("not json")
     with pytest.raises(PlannerError):
         load(path)
+
+
+def test_shipped_calibration_has_a_profile_per_engine() -> None:
+    from onshore.planner.perf.calibration import shipped
+
+    vllm, trt, sgl = shipped("vllm"), shipped("trtllm"), shipped("sglang")
+    assert len({vllm, trt, sgl}) == 3
+    assert shipped("unknown-engine") == vllm
+    for cal in (vllm, trt, sgl):
+        assert 0 < cal.mem_eff <= 1 and 0 < cal.compute_eff <= 1

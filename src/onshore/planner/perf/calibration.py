@@ -32,6 +32,8 @@ class Calibration:
         seq_us: per-sequence host overhead per step.
         request_ms: per-request latency outside the engine loop (HTTP, tokenisation, queue hand-off,
             detokenisation), added once between a client sending and the engine seeing a request.
+        max_batched_tokens: the engine's default token budget per step (chunked prefill); chosen
+            per engine from the calibration data, not fitted continuously.
     """
 
     mem_eff: float = 0.75
@@ -44,6 +46,7 @@ class Calibration:
     step_ms: float = 2.0
     seq_us: float = 15.0
     request_ms: float = 15.0
+    max_batched_tokens: float = 8192.0
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

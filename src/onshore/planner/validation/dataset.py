@@ -54,7 +54,20 @@ def load_points(path: Path | None = None, split: str | None = None) -> list[Poin
             continue
         if split is not None and row["split"] != split:
             continue
-        key = row["source_id"] + "|" + row["scenario"] + "|" + row["load"]
+        key = "|".join(
+            row[k]
+            for k in (
+                "source_id",
+                "model",
+                "gpu",
+                "tensor_parallel",
+                "precision",
+                "scenario",
+                "input_len",
+                "output_len",
+                "load",
+            )
+        )
         point = grouped.get(key)
         if point is None:
             point = Point(key, parse_row(row), row["split"], row["engine"], row["source"], {})
