@@ -115,3 +115,12 @@ def test_admin_revocation_on_one_replica_reaches_the_other(replicas: list[Gatewa
     )
     assert not _works(first, key)
     assert _time_until_refused(second, key) < 1.0
+
+
+def test_a_key_created_by_the_cli_works_at_once(gateway: Gateway) -> None:
+    import json
+
+    gateway.cli("orgs", "create", "instant-org", check=False)
+    created = json.loads(gateway.cli("keys", "create", "--org", "instant-org", "--json").stdout)
+    client = openai.OpenAI(base_url=gateway.v1, api_key=created["key"], max_retries=0)
+    assert client.chat.completions.create(model="bench-model", messages=MESSAGES).choices

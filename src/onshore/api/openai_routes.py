@@ -37,7 +37,7 @@ async def inference(
     ctx = RequestContext(request_id, endpoint)
     try:
         authorization = headers.get(b"authorization")
-        ctx.principal = gateway.authenticator.authenticate(
+        ctx.principal = await gateway.authenticator.authenticate(
             authorization.decode("latin-1") if authorization is not None else None
         )
         raw = await read_body(receive, headers, services.settings.server.max_body_bytes)
@@ -151,7 +151,7 @@ def _model_object(name: str) -> dict[str, object]:
 
 
 async def list_models(services: Services, headers: dict[bytes, bytes], send: Send, request_id: str) -> None:
-    principal = _principal(services, headers)
+    principal = await _principal(services, headers)
     data = [_model_object(m) for m in visible_models(principal, services.router)]
     await send_json(send, 200, {"object": "list", "data": data}, request_id)
 
@@ -159,14 +159,14 @@ async def list_models(services: Services, headers: dict[bytes, bytes], send: Sen
 async def get_model(
     services: Services, model: str, headers: dict[bytes, bytes], send: Send, request_id: str
 ) -> None:
-    principal = _principal(services, headers)
+    principal = await _principal(services, headers)
     if model not in visible_models(principal, services.router):
         raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
     await send_json(send, 200, _model_object(model), request_id)
 
 
-def _principal(services: Services, headers: dict[bytes, bytes]) -> Principal:
+async def _principal(services: Services, headers: dict[bytes, bytes]) -> Principal:
     authorization = headers.get(b"authorization")
-    return services.gateway.authenticator.authenticate(
+    return await services.gateway.authenticator.authenticate(
         authorization.decode("latin-1") if authorization is not None else None
     )

@@ -1,20 +1,25 @@
 """Authenticate a partner key against an in-memory snapshot of the key table.
 
 The snapshot is loaded at start and kept in sync off the request path (``KeySync``), so a request
-never waits for the database. A key changed on this replica is applied at once; other replicas see
+with a known key never waits for the database; an unknown key costs at most one guarded lookup (so a
+key created a moment ago works at once). A key changed on this replica is applied at once; other replicas see
 it within ``auth.sync_interval_s`` by polling, or at once through the Redis revocation bus.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Protocol
 
-from onshore.domain.tenancy import ApiKey, Principal
+from onshore.domain.tenancy import ApiKey, Organisation, Principal
 from onshore.errors import AuthenticationFailed
 from onshore.gateway.keys import KeyDigester, looks_like_key
+from onshore.ports import StoreError
 
 _BEARER = "bearer "
 
@@ -66,14 +71,64 @@ class KeyCache:
         return self._by_digest.get(digest)
 
 
-class Authenticator:
-    __slots__ = ("_cache", "_digester")
+class KeyLookup(Protocol):
+    """What a cache miss may ask the database (``TenancyStore`` satisfies it)."""
 
-    def __init__(self, digester: KeyDigester, cache: KeyCache):
+    def get_key_by_digest(self, digest: str) -> ApiKey | None: ...
+    def get_org(self, org_id: str) -> Organisation | None: ...
+
+
+class MissGuard:
+    """Bounds what unknown keys can cost: a token bucket for lookups and a short negative cache.
+
+    A key created a moment ago on another host is found by one lookup instead of waiting for the
+    next sync; a flood of made-up keys costs at most ``rate`` lookups a second.
+    """
+
+    def __init__(
+        self, rate: float = 20.0, burst: float = 50.0, negative_ttl_s: float = 2.0, size: int = 10_000
+    ):
+        self._rate, self._burst, self._ttl, self._size = rate, burst, negative_ttl_s, size
+        self._tokens = burst
+        self._stamp = time.monotonic()
+        self._negative: dict[str, float] = {}
+
+    def may_look_up(self, digest: str) -> bool:
+        now = time.monotonic()
+        until = self._negative.get(digest)
+        if until is not None:
+            if until > now:
+                return False
+            del self._negative[digest]
+        self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
+
+    def remember_unknown(self, digest: str) -> None:
+        if len(self._negative) >= self._size:
+            self._negative.clear()
+        self._negative[digest] = time.monotonic() + self._ttl
+
+
+class Authenticator:
+    __slots__ = ("_cache", "_digester", "_guard", "_lookup")
+
+    def __init__(
+        self,
+        digester: KeyDigester,
+        cache: KeyCache,
+        lookup: KeyLookup | None = None,
+        guard: MissGuard | None = None,
+    ):
         self._digester = digester
         self._cache = cache
+        self._lookup = lookup
+        self._guard = guard or MissGuard()
 
-    def authenticate(self, authorization: str | None, now: datetime | None = None) -> Principal:
+    async def authenticate(self, authorization: str | None, now: datetime | None = None) -> Principal:
         """Return who is calling, or raise AuthenticationFailed (never says why, on purpose)."""
         if not authorization or authorization[:7].lower() != _BEARER:
             raise AuthenticationFailed(
@@ -85,7 +140,7 @@ class Authenticator:
         digest = self._digester.digest(token)
         entry = self._cache.lookup(digest)
         if entry is None:
-            raise AuthenticationFailed
+            entry = await self._load_missing(digest, now)
         key, principal = entry
         # The dict lookup found it by digest; compare in constant time all the same, so no timing
         # difference ever depends on how much of a guessed digest matched.
@@ -94,3 +149,23 @@ class Authenticator:
         if principal.expires_at is not None and (now or datetime.now(UTC)) >= principal.expires_at:
             raise AuthenticationFailed
         return principal
+
+    async def _load_missing(self, digest: str, now: datetime | None) -> tuple[ApiKey, Principal]:
+        if self._lookup is None or not self._guard.may_look_up(digest):
+            raise AuthenticationFailed
+        lookup = self._lookup
+        try:
+            key = await asyncio.to_thread(lookup.get_key_by_digest, digest)
+            if key is not None and not self._cache.knows_org(key.org_id):
+                org = await asyncio.to_thread(lookup.get_org, key.org_id)
+                if org is not None:
+                    self._cache.set_org_names({org.id: org.name})
+        except StoreError:
+            raise AuthenticationFailed from None
+        if key is not None:
+            self._cache.apply([key], now)
+        entry = self._cache.lookup(digest)
+        if entry is None:
+            self._guard.remember_unknown(digest)
+            raise AuthenticationFailed
+        return entry

@@ -205,3 +205,11 @@ def test_unmigrated_sqlite_raises_store_error(tmp_path: Path) -> None:
             SqlTenancyStore(engine).list_orgs()
     finally:
         engine.dispose()
+
+
+def test_get_key_by_digest(store: SqlTenancyStore) -> None:
+    org = store.create_org("digest-org")
+    key = store.add_key(make_key(org.id, "key_by_digest"))
+    found = store.get_key_by_digest(key.digest)
+    assert found is not None and found.id == "key_by_digest"
+    assert store.get_key_by_digest("0" * 64) is None

@@ -110,6 +110,11 @@ class SqlTenancyStore:
             row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
         return None if row is None else _key(row)
 
+    def get_key_by_digest(self, digest: str) -> ApiKey | None:
+        with translate_errors("reading a key"), self._engine.connect() as conn:
+            row = conn.execute(select(api_keys).where(api_keys.c.digest == digest)).first()
+        return None if row is None else _key(row)
+
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         """Mark the key revoked at ``at``; None when no such key.
 
