@@ -48,6 +48,7 @@ _NO_IDENTIFIER = re.compile(
     r"(?:19|20)[0-9]{2}([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])|(?:19|20)[0-9]{6}"
     r"|[0-9]{1,7}"
 )
+_SOMETHING_TO_FIND = re.compile("[0-9@:\uff10-\uff19\uff20\uff1a]")
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
 
 
@@ -84,6 +85,8 @@ class Detector:
 
     def scan(self, text: str) -> list[Finding]:
         """All findings in ``text``, sorted by start, spans in ``text``'s own indices."""
+        if _SOMETHING_TO_FIND.search(text) is None:
+            return []  # no digit, "@" or ":" (ASCII or full-width): most chat text
         findings, _ = self.scan_window(text, 0, final=True)
         return findings
 

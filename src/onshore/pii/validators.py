@@ -156,8 +156,9 @@ def ipv4_valid(octets: list[str]) -> bool:
 
 def ipv6_valid(candidate: str) -> bool:
     """A textual IPv6 address (``ipaddress`` rules) with at least two colons."""
-    if candidate.count(":") < 2:
-        return False
+    colons = candidate.count(":")
+    if colons < 2 or (colons < 7 and "::" not in candidate and "." not in candidate):
+        return False  # "10:30:00": too few groups and no "::" (cheaper than raising ValueError)
     try:
         ipaddress.IPv6Address(candidate)
     except ValueError:
