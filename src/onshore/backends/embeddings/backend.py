@@ -78,7 +78,7 @@ class EmbeddingsBackend:
             await asyncio.to_thread(batcher.close)
 
     async def check_health(self) -> bool:
-        return self._batcher is not None
+        return self._batcher is not None and self._batcher.alive
 
     async def send(self, call: BackendCall) -> BackendReply:
         if call.endpoint is not Endpoint.EMBEDDINGS:

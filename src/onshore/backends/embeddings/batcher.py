@@ -46,6 +46,10 @@ class MicroBatcher:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     async def embed(self, request: EmbeddingsRequest) -> bytes:
         """The response body for this request (raises InvalidRequest for an over-long input)."""
         loop = asyncio.get_running_loop()

@@ -82,7 +82,7 @@ class LlamaCppBackend:
             model.close()
 
     async def check_health(self) -> bool:
-        return self._engine is not None
+        return self._engine is not None and self._engine.alive
 
     async def send(self, call: BackendCall) -> BackendReply:
         if call.endpoint is Endpoint.EMBEDDINGS:

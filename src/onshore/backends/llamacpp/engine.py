@@ -101,6 +101,10 @@ class Engine:
         self._thread.start()
 
     @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
     def in_flight(self) -> int:
         with self._lock:
             return self._in_flight
@@ -127,7 +131,13 @@ class Engine:
         batch = llama_cpp.llama_batch_init(self._model.n_batch, 0, 1)
         try:
             while self._admit():
-                self._step(batch)
+                try:
+                    self._step(batch)
+                except Exception:  # a bug must fail the requests in hand, not strand every later one
+                    _log.exception("llama.cpp engine step failed")
+                    for slot in self._slots:
+                        if slot.job is not None:
+                            self._finish(slot, error=OnshoreError())
         finally:
             for slot in self._slots:
                 if slot.job is not None:

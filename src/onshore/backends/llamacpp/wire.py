@@ -1,9 +1,10 @@
 """OpenAI's wire format for chat and legacy completions: whole JSON bodies and SSE chunks.
 
 Streaming follows OpenAI's framing exactly: chat opens with a chunk carrying the assistant role, then
-one chunk per text delta, then a chunk with an empty delta and ``finish_reason``; with
-``stream_options.include_usage`` every chunk carries ``"usage": null`` and a last chunk with
-``"choices": []`` carries the usage. ``data: [DONE]`` ends the stream.
+one chunk per sampled token that produced text (a token ending inside a UTF-8 character, or text held
+back as a possible stop string, joins the next chunk), then a chunk with an empty delta and
+``finish_reason``; with ``stream_options.include_usage`` every chunk carries ``"usage": null`` and a
+last chunk with ``"choices": []`` carries the usage. ``data: [DONE]`` ends the stream.
 """
 
 from __future__ import annotations
