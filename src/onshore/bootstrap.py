@@ -174,7 +174,9 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     cache = KeyCache()
     bus = _revocation_bus(settings)
     key_sync = KeySync(store.tenancy, cache, interval_s=settings.auth.sync_interval_s, bus=bus)
-    gateway = Gateway(Authenticator(store.digester, cache, store.tenancy), router, Meter(sink, metrics), metrics)
+    gateway = Gateway(
+        Authenticator(store.digester, cache, store.tenancy), router, Meter(sink, metrics), metrics
+    )
     admin_token = env.get(settings.admin.token_env) or None
     return Services(
         settings=settings,
