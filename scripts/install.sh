@@ -7,7 +7,7 @@
 # Environment:
 #   ONSHORE_VENV     the virtual environment to use or create (default: an active $VIRTUAL_ENV, else .venv)
 #   ONSHORE_EXTRAS   extras of the onshore package (default: dev,llama)
-#   PYTHON           the interpreter that creates a new venv (default: the first of python3.13..python3.11, python3)
+#   PYTHON           the interpreter that creates a new venv (default: python3 if 3.11+, else python3.11..3.13)
 #
 # llama-cpp-python ships only a source distribution on PyPI: the first install on a machine compiles
 # llama.cpp (about 4-10 minutes on 2 cores); pip caches the built wheel, so later installs on the same
@@ -31,7 +31,7 @@ find_python() {
         echo "$PYTHON"
         return
     fi
-    for candidate in python3.13 python3.12 python3.11 python3; do
+    for candidate in python3 python3.11 python3.12 python3.13; do
         if command -v "$candidate" >/dev/null 2>&1 &&
             "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
             echo "$candidate"
