@@ -46,7 +46,6 @@ class LazyGroup(click.Group):
             raise TypeError(f"{target[0]} is not a click command")
         return command
 
-
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # `onshore --help` lists the one-line help kept above instead of importing every command.
         rows = [(name, _COMMANDS[name][1]) for name in self.list_commands(ctx)]
