@@ -327,3 +327,31 @@ async def test_smollm2_from_its_package_answers(tmp_path: Path) -> None:
         assert "paris" in text_of(body).lower()
     finally:
         await llama.aclose()
+
+
+async def test_a_prompt_longer_than_one_batch_is_decoded_in_chunks(tiny_gguf: Path, tmp_path: Path) -> None:
+    llama = LlamaCppBackend(settings(tiny_gguf, n_ctx=4096, parallel=2), tmp_path)
+    await llama.start()
+    try:
+        long_text = " ".join(f"token{i}" for i in range(700))  # well over the 512-token batch
+        alone = await complete(llama, Endpoint.COMPLETIONS, prompt=long_text, max_tokens=6, temperature=0)
+        assert alone["usage"]["prompt_tokens"] > 1024
+        # The same prompt while another sequence is generating: its prefill shares the steps.
+        busy, again = await asyncio.gather(
+            complete(llama, max_tokens=300),
+            complete(llama, Endpoint.COMPLETIONS, prompt=long_text, max_tokens=6, temperature=0),
+        )
+        assert busy["usage"]["completion_tokens"] == 300
+        assert again["usage"] == alone["usage"]
+        assert text_of(again) == text_of(alone)
+    finally:
+        await llama.aclose()
+
+
+async def test_health_follows_the_model(tiny_gguf: Path, tmp_path: Path) -> None:
+    llama = LlamaCppBackend(settings(tiny_gguf), tmp_path)
+    assert not await llama.check_health()
+    await llama.start()
+    assert await llama.check_health()
+    await llama.aclose()
+    assert not await llama.check_health()
