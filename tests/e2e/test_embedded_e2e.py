@@ -273,3 +273,23 @@ def test_a_bad_gguf_stops_the_gateway_at_start_naming_the_file(tmp_path: Path, c
         json.loads(line).get("event", "") for line in gateway.log_text().splitlines() if line.startswith("{")
     ]
     assert any(str(model) in message for message in messages)
+
+
+def test_embedded_models_are_metered_like_remote_ones(embedded: Gateway) -> None:
+    _, key = embedded.create_key("metered-org")
+    client = openai.OpenAI(base_url=embedded.v1, api_key=key, max_retries=0)
+    client.chat.completions.create(model="tiny-chat", messages=MESSAGES, max_tokens=5)
+    streamed = client.chat.completions.create(model="tiny-chat", messages=MESSAGES, max_tokens=4, stream=True)
+    assert all(chunk.usage is None for chunk in streamed)  # the client did not ask for usage
+    embedded_tokens = client.embeddings.create(model="minilm", input=["one two", "three"]).usage.prompt_tokens
+    deadline = time.monotonic() + 10
+    while True:
+        summary = json.loads(embedded.cli("usage", "--org", "metered-org", "--json").stdout)
+        if summary["requests"] == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert summary["requests"] == 3
+    assert summary["completion_tokens"] == 9
+    by_model = {row["model"]: row for row in summary["by_model"]}
+    assert set(by_model) == {"tiny-chat", "minilm"}
+    assert by_model["minilm"]["prompt_tokens"] == embedded_tokens
