@@ -44,6 +44,14 @@ def _csv(kind: type, text: str) -> list[Any]:
         raise click.BadParameter(f"{text!r} is not a comma-separated list of {kind.__name__}") from None
 
 
+def _stdout() -> Any:
+    """A rich console on stdout; piped or captured output gets wide tables, not 80 columns."""
+    from rich.console import Console  # noqa: PLC0415
+
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
@@ -66,11 +74,10 @@ def catalog(as_json: bool) -> None:
     if as_json:
         _print_json({"gpus": [asdict(g) for g in gpus], "models": [asdict(m) for m in models]})
         return
-    from rich.console import Console  # noqa: PLC0415
 
     from onshore.planner.report import catalog_tables  # noqa: PLC0415
 
-    console = Console()
+    console = _stdout()
     for table in catalog_tables(gpus, models):
         console.print(table)
 
@@ -127,11 +134,10 @@ def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path
             ]
         )
         return
-    from rich.console import Console  # noqa: PLC0415
 
     from onshore.planner.report import predict_table  # noqa: PLC0415
 
-    Console().print(predict_table(results))
+    _stdout().print(predict_table(results))
 
 
 def _demand(opts: dict[str, Any]) -> Demand:
@@ -283,7 +289,7 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     if opts["as_json"]:
         _print_json(sizing_json(result, assumptions))
         return
-    Console().print(sizing_table(result))
+    _stdout().print(sizing_table(result))
     if result.best is None:
         click.echo("no configuration meets the SLOs; relax them or add GPU types", err=True)
 
