@@ -20,7 +20,7 @@ Findings never carry the matched value, so they are safe to log.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
+from functools import cache, lru_cache
 
 from onshore.pii.detector import Detector
 from onshore.pii.entities import ALL_TYPES, EntityType, Finding
@@ -47,12 +47,16 @@ def default_detector() -> Detector:
     return Detector()
 
 
+@lru_cache(maxsize=32)
+def _detector_for(entities: frozenset[EntityType], min_confidence: float) -> Detector:
+    return Detector(entities, min_confidence)
+
+
 def scan(
     text: str, entities: Iterable[EntityType | str] | None = None, min_confidence: float = 0.5
 ) -> list[Finding]:
-    """Scan ``text`` with the default detector, optionally filtered by type and confidence."""
-    findings = default_detector().scan(text)
-    if entities is None and min_confidence <= default_detector().min_confidence:
-        return findings
+    """Scan ``text`` with a shared detector for these types and this threshold (built once each)."""
     wanted = ALL_TYPES if entities is None else frozenset(EntityType(e) for e in entities)
-    return [f for f in findings if f.type in wanted and f.confidence >= min_confidence]
+    if wanted == ALL_TYPES and min_confidence == 0.5:
+        return default_detector().scan(text)
+    return _detector_for(wanted, min_confidence).scan(text)

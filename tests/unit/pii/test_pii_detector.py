@@ -200,3 +200,10 @@ def test_finding_helpers() -> None:
     finding = Finding(3, 8, T.EMAIL, 0.95)
     assert finding.shifted(10) == Finding(13, 18, T.EMAIL, 0.95)
     assert finding.to_dict() == {"type": "EMAIL", "start": 3, "end": 8, "confidence": 0.95}
+
+
+def test_module_scan_honours_a_lower_threshold() -> None:
+    text = "값 1234567891"  # a bare BRN without a cue: 0.45
+    assert scan(text) == []
+    assert [f.type for f in scan(text, min_confidence=0.4)] == [T.KR_BRN]
+    assert scan(text, entities=["KR_PHONE"], min_confidence=0.4) == []
