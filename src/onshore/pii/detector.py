@@ -41,7 +41,8 @@ _REGIONS = "서울 부산 경기남부 경기북부 경기 강원 충북 충남 
 _REGION = re.compile("(?:" + "|".join(_REGIONS.split()) + r")[ ]?\Z")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _BAD_LEFT = _LETTERS | frozenset("@\\$#")
-_ALNUM = _LETTERS | frozenset("0123456789")
+_DIGITS = frozenset("0123456789")
+_ALNUM = _LETTERS | _DIGITS
 # Runs that cannot hold an identifier, rejected before any Python-level work: dates
 # (2024-04-01, 2024.4.1, 20240401) and single tokens of fewer than 8 digits.
 _NO_IDENTIFIER = re.compile(
@@ -237,8 +238,8 @@ class Detector:
         for hyp in sorted(hyps, key=_ceiling, reverse=True) if len(hyps) > 1 else hyps:
             if _ceiling(hyp) <= best_conf:
                 break
-            if hyp.type is EntityType.IP_ADDRESS and cand.start > 1 and text[cand.start - 1] == ":":
-                continue  # the IPv4 tail of an IPv6 address
+            if hyp.type is EntityType.IP_ADDRESS and cand.start > 0 and text[cand.start - 1] in ":.":
+                continue  # the IPv4 tail of an IPv6 address, or a version ("ver.2.1.0.12")
             conf = self._confidence(text, hyp)
             if conf >= _FLOOR and conf > best_conf:
                 best, best_conf = hyp, conf
@@ -302,8 +303,10 @@ def _edges_ok(text: str, cand: Candidate) -> bool:
         prev = text[start - 1]
         if prev in _BAD_LEFT:
             return False
-        if prev in "-." and start > 1 and text[start - 2] in _ALNUM:
-            return False
+        if start > 1 and (
+            (prev == "-" and text[start - 2] in _ALNUM) or (prev == "." and text[start - 2] in _DIGITS)
+        ):
+            return False  # the tail of a code ("SKU-...", "1.2..."); "Tel.010-..." is fine
     if end < len(text):
         nxt = text[end]
         if nxt in _BAD_LEFT:

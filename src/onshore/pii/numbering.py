@@ -25,8 +25,8 @@ class PhoneKind(StrEnum):
 
 # (kind, pattern over the national digits including the trunk 0, prefix length)
 _PLAN: tuple[tuple[PhoneKind, re.Pattern[str]], ...] = (
-    (PhoneKind.MOBILE, re.compile(r"010[0-46-9][0-9]{7}|01[16-9][0-9]{7,8}")),
-    (PhoneKind.LANDLINE, re.compile(r"02[2-9][0-9]{6,7}|0(?:3[1-3]|4[1-4]|5[1-5]|6[1-4])[2-9][0-9]{6,7}")),
+    (PhoneKind.MOBILE, re.compile(r"010[0-9]{8}|01[16-9][0-9]{7,8}")),
+    (PhoneKind.LANDLINE, re.compile(r"02[1-9][0-9]{6,7}|0(?:3[1-3]|4[1-4]|5[1-5]|6[1-4])[1-9][0-9]{6,7}")),
     (PhoneKind.VOIP, re.compile(r"070[0-9]{8}")),
     (PhoneKind.PERSONAL, re.compile(r"050[2-8][0-9]{7,8}")),
     (PhoneKind.TOLL_FREE, re.compile(r"080[0-9]{7}")),

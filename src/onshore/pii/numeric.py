@@ -158,8 +158,15 @@ def _registration(cand: Candidate, out: list[Hypothesis]) -> None:
         else:
             etype = EntityType.KR_RRN
             valid = v.rrn_checksum_valid(digits)
-        # post-October-2020 numbers have no check digit: a failed check lowers, never rejects
-        plain = (0.95 if hyphenated else 0.85) if valid else (0.6 if hyphenated else 0.4)
+        # Numbers issued since October 2020 have no check digit, so a failed check never rejects:
+        # with a birth date since then it is the new scheme; earlier births need a cue (a number
+        # re-issued after a leak, or a failed check digit, which people also write).
+        if valid:
+            plain = 0.95 if hyphenated else 0.85
+        elif v.born_since_2020_reform(digits):
+            plain = 0.85 if hyphenated else 0.4
+        else:
+            plain = 0.45 if hyphenated else 0.3
         strong = valid and hyphenated
         out.append(Hypothesis(etype, plain, max(plain, 0.9), cand.start, cand.end, strong))
     if v.crn_valid(digits):

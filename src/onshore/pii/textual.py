@@ -65,8 +65,8 @@ def ipv6s(text: str, start: int) -> Iterator[tuple[int, int]]:
 
 
 def _bounded(text: str, begin: int, end: int) -> bool:
-    before = text[begin - 1] if begin > 0 else ""
-    after = text[end] if end < len(text) else ""
+    before = text[begin - 1] if begin > 0 else " "  # not "": "" is in every string
+    after = text[end] if end < len(text) else " "
     return before not in _ALNUM and before not in ".-" and after not in _ALNUM and after != "-"
 
 

@@ -81,6 +81,12 @@ def registration_date_valid(digits: str) -> bool:
     return date(year, month, day) <= date.today()  # nobody is born in the future
 
 
+def born_since_2020_reform(digits: str) -> bool:
+    """True when the birth date is on or after 2020-10-05, when random back halves (no check
+    digit) began; call only after :func:`registration_date_valid`."""
+    return digits[6] in "3478" and digits[:6] >= "201005"
+
+
 def is_foreigner_digit(digits: str) -> bool:
     """True when the 7th digit marks a foreign resident (5-8)."""
     return digits[6] in "5678"

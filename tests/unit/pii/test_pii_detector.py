@@ -129,7 +129,7 @@ NEGATIVES: list[str] = [
     "timestamp 1705278612",
     "SKU-1234-5678-9012-3456",
     "std::vector and 10:30:00",
-    "tel 02-123-4567",  # Seoul exchanges never start with 1
+    "tel 035-123-4567",  # there is no area code 035 (libphonenumber allows exchanges 1-9)
     "user@localhost",
 ]
 

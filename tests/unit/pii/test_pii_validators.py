@@ -158,7 +158,9 @@ def test_landlines(area: str, first: str, rest: str) -> None:
 
 def test_phone_plan_rejects_look_alikes() -> None:
     assert phone_kind("0351234567") is None  # no area code 035
-    assert phone_kind("0211234567") is None  # exchange cannot start with 1
+    assert phone_kind("0201234567") is None  # exchange cannot start with 0
+    assert phone_kind("0211234567") is PhoneKind.LANDLINE  # libphonenumber allows 1-9 (02-1234-5678)
+    assert phone_kind("01051234567") is PhoneKind.MOBILE  # 010-5xxx is in use
     assert phone_kind("15001234") is None  # not a representative-number prefix
     assert phone_kind("15881234") is PhoneKind.REPRESENTATIVE
     assert phone_kind("050412345678") is PhoneKind.PERSONAL
