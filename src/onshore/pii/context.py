@@ -112,12 +112,15 @@ class ContextRules:
         candidate count at twice their distance: a label usually comes first.
         """
         pos = neg = other = _FAR
-        for match in self._pattern.finditer(text, max(0, start - BEFORE), start):
-            if not _inside_word(text, match.start()):
-                pos, neg, other = self._note(match.group(), start - match.end(), etype, pos, neg, other)
-        for match in self._pattern.finditer(text, end, end + AFTER):
-            if not _inside_word(text, match.start()):
-                distance = 2 * (match.start() - end) + 1
+        # One pass over both sides: cue words are letters only, so none runs into the candidate
+        # (digits and separators); a match inside it (a passport's letter) is skipped.
+        for match in self._pattern.finditer(text, max(0, start - BEFORE), end + AFTER):
+            begin = match.start()
+            if begin < start:
+                if not _inside_word(text, begin):
+                    pos, neg, other = self._note(match.group(), start - match.end(), etype, pos, neg, other)
+            elif begin >= end and not _inside_word(text, begin):
+                distance = 2 * (begin - end) + 1
                 pos, neg, _ = self._note(match.group(), distance, etype, pos, neg, _FAR)
         if pos < _FAR and pos <= neg:
             return Cue.POSITIVE

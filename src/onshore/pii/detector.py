@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from onshore.pii import textual
 from onshore.pii.context import Cue, shared_context_rules
 from onshore.pii.entities import ALL_TYPES, EntityType, Finding
-from onshore.pii.normalize import Normalized, normalize
+from onshore.pii.normalize import NEEDS_NORMALISING_CLASS, Normalized, normalize
 from onshore.pii.numeric import NEGATIVE_PENALTY, OTHER_PENALTY, Hypothesis, classify
 from onshore.pii.runs import RUN, Candidate, Segment, make_candidate, split_run, whole_candidate
 from onshore.pii.window import (
@@ -50,6 +50,7 @@ _NO_IDENTIFIER = re.compile(
     r"|[0-9]{1,7}"
 )
 _SOMETHING_TO_FIND = re.compile("[0-9@:\uff10-\uff19\uff20\uff1a]")
+_NORMALISABLE = re.compile(NEEDS_NORMALISING_CLASS)
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
 
 
@@ -88,6 +89,14 @@ class Detector:
         """All findings in ``text``, sorted by start, spans in ``text``'s own indices."""
         if _SOMETHING_TO_FIND.search(text) is None:
             return []  # no digit, "@" or ":" (ASCII or full-width): most chat text
+        if (  # only short numbers ("18도", "12.5%"): measured 1.3 us vs ~4 us for a full scan
+            RUN.search(text) is None
+            and "@" not in text
+            and ":" not in text
+            and textual.PASSPORT.search(text) is None
+            and (text.isascii() or _NORMALISABLE.search(text) is None)
+        ):
+            return []
         findings, _ = self.scan_window(text, 0, final=True)
         return findings
 

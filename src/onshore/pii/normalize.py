@@ -35,6 +35,7 @@ def _build_table() -> dict[int, int | None]:
 
 _TABLE: dict[int, int | None] = _build_table()
 _NEEDS_NORMALISING = re.compile("[" + "".join(re.escape(chr(c)) for c in sorted(_TABLE)) + "]")
+NEEDS_NORMALISING_CLASS = _NEEDS_NORMALISING.pattern  # "[...]": characters normalize() changes
 _DELETED_SET = frozenset(_DELETED)
 _REPLACEMENTS: dict[str, str] = {chr(c): "" if r is None else chr(r) for c, r in _TABLE.items()}
 
