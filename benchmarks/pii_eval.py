@@ -1,6 +1,7 @@
 """Accuracy of Onshore's PII detector on the labelled corpus, with Presidio side by side.
 
     python benchmarks/pii_eval.py [--corpus tests/data/pii/corpus.jsonl] [--no-presidio] [--misses N]
+    python benchmarks/pii_eval.py --corpus tests/data/pii/heldout.jsonl   # the hand-written held-out set
 
 Prints per-type and overall precision/recall/F1 (a finding counts when its type matches and it
 overlaps at least half of the labelled span) and the false-alarm rate on the negative prompts.
