@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pii_heldout_prompts import NEGATIVE, POSITIVE
+from pii_heldout_prompts import NEGATIVE, NEGATIVE_2, POSITIVE, POSITIVE_2
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "pii" / "heldout.jsonl"
@@ -106,11 +106,14 @@ def render(prompt: str) -> tuple[str, list[dict[str, object]]]:
 def build() -> list[dict[str, object]]:
     """Every prompt as a corpus record (the shape of ``tests/data/pii/corpus.jsonl``)."""
     records: list[dict[str, object]] = []
-    for i, prompt in enumerate(POSITIVE + NEGATIVE):
-        text, labels = render(prompt)
-        if (i < len(POSITIVE)) != bool(labels):
-            raise ValueError(f"prompt {i} is in the wrong list: {prompt!r}")
-        records.append({"id": f"h{i:03d}", "text": text, "labels": labels, "negative": not labels})
+    batches = ((POSITIVE, True), (NEGATIVE, False), (POSITIVE_2, True), (NEGATIVE_2, False))
+    for prompts, positive in batches:
+        for prompt in prompts:
+            text, labels = render(prompt)
+            if positive != bool(labels):
+                raise ValueError(f"prompt is in the wrong list: {prompt!r}")
+            record = {"id": f"h{len(records):03d}", "text": text, "labels": labels, "negative": not labels}
+            records.append(record)
     return records
 
 
@@ -123,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     n_labels = sum(len(r["labels"]) for r in records)  # type: ignore[arg-type]
-    print(f"{args.out}: {len(records)} prompts, {len(NEGATIVE)} negatives, {n_labels} labels")
+    n_neg = len(NEGATIVE) + len(NEGATIVE_2)
+    print(f"{args.out}: {len(records)} prompts, {n_neg} negatives, {n_labels} labels")
     return 0
 
 

@@ -36,10 +36,10 @@ _RRN_WORDS = "주민 주민번호 주민등록 주민등록번호 생년월일 �
 _CUES: dict[EntityType, str] = {
     _T.KR_RRN: _RRN_WORDS,
     _T.KR_ARN: _RRN_WORDS + " 외국인 외국인등록 외국인등록번호 거소 체류 arn alien foreigner",
-    _T.KR_PHONE: "전화 연락 휴대 핸드폰 폰번호 번호로 문자 팩스 콜백 대표번호 고객센터 상담 "
+    _T.KR_PHONE: "전화 연락 휴대 핸드폰 폰번호 번호로 문자 팩스 콜백 대표번호 고객센터 상담 문의 "
     "tel phone mobile call contact fax cell hotline",
     _T.KR_BRN: "사업자 사업자등록 사업자등록번호 사업자번호 세금계산서 brn business tax",
-    _T.KR_CRN: "법인등록 법인등록번호 법인번호 등기번호 crn corporate corporation",
+    _T.KR_CRN: "법인 법인등록 법인등록번호 법인번호 등기번호 crn corporate corporation",
     _T.KR_PASSPORT: "여권 여권번호 passport",
     _T.KR_DRIVER_LICENSE: "면허 면허번호 운전면허 운전면허번호 운전 driver license licence",
     _T.KR_BANK_ACCOUNT: "계좌 입금 이체 송금 예금주 환불 은행 국민 신한 우리 하나 농협 기업 카카오 토스 "

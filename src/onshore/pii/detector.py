@@ -49,6 +49,11 @@ _NO_IDENTIFIER = re.compile(
     r"(?:19|20)[0-9]{2}([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])|(?:19|20)[0-9]{6}"
     r"|[0-9]{1,7}"
 )
+# A written date as a token of a space-joined run ("2024.03.20 23:59"): never part of an identifier.
+_DATE = re.compile(
+    r"(?:19|20)[0-9]{2}(?:([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
+)
 _SOMETHING_TO_FIND = re.compile("[0-9@:\uff10-\uff19\uff20\uff1a]")
 _NORMALISABLE = re.compile(NEEDS_NORMALISING_CLASS)
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
@@ -213,6 +218,8 @@ class Detector:
         digits = 0
         for j in range(first, min(first + _MAX_SEGMENTS, len(segments))):
             segment = segments[j]
+            if _DATE.fullmatch(text, segment.start, segment.end):
+                break
             digits += sum(e - s for s, e in segment.groups)
             if digits > _MAX_DIGITS or segment.end - segments[first].start > 40:
                 break

@@ -57,6 +57,8 @@ _PATTERNS: dict[PhoneKind, re.Pattern[str]] = dict(_PLAN)
 
 def phone_kind(national: str) -> PhoneKind | None:
     """Classify national digits (``01012345678``, ``0212345678``, ``15881234``) or return None."""
+    if not national[3:].strip("0"):
+        return None  # "010-0000-0000": a placeholder, not a number
     for kind in _BY_PREFIX.get(national[:2], ()):
         if _PATTERNS[kind].fullmatch(national):
             return kind

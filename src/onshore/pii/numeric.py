@@ -57,6 +57,7 @@ _BANK_LAYOUTS: dict[tuple[int, ...], tuple[str, ...]] = {
     (3, 2, 7): ("",),  # IBK short
     (4, 2, 7): ("3333", "3355", "3388", "7777", "7979"),  # KakaoBank
     (4, 4, 4): ("100", "17", "19"),  # Toss Bank
+    (4, 4, 4, 1): ("9",),  # MG Saemaul Geumgo 9xxx
 }
 _CARD_LAYOUTS = frozenset({(4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 4, 1)})
 

@@ -130,6 +130,8 @@ NEGATIVES: list[str] = [
     "SKU-1234-5678-9012-3456",
     "std::vector and 10:30:00",
     "tel 035-123-4567",  # there is no area code 035 (libphonenumber allows exchanges 1-9)
+    "010-0000-0000 처럼 적어 주세요",  # a placeholder
+    "가상계좌 입금기한 2024.03.20 23:59",  # a date and a time, not an account
     "user@localhost",
 ]
 
