@@ -23,7 +23,9 @@ class LocalProcessExecutor:
     """A ``concurrent.futures`` process pool; ``fn`` and items must be picklable."""
 
     def __init__(self, workers: int | None = None) -> None:
-        self.workers = workers or max(1, (os.cpu_count() or 1))
+        self.workers = workers or max(
+            1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        )
 
     def map_unordered(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[tuple[int, R]]:
         if self.workers <= 1 or len(items) <= 1:

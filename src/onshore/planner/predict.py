@@ -128,6 +128,13 @@ def read_scenarios(path: Path) -> list[Scenario]:
     return [parse_row(r) for r in rows]
 
 
+def _budget(cal: calib.Calibration, scenario: str) -> int:
+    """Token budget per step: the engine profile's serving default; offline (throughput) runs use
+    at least 8192, as the offline entry points (vLLM's LLM class, trtllm-bench) default higher."""
+    budget = int(cal.max_batched_tokens)
+    return max(budget, 8192) if scenario == "offline" else budget
+
+
 def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
     """Rough latency of one request at this concurrency: its prefill plus its decode steps."""
     batch = max(clients / s.replicas, 1.0)
@@ -152,7 +159,7 @@ def predict(
     cfg = EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
         max_num_seqs=seqs,
-        max_batched_tokens=s.max_batched_tokens or int(cal.max_batched_tokens),
+        max_batched_tokens=s.max_batched_tokens or _budget(cal, s.scenario),
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
     )
     rng = np.random.default_rng(seed)

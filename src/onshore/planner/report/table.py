@@ -20,7 +20,7 @@ def catalog_tables(gpus: Sequence[Gpu], models: Sequence[Model]) -> list[Table]:
             x.id,
             x.name,
             f"{x.bf16_tflops:g}",
-            f"{x.fp8_tflops:g}",
+            f"{x.fp8_tflops:g}" if x.fp8_tflops else "-",
             f"{x.fp4_tflops:g}" if x.fp4_tflops else "-",
             f"{x.hbm_gb:g}",
             f"{x.hbm_tb_s:g}",

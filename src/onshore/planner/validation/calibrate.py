@@ -24,8 +24,8 @@ from onshore.planner.validation.dataset import METRICS, Point, load_points
 
 ROBUST_SCALE = 0.2
 # Token budget per engine, chosen by validating the priors at 2048/4096/8192 on the calibration
-# split (TTFT median error): vLLM 4096, TensorRT-LLM 8192, SGLang 8192.
-BUDGET = {"vllm": 4096.0, "trtllm": 8192.0, "sglang": 8192.0}
+# split (TTFT median error): vLLM 4096, TensorRT-LLM 4096, SGLang 8192.
+BUDGET = {"vllm": 4096.0, "trtllm": 4096.0, "sglang": 8192.0}
 FITTED = ("mem_eff", "compute_eff", "attn_eff", "layer_us", "allreduce_us", "step_ms", "seq_us", "request_ms")
 
 
