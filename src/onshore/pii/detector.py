@@ -49,6 +49,11 @@ _NO_IDENTIFIER = re.compile(
     r"(?:19|20)[0-9]{2}([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])|(?:19|20)[0-9]{6}"
     r"|[0-9]{1,7}"
 )
+# Passport confidence without a cue (old and 2021 formats), and the substrings every passport cue
+# word of context.py contains (여권, passport, Passport, PASSPORT).
+_PASSPORT_OLD = 0.4
+_PASSPORT_NEW = 0.45
+_PASSPORT_CUES = ("여권", "assport", "ASSPORT")
 # A written date as a token of a space-joined run ("2024.03.20 23:59"): never part of an identifier.
 _DATE = re.compile(
     r"(?:19|20)[0-9]{2}(?:([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])"
@@ -131,7 +136,9 @@ class Detector:
         wanted = self._entities
         if wanted & _NUMERIC:
             self._runs(window)
-        if EntityType.KR_PASSPORT in wanted:
+        if EntityType.KR_PASSPORT in wanted and (
+            self._min_confidence <= _PASSPORT_NEW or any(cue in ntext for cue in _PASSPORT_CUES)
+        ):  # without a cue a passport stays below the threshold: skip the scan
             self._passports(window)
         if EntityType.EMAIL in wanted:
             if not final:  # an address may still grow at the end of the text
@@ -281,8 +288,8 @@ class Detector:
             if window.unsettled(end):
                 window.pending.append(begin)
                 break
-            new_format = not text[begin + 4].isdigit()
-            hyp = Hypothesis(EntityType.KR_PASSPORT, 0.45 if new_format else 0.4, 0.92, begin, end)
+            plain = _PASSPORT_OLD if text[begin + 4].isdigit() else _PASSPORT_NEW
+            hyp = Hypothesis(EntityType.KR_PASSPORT, plain, 0.92, begin, end)
             conf = self._confidence(text, hyp)
             window.found.append((begin, Finding(begin, end, EntityType.KR_PASSPORT, conf)))
 

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from onshore.pii import ALL_TYPES, Detector, EntityType, Finding, default_detector, scan
+from onshore.pii import ALL_TYPES, Detector, EntityType, Finding, context, default_detector, detector, scan
 
 T = EntityType
 
@@ -209,3 +209,12 @@ def test_module_scan_honours_a_lower_threshold() -> None:
     assert scan(text) == []
     assert [f.type for f in scan(text, min_confidence=0.4)] == [T.KR_BRN]
     assert scan(text, entities=["KR_PHONE"], min_confidence=0.4) == []
+
+
+def test_passport_scan_gate_knows_every_passport_cue() -> None:
+    """The detector skips the passport scan when no cue word is present: keep the two in step."""
+    for word in context._CUES[EntityType.KR_PASSPORT].split():
+        for form in (word, word.capitalize(), word.upper()):
+            assert any(cue in form for cue in detector._PASSPORT_CUES), form
+    assert scan("여권 M12345678") and not scan("M12345678")
+    assert scan("M12345678", min_confidence=0.4)  # below the passport's plain confidence: no gate
