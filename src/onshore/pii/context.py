@@ -16,6 +16,7 @@ from onshore.pii.entities import EntityType
 
 BEFORE = 40
 AFTER = 16
+WIDE_BEFORE = 100  # a far label ("여권 정보: 성명 …, 번호 M123A4567", a table header); < window.KEEP
 
 
 class Cue(IntEnum):
@@ -127,6 +128,14 @@ class ContextRules:
         if neg < _FAR and neg <= other:
             return Cue.NEGATIVE
         return Cue.OTHER if other <= _OTHER_REACH else Cue.NONE
+
+    def cue_far_before(self, text: str, start: int, etype: EntityType) -> bool:
+        """True when a cue for ``etype`` appears within :data:`WIDE_BEFORE` characters before."""
+        table = self._table
+        for match in self._pattern.finditer(text, max(0, start - WIDE_BEFORE), start):
+            if etype in table[match.group().lower()][0] and not _inside_word(text, match.start()):
+                return True
+        return False
 
     def _note(
         self, word: str, distance: int, etype: EntityType, pos: int, neg: int, other: int

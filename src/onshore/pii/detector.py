@@ -54,6 +54,12 @@ _NO_IDENTIFIER = re.compile(
 _PASSPORT_OLD = 0.4
 _PASSPORT_NEW = 0.45
 _PASSPORT_CUES = ("여권", "assport", "ASSPORT")
+# A label further away than the usual cue reach (a table header, "여권 정보: …, 번호 M123A4567")
+# lifts the shapes that are specific on their own: passports, bare BRNs with a valid check digit,
+# bank layouts of a known bank (plain >= 0.3); not the catch-all bank shapes or bare licences.
+_WIDE_TYPES = frozenset({EntityType.KR_PASSPORT, EntityType.KR_BRN, EntityType.KR_BANK_ACCOUNT})
+_WIDE_MIN_PLAIN = 0.3
+_WIDE_CONFIDENCE = 0.6
 # A written date as a token of a space-joined run ("2024.03.20 23:59"): never part of an identifier.
 _DATE = re.compile(
     r"(?:19|20)[0-9]{2}(?:([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])"
@@ -274,6 +280,13 @@ class Detector:
         cue = self._context.assess(text, hyp.start, hyp.end, hyp.type)
         if cue is Cue.POSITIVE:
             return hyp.cued
+        if (
+            cue is Cue.NONE
+            and hyp.type in _WIDE_TYPES
+            and hyp.plain >= _WIDE_MIN_PLAIN
+            and self._context.cue_far_before(text, hyp.start, hyp.type)
+        ):
+            return max(hyp.plain, _WIDE_CONFIDENCE)
         if cue is Cue.NEGATIVE:
             return hyp.plain - NEGATIVE_PENALTY
         if cue is Cue.OTHER:

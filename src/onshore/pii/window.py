@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from onshore.pii.entities import Finding
 
 SETTLE = 24  # characters after a candidate that must be known before it is final
-KEEP = 128  # characters kept before the next scan position (look-behind, context, e-mail local part)
+KEEP = 200  # characters kept before the next scan position (look-behind, context.WIDE_BEFORE, e-mail)
 LEFT_REACH = 8  # how far before its owner key a candidate's span may start ("+82 ", "(02) ", "서울 ")
 EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
 HEX_CHARS = frozenset("0123456789abcdefABCDEF:.")

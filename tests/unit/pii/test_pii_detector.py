@@ -218,3 +218,13 @@ def test_passport_scan_gate_knows_every_passport_cue() -> None:
             assert any(cue in form for cue in detector._PASSPORT_CUES), form
     assert scan("여권 M12345678") and not scan("M12345678")
     assert scan("M12345678", min_confidence=0.4)  # below the passport's plain confidence: no gate
+
+
+def test_a_far_label_lifts_specific_shapes_only() -> None:
+    far = "여권 사본 첨부합니다. 여권 정보: 성명 HONG GILDONG, 생년월일 1990.01.01, 발급일 2022.05.01, 번호 M123A4567"
+    assert [f.type for f in scan(far)] == [T.KR_PASSPORT]
+    assert scan(far.replace("여권", "서류")) == []
+    table = "| 은행 | 계좌번호 | 예금주 | 비고 | 메모 |\n|---|---|---|---|---|\n| 신규 | 1002-123-456789 | 김철수 |"
+    assert [f.type for f in scan(table)] == [T.KR_BANK_ACCOUNT]
+    # a far label does not beat a near negative cue
+    assert scan("여권 정보는 아래에 적었습니다. 참고로 이 가방의 모델 번호는 M123A4567 입니다") == []
