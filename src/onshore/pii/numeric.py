@@ -72,7 +72,7 @@ def classify(cand: Candidate, plus_before: bool, region_before: int | None) -> l
     """
     n = len(cand.digits)
     out: list[Hypothesis] = []
-    if 8 <= n <= 13 or (cand.digits.startswith("82") and n <= 14):
+    if 8 <= n <= 13 or (cand.digits.startswith(("82", "0082")) and n <= 16):
         _phone(cand, plus_before, out)
     if n == 13:
         _registration(cand, out)
@@ -117,7 +117,11 @@ def _phone(cand: Candidate, plus_before: bool, out: list[Hypothesis]) -> None:
     digits = cand.digits
     layout = list(cand.layout)
     start = cand.start
-    international = digits.startswith("82") and (plus_before or (len(layout) > 1 and layout[0] == 2))
+    dialled = digits.startswith("0082") and len(layout) > 1 and layout[0] == 4  # "0082-10-..."
+    if dialled:
+        digits, layout = digits[2:], [2, *layout[1:]]
+    explicit = plus_before or dialled
+    international = digits.startswith("82") and (explicit or (len(layout) > 1 and layout[0] == 2))
     if international:
         parsed = _international(digits, layout)
         if parsed is None:
@@ -137,11 +141,11 @@ def _phone(cand: Candidate, plus_before: bool, out: list[Hypothesis]) -> None:
     plain = grouped if len(layout) > 1 else bare
     if kind is PhoneKind.REPRESENTATIVE and national[2:4] == national[6:8] == "00":
         plain = 0.3  # "1800-1900" reads as a range of years
-    if international and not plus_before:
+    if international and not explicit:
         plain -= 0.15
     # mobile numbers, and other lines written in three dashed groups, need no context
     grouped3 = len(layout) == 3 and cand.tight_dashes and kind is not PhoneKind.TOLL_FREE
-    strong = (kind is PhoneKind.MOBILE or grouped3) and not (international and not plus_before)
+    strong = (kind is PhoneKind.MOBILE or grouped3) and not (international and not explicit)
     out.append(Hypothesis(EntityType.KR_PHONE, plain, max(plain, 0.9), start, cand.end, strong))
 
 
