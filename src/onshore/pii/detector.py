@@ -78,7 +78,7 @@ class Detector:
         min_confidence: findings below this confidence are dropped.
     """
 
-    __slots__ = ("_context", "_entities", "_min_confidence")
+    __slots__ = ("_context", "_entities", "_min_confidence", "_wants")
 
     def __init__(
         self, entities: Iterable[EntityType | str] | None = None, min_confidence: float = 0.5
@@ -90,6 +90,13 @@ class Detector:
             raise ValueError("min_confidence must be between 0 and 1")
         self._min_confidence = min_confidence
         self._context = shared_context_rules()
+        wanted = self._entities  # which recognizers run, decided once (numeric, passport, e-mail, IPv6)
+        self._wants = (
+            bool(wanted & _NUMERIC),
+            EntityType.KR_PASSPORT in wanted,
+            EntityType.EMAIL in wanted,
+            EntityType.IP_ADDRESS in wanted,
+        )
 
     @property
     def entities(self) -> frozenset[EntityType]:
@@ -139,19 +146,19 @@ class Detector:
         nstart = _to_normalized(norm, start)
         limit = len(ntext) if final else max(nstart, len(ntext) - SETTLE)
         window = Window(ntext, nstart, limit, final, pending=[limit])
-        wanted = self._entities
-        if wanted & _NUMERIC:
+        numeric, passport, email, ipv6 = self._wants
+        if numeric:
             self._runs(window)
-        if EntityType.KR_PASSPORT in wanted and (
+        if passport and (
             self._min_confidence <= _PASSPORT_NEW or any(cue in ntext for cue in _PASSPORT_CUES)
         ):  # without a cue a passport stays below the threshold: skip the scan
             self._passports(window)
-        if EntityType.EMAIL in wanted:
+        if email:
             if not final:  # an address may still grow at the end of the text
                 hold_open_stretch(window, EMAIL_CHARS, "@")
             if "@" in ntext:
                 _emails(window)
-        if EntityType.IP_ADDRESS in wanted:
+        if ipv6:
             if not final:
                 hold_open_stretch(window, HEX_CHARS, ":")
             if ":" in ntext:
@@ -159,9 +166,16 @@ class Detector:
         if not window.found and final:
             return [], len(text)
         minimum = self._min_confidence
-        candidates = [(k, f) for k, f in window.found if f.type in wanted and f.confidence >= minimum]
-        cut = len(ntext) if final else stream_cut(window, candidates)
-        resolved = resolve_overlaps([f for key, f in candidates if key < cut])
+        wanted = self._entities
+        if final:
+            resolved = resolve_overlaps(
+                [f for _, f in window.found if f.confidence >= minimum and f.type in wanted]
+            )
+            cut = len(ntext)
+        else:
+            candidates = [(k, f) for k, f in window.found if f.type in wanted and f.confidence >= minimum]
+            cut = stream_cut(window, candidates)
+            resolved = resolve_overlaps([f for key, f in candidates if key < cut])
         if norm.positions is not None:  # zero-width characters were removed: map spans back
             resolved = [Finding(*norm.to_original(f.start, f.end), f.type, f.confidence) for f in resolved]
         next_start = len(text) if final else _to_original_index(norm, cut)
