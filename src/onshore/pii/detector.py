@@ -247,6 +247,8 @@ class Detector:
             segment = segments[j]
             if _DATE.fullmatch(text, segment.start, segment.end):
                 break
+            if segment.end - segment.start == 1 and (j == first or digits != 12):
+                break  # a list number ("1) 010-...", "...5678\n2)"); only MG's 9xxx xxxx xxxx x ends so
             digits += sum(e - s for s, e in segment.groups)
             if digits > _MAX_DIGITS or segment.end - segments[first].start > 40:
                 break
