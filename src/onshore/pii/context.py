@@ -29,6 +29,7 @@ class Cue(IntEnum):
 
 
 _FAR = 1 << 30
+_NEAR = 20  # the part of BEFORE scanned first
 _OTHER_REACH = 12  # a cue for another type counts only right before the candidate
 
 
@@ -96,13 +97,14 @@ def _trie(node: dict[str, dict[str, object]]) -> str:
 class ContextRules:
     """Compiled cue patterns. Immutable after construction and safe to share between threads."""
 
-    __slots__ = ("_pattern", "_table")
+    __slots__ = ("_longest", "_pattern", "_table")
 
     def __init__(self) -> None:
         self._table = _table()
         # Lower-case, Capitalised and UPPER forms, so windows need no lower-casing.
         forms = {form for word in self._table for form in (word, word.capitalize(), word.upper())}
         self._pattern = _pattern(sorted(forms))
+        self._longest = max(map(len, forms))
 
     def assess(self, text: str, start: int, end: int, etype: EntityType) -> Cue:
         """Judge the context of ``text[start:end]`` for ``etype``.
@@ -114,8 +116,11 @@ class ContextRules:
         """
         pos = neg = other = _FAR
         # One pass over both sides: cue words are letters only, so none runs into the candidate
-        # (digits and separators); a match inside it (a passport's letter) is skipped.
-        for match in self._pattern.finditer(text, max(0, start - BEFORE), end + AFTER):
+        # (digits and separators); a match inside it (a passport's letter) is skipped. The near
+        # part goes first: a cue found there is nearer than anything in the far part, which is
+        # then not scanned (labels usually sit right before the value).
+        near = max(0, start - _NEAR)
+        for match in self._pattern.finditer(text, near, end + AFTER):
             begin = match.start()
             if begin < start:
                 if not _inside_word(text, begin):
@@ -123,6 +128,12 @@ class ContextRules:
             elif begin >= end and not _inside_word(text, begin):
                 distance = 2 * (begin - end) + 1
                 pos, neg, _ = self._note(match.group(), distance, etype, pos, neg, _FAR)
+        far = max(0, start - BEFORE)
+        if far < near and min(pos, neg) > _NEAR:
+            # up to a word's length past ``near``, so a word that straddles it is seen whole
+            for match in self._pattern.finditer(text, far, min(start, near + self._longest)):
+                if not _inside_word(text, match.start()):
+                    pos, neg, other = self._note(match.group(), start - match.end(), etype, pos, neg, other)
         if pos < _FAR and pos <= neg:
             return Cue.POSITIVE
         if neg < _FAR and neg <= other:
