@@ -30,6 +30,7 @@ class Window:
     found: list[tuple[int, Finding]] = field(default_factory=list)  # (owner key, finding)
     pending: list[int] = field(default_factory=list)  # owner keys of unfinished candidates
     runs: list[tuple[int, int]] = field(default_factory=list)  # run spans (streams only)
+    runs_from: int = 0  # no digit run starts before this index (known to Detector.scan)
 
     def unsettled(self, end: int) -> bool:
         """True when text after ``end`` may still change what is found there."""
