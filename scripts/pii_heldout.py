@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pii_heldout_prompts import NEGATIVE, NEGATIVE_2, POSITIVE, POSITIVE_2
+from pii_heldout_prompts import NEGATIVE, NEGATIVE_2, NEGATIVE_3, POSITIVE, POSITIVE_2, POSITIVE_3
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "pii" / "heldout.jsonl"
@@ -106,7 +106,14 @@ def render(prompt: str) -> tuple[str, list[dict[str, object]]]:
 def build() -> list[dict[str, object]]:
     """Every prompt as a corpus record (the shape of ``tests/data/pii/corpus.jsonl``)."""
     records: list[dict[str, object]] = []
-    batches = ((POSITIVE, True), (NEGATIVE, False), (POSITIVE_2, True), (NEGATIVE_2, False))
+    batches = (
+        (POSITIVE, True),
+        (NEGATIVE, False),
+        (POSITIVE_2, True),
+        (NEGATIVE_2, False),
+        (POSITIVE_3, True),
+        (NEGATIVE_3, False),
+    )
     for prompts, positive in batches:
         for prompt in prompts:
             text, labels = render(prompt)
@@ -126,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     n_labels = sum(len(r["labels"]) for r in records)  # type: ignore[arg-type]
-    n_neg = len(NEGATIVE) + len(NEGATIVE_2)
+    n_neg = len(NEGATIVE) + len(NEGATIVE_2) + len(NEGATIVE_3)
     print(f"{args.out}: {len(records)} prompts, {n_neg} negatives, {n_labels} labels")
     return 0
 

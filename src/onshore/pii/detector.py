@@ -248,11 +248,14 @@ class Detector:
             segment = segments[j]
             if _DATE.fullmatch(text, segment.start, segment.end):
                 break
-            if segment.end - segment.start == 1 and (j == first or digits != 12):
-                break  # a list number ("1) 010-...", "...5678\n2)"); only MG's 9xxx xxxx xxxx x ends so
+            one_digit = segment.end - segment.start == 1
+            if one_digit and j == first:
+                break  # a list number never starts an identifier ("1) 010-...")
             digits += sum(e - s for s, e in segment.groups)
             if digits > _MAX_DIGITS or segment.end - segments[first].start > 40:
                 break
+            if one_digit and digits != 13:
+                continue  # nor ends one ("...5678\n2)"), except MG's 9xxx xxxx xxxx x; "+82 2 ..." goes on
             if digits < 8 and not (j == first and len(segment.groups) == 4):
                 continue  # too few digits for anything but a dotted IPv4 token
             hyp, conf = self._best(text, make_candidate(text, segments, first, j))
@@ -354,8 +357,8 @@ def _edges_ok(text: str, cand: Candidate) -> bool:
     start, end = cand.start, cand.end
     if start > 0:
         prev = text[start - 1]
-        if prev in _BAD_LEFT:
-            return False
+        if prev in _BAD_LEFT and not (prev == "@" and len(cand.layout) == 4 and cand.dots_only):
+            return False  # but "ssh admin@10.0.1.7" is an address
         if start > 1 and (
             (prev == "-" and text[start - 2] in _ALNUM) or (prev == "." and text[start - 2] in _DIGITS)
         ):

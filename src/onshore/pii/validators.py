@@ -151,8 +151,9 @@ def card_valid(digits: str) -> bool:
 
 
 def ipv4_valid(octets: list[str]) -> bool:
-    """Four decimal octets 0-255 without leading zeros (``01`` is not how people write addresses)."""
-    if len(octets) != 4:
+    """A host address: four decimal octets 0-255 without leading zeros (``01`` is not how people
+    write addresses), not a network, broadcast or mask (first or last octet 0 or 255)."""
+    if len(octets) != 4 or octets[0] in ("0", "255") or octets[3] in ("0", "255"):
         return False
     for octet in octets:
         if not octet or len(octet) > 3 or (len(octet) > 1 and octet[0] == "0") or int(octet) > 255:

@@ -15,6 +15,8 @@ T = EntityType
 POSITIVES: list[tuple[str, EntityType, str]] = [
     ("전화번호 010-1234-5678로 연락주세요", T.KR_PHONE, "010-1234-5678"),
     ("0082-10-1234-5678로 국제전화", T.KR_PHONE, "0082-10-1234-5678"),
+    ("For questions call +82 2 3771 4000.", T.KR_PHONE, "+82 2 3771 4000"),
+    ("ssh admin@172.31.45.9 -p 2222", T.IP_ADDRESS, "172.31.45.9"),
     ("Tel.010-5512-0938", T.KR_PHONE, "010-5512-0938"),
     ("본사 02-1234-5678", T.KR_PHONE, "02-1234-5678"),
     ("2001:db8::1 에서 접속", T.IP_ADDRESS, "2001:db8::1"),
@@ -139,6 +141,7 @@ NEGATIVES: list[str] = [
     "tel 035-123-4567",  # there is no area code 035 (libphonenumber allows exchanges 1-9)
     "010-0000-0000 처럼 적어 주세요",  # a placeholder
     "가상계좌 입금기한 2024.03.20 23:59",  # a date and a time, not an account
+    "IP 대역 10.0.0.0 ~ 10.255.255.255, 마스크 255.255.255.0",  # networks, not hosts
     "user@localhost",
 ]
 

@@ -101,7 +101,8 @@ def test_registration_date_matches_calendar(yymmdd: str, g: str) -> None:
 @given(st.lists(st.integers(0, 300), min_size=4, max_size=4))
 def test_ipv4_matches_ipaddress(octets: list[int]) -> None:
     parts = [str(o) for o in octets]
-    expected = all(o <= 255 for o in octets)
+    host = octets[0] not in (0, 255) and octets[3] not in (0, 255)  # not a network/broadcast/mask
+    expected = all(o <= 255 for o in octets) and host
     assert v.ipv4_valid(parts) == expected
     if expected:
         ipaddress.IPv4Address(".".join(parts))
