@@ -188,6 +188,7 @@ class Detector:
         found, runs = window.found, window.runs
         settled_end = len(text) - SETTLE
         no_identifier = _NO_IDENTIFIER.fullmatch
+        best, make_finding = self._best, self._finding
         for match in RUN.finditer(text, max(window.start, window.runs_from)):
             key, end = match.span()
             if key >= limit:
@@ -205,9 +206,9 @@ class Detector:
             if whole is None:
                 found.extend((key, finding) for finding in self._classify_run(text, key, end))
             elif whole.digits:
-                hyp, conf = self._best(text, whole)
+                hyp, conf = best(text, whole)
                 if hyp is not None:
-                    found.append((key, self._finding(text, hyp, conf)))
+                    found.append((key, make_finding(text, hyp, conf)))
 
     def _classify_run(self, text: str, start: int, end: int) -> list[Finding]:
         """Split a run into identifiers: at each segment take the strongest reading, unless a

@@ -84,8 +84,12 @@ def classify(cand: Candidate, plus_before: bool, region_before: int | None) -> l
         _driver_license(cand, out)
     if 13 <= n <= 19:
         _card(cand, out)
-    if 10 <= n <= 14 and not any(h.strong and h.plain >= 0.9 for h in out):
-        _bank(cand, out)  # a bank reading (at most 0.9) cannot beat a strong one
+    if 10 <= n <= 14:
+        for h in out:
+            if h.strong and h.plain >= 0.9:
+                break  # a bank reading (at most 0.9) cannot beat a strong one
+        else:
+            _bank(cand, out)
     if len(cand.layout) == 4 and cand.dots_only and v.ipv4_valid(_groups(cand)):
         out.append(Hypothesis(EntityType.IP_ADDRESS, 0.9, 0.95, cand.start, cand.end))
     return out
@@ -144,8 +148,10 @@ def _phone(cand: Candidate, plus_before: bool, out: list[Hypothesis]) -> None:
     if international and not explicit:
         plain -= 0.15
     # mobile numbers, and other lines written in three dashed groups, need no context
-    grouped3 = len(layout) == 3 and cand.tight_dashes and kind is not PhoneKind.TOLL_FREE
-    strong = (kind is PhoneKind.MOBILE or grouped3) and not (international and not explicit)
+    strong = (
+        kind is PhoneKind.MOBILE
+        or (len(layout) == 3 and kind is not PhoneKind.TOLL_FREE and cand.tight_dashes)
+    ) and not (international and not explicit)
     out.append(Hypothesis(EntityType.KR_PHONE, plain, max(plain, 0.9), start, cand.end, strong))
 
 

@@ -110,6 +110,8 @@ def whole_candidate(text: str, start: int, end: int) -> Candidate | None:
     must be split into segments). The fast path for the common single-token run. A token that
     cannot be an identifier gives an empty candidate (no digits)."""
     token = text[start:end]
+    if token.isdigit():  # one bare group of ASCII digits (a run holds nothing else)
+        return Candidate(start, end, token, (end - start,), (), False)
     parts = _SEPARATOR.split(token)  # group, separator, group, ...
     separators = parts[1::2]
     if _MAYBE_WEAK.search(token) is not None and any(_is_weak(sep) for sep in separators):
