@@ -24,7 +24,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pii_heldout_prompts import NEGATIVE, NEGATIVE_2, NEGATIVE_3, POSITIVE, POSITIVE_2, POSITIVE_3
+from pii_heldout_prompts import (
+    NEGATIVE,
+    NEGATIVE_2,
+    NEGATIVE_3,
+    NEGATIVE_4,
+    POSITIVE,
+    POSITIVE_2,
+    POSITIVE_3,
+    POSITIVE_4,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "tests" / "data" / "pii" / "heldout.jsonl"
@@ -113,6 +122,8 @@ def build() -> list[dict[str, object]]:
         (NEGATIVE_2, False),
         (POSITIVE_3, True),
         (NEGATIVE_3, False),
+        (POSITIVE_4, True),
+        (NEGATIVE_4, False),
     )
     for prompts, positive in batches:
         for prompt in prompts:
@@ -133,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     n_labels = sum(len(r["labels"]) for r in records)  # type: ignore[arg-type]
-    n_neg = len(NEGATIVE) + len(NEGATIVE_2) + len(NEGATIVE_3)
+    n_neg = sum(map(len, (NEGATIVE, NEGATIVE_2, NEGATIVE_3, NEGATIVE_4)))
     print(f"{args.out}: {len(records)} prompts, {n_neg} negatives, {n_labels} labels")
     return 0
 
