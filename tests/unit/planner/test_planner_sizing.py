@@ -94,3 +94,14 @@ def test_shipped_calibration_has_a_profile_per_engine() -> None:
     assert shipped("unknown-engine") == vllm
     for cal in (vllm, trt, sgl):
         assert 0 < cal.mem_eff <= 1 and 0 < cal.compute_eff <= 1
+
+
+def test_calibration_profiles_fitted_apart_merge_into_one_file(tmp_path: Path) -> None:
+    from onshore.planner.validation.calibrate import main
+
+    save({"vllm": Calibration(mem_eff=0.6)}, tmp_path / "a.json")
+    save({"trtllm": Calibration(mem_eff=0.7)}, tmp_path / "b.json")
+    out = tmp_path / "merged.json"
+    assert main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(out)]) == 0
+    assert load(out, "vllm").mem_eff == 0.6
+    assert load(out, "trtllm").mem_eff == 0.7

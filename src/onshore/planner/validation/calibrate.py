@@ -8,6 +8,7 @@ fit sees the batching dynamics the predictions will have.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -74,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--iterations", type=int, default=8)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--engine", action="append", default=None, help="fit only this engine (repeatable)")
+    parser.add_argument(
+        "--from-shipped", action="store_true", help="start from the shipped profile, not priors"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="which calibration points are sampled")
     parser.add_argument("--merge", type=Path, nargs="*", default=None, help="merge profile files into --out")
     args = parser.parse_args(argv)
     out = args.out or Path(str(resources.files("onshore.planner.perf").joinpath("data", "calibration.json")))
@@ -87,14 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         "method": "Levenberg-Marquardt on log(predicted/measured) of simulated TTFT and TPOT",
     }
     for engine in sorted(set(args.engine or {p.engine for p in points})):
-        chosen = sample([p for p in points if p.engine == engine], args.sample, seed=7)
+        chosen = sample([p for p in points if p.engine == engine], args.sample, seed=args.seed)
         n = len(chosen)
         t0 = time.perf_counter()
 
         def report(it: int, rms: float, engine: str = engine) -> None:
             print(f"{engine}: iteration {it} rms log error {rms:.3f}", file=sys.stderr)
 
-        start = calib.Calibration(max_batched_tokens=BUDGET.get(engine, 8192.0))
+        start = calib.shipped(engine) if args.from_shipped else calib.Calibration()
+        start = dataclasses.replace(start, max_batched_tokens=BUDGET.get(engine, 8192.0))
         cal, rms = fit(residual_fn(chosen), start, FITTED, iterations=args.iterations, progress=report)
         profiles[engine] = cal
         meta[engine] = {
