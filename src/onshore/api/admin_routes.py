@@ -15,8 +15,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from onshore.admin import tenancy, usage
-from onshore.api.http import read_body, send_json
-from onshore.api.types import Receive, Scope, Send
+from onshore.api.http import Exchange
 from onshore.bootstrap import Services
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
@@ -28,13 +27,12 @@ _T = TypeVar("_T")
 @dataclass(slots=True)
 class AdminRequest:
     services: Services
-    receive: Receive
-    headers: dict[bytes, bytes]
+    exchange: Exchange
     query: dict[str, str]
     args: tuple[str, ...]  # path parameters
 
     async def json(self) -> dict[str, Any]:
-        raw = await read_body(self.receive, self.headers, 1024 * 1024)
+        raw = await self.exchange.body(1024 * 1024)
         try:
             value = orjson.loads(raw or b"{}")
         except orjson.JSONDecodeError:
@@ -47,14 +45,8 @@ class AdminRequest:
 Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
 
 
-async def dispatch(
-    services: Services,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    headers: dict[bytes, bytes],
-    request_id: str,
-) -> None:
+async def dispatch(services: Services, exchange: Exchange) -> None:
+    scope, headers = exchange.scope, exchange.headers
     _check_admin(services, headers)
     parts = tuple(scope["path"][len(_PREFIX) :].strip("/").split("/"))
     query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
@@ -67,8 +59,8 @@ async def dispatch(
             raise MethodNotAllowed(
                 f"Method {scope['method']} is not allowed here; use {' or '.join(methods)}."
             )
-        status, payload = await handler(AdminRequest(services, receive, headers, query, args))
-        await send_json(send, status, payload, request_id)
+        status, payload = await handler(AdminRequest(services, exchange, query, args))
+        await exchange.reply_json(status, payload)
         return
     raise NotFound("Unknown admin path.", code="unknown_url")
 

@@ -7,7 +7,7 @@ import logging
 
 from onshore.api import admin_routes, health, openai_routes, openapi
 from onshore.api.errors import error_body, to_error
-from onshore.api.http import RequestIds, request_headers, send_bytes
+from onshore.api.http import Exchange, RequestIds, request_headers, send_bytes
 from onshore.api.types import Receive, Scope, Send
 from onshore.bootstrap import Services
 from onshore.domain.catalog import Endpoint
@@ -42,7 +42,7 @@ class OnshoreApp:
         request_id = self._ids.from_headers(headers)
         token = request_id_var.set(request_id)
         try:
-            await self._dispatch(scope, receive, send, headers, request_id)
+            await self._dispatch(Exchange(scope, receive, send, headers, request_id))
         except Exception as exc:
             error = to_error(exc, request_id)
             # Handlers raise only before they start a response (a stream reports its own failures
@@ -52,36 +52,34 @@ class OnshoreApp:
         finally:
             request_id_var.reset(token)
 
-    async def _dispatch(
-        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], request_id: str
-    ) -> None:
-        path: str = scope["path"]
-        method: str = scope["method"]
+    async def _dispatch(self, exchange: Exchange) -> None:
+        path: str = exchange.scope["path"]
+        method: str = exchange.scope["method"]
         endpoint = _INFERENCE.get(path)
         if endpoint is not None:
             _allow(method, "POST")
-            await openai_routes.inference(self.services, endpoint, scope, receive, send, headers, request_id)
+            await openai_routes.inference(self.services, endpoint, exchange)
         elif path == "/v1/models":
             _allow(method, "GET")
-            await openai_routes.list_models(self.services, headers, send, request_id)
+            await openai_routes.list_models(self.services, exchange)
         elif path.startswith(_MODELS_PREFIX) and len(path) > len(_MODELS_PREFIX):
             _allow(method, "GET")
             model = path[len(_MODELS_PREFIX) :]
-            await openai_routes.get_model(self.services, model, headers, send, request_id)
+            await openai_routes.get_model(self.services, model, exchange)
         elif path.startswith(_ADMIN_PREFIX):
-            await admin_routes.dispatch(self.services, scope, receive, send, headers, request_id)
+            await admin_routes.dispatch(self.services, exchange)
         elif path == "/healthz":
             _allow(method, "GET", "HEAD")
-            await health.healthz(send, request_id)
+            await health.healthz(exchange)
         elif path == "/readyz":
             _allow(method, "GET", "HEAD")
-            await health.readyz(self.services, send, request_id)
+            await health.readyz(self.services, exchange)
         elif path == "/metrics":
             _allow(method, "GET")
-            await health.metrics(self.services, send, request_id)
+            await health.metrics(self.services, exchange)
         elif path in ("/openapi.json", "/v1/openapi.json"):
             _allow(method, "GET")
-            await send_bytes(send, 200, openapi.document_bytes(), request_id)
+            await exchange.reply(200, openapi.document_bytes())
         else:
             raise NotFound(f"Unknown path {path[:200]!r}.", code="unknown_url")
 

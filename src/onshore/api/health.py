@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from onshore.api.http import send_bytes, send_json
-from onshore.api.types import Send
+from onshore.api.http import Exchange
 from onshore.bootstrap import Services
 from onshore.ports import StoreError
 
 _PROMETHEUS = b"text/plain; version=0.0.4; charset=utf-8"
 
 
-async def healthz(send: Send, request_id: str) -> None:
-    await send_json(send, 200, {"status": "ok"}, request_id)
+async def healthz(exchange: Exchange) -> None:
+    await exchange.reply_json(200, {"status": "ok"})
 
 
-async def readyz(services: Services, send: Send, request_id: str) -> None:
+async def readyz(services: Services, exchange: Exchange) -> None:
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(asyncio.to_thread(services.store.usage.ping), timeout=3.0)
@@ -29,8 +28,8 @@ async def readyz(services: Services, send: Send, request_id: str) -> None:
     failing = [name for name, value in checks.items() if value in ("failing", "stale")]
     status = "ok" if not failing else "failing"
     body = {"status": status, "checks": checks, "failing": failing}
-    await send_json(send, 200 if not failing else 503, body, request_id)
+    await exchange.reply_json(200 if not failing else 503, body)
 
 
-async def metrics(services: Services, send: Send, request_id: str) -> None:
-    await send_bytes(send, 200, services.metrics.render(), request_id, content_type=_PROMETHEUS)
+async def metrics(services: Services, exchange: Exchange) -> None:
+    await exchange.reply(200, services.metrics.render(), content_type=_PROMETHEUS)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -103,6 +104,26 @@ async def send_bytes(
 
 async def send_json(send: Send, status: int, payload: Any, request_id: str) -> None:
     await send_bytes(send, status, orjson.dumps(payload), request_id)
+
+
+@dataclass(slots=True)
+class Exchange:
+    """One HTTP request and its response over ASGI, as every handler sees it."""
+
+    scope: Scope
+    receive: Receive
+    send: Send
+    headers: dict[bytes, bytes]
+    request_id: str
+
+    async def body(self, limit: int) -> bytes:
+        return await read_body(self.receive, self.headers, limit)
+
+    async def reply(self, status: int, body: bytes, content_type: bytes = b"application/json") -> None:
+        await send_bytes(self.send, status, body, self.request_id, content_type)
+
+    async def reply_json(self, status: int, payload: Any) -> None:
+        await send_bytes(self.send, status, orjson.dumps(payload), self.request_id)
 
 
 SSE_HEADERS = (

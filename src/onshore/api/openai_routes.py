@@ -9,8 +9,8 @@ import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
-from onshore.api.http import SSE_HEADERS, ClientGone, read_body, send_bytes, send_json
-from onshore.api.types import Receive, Scope, Send
+from onshore.api.http import SSE_HEADERS, ClientGone, Exchange, send_bytes
+from onshore.api.types import Receive, Send
 from onshore.bootstrap import Services
 from onshore.domain.catalog import Endpoint
 from onshore.domain.tenancy import Principal
@@ -23,24 +23,17 @@ _CREATED = int(time.time())
 log = logging.getLogger("onshore.api")
 
 
-async def inference(
-    services: Services,
-    endpoint: Endpoint,
-    scope: Scope,
-    receive: Receive,
-    send: Send,
-    headers: dict[bytes, bytes],
-    request_id: str,
-) -> None:
+async def inference(services: Services, endpoint: Endpoint, exchange: Exchange) -> None:
     """Serve chat, completions or embeddings; every outcome is metered, failures included."""
     gateway = services.gateway
+    receive, send, request_id = exchange.receive, exchange.send, exchange.request_id
     ctx = RequestContext(request_id, endpoint)
     try:
-        authorization = headers.get(b"authorization")
+        authorization = exchange.headers.get(b"authorization")
         ctx.principal = await gateway.authenticator.authenticate(
             authorization.decode("latin-1") if authorization is not None else None
         )
-        raw = await read_body(receive, headers, services.settings.server.max_body_bytes)
+        raw = await exchange.body(services.settings.server.max_body_bytes)
         result = await _until_disconnect(gateway.handle(ctx, raw), receive)
         if isinstance(result, Complete):
             await send_bytes(send, result.status, result.body, request_id)
@@ -150,19 +143,17 @@ def _model_object(name: str) -> dict[str, object]:
     return {"id": name, "object": "model", "created": _CREATED, "owned_by": "onshore"}
 
 
-async def list_models(services: Services, headers: dict[bytes, bytes], send: Send, request_id: str) -> None:
-    principal = await _principal(services, headers)
+async def list_models(services: Services, exchange: Exchange) -> None:
+    principal = await _principal(services, exchange.headers)
     data = [_model_object(m) for m in visible_models(principal, services.router)]
-    await send_json(send, 200, {"object": "list", "data": data}, request_id)
+    await exchange.reply_json(200, {"object": "list", "data": data})
 
 
-async def get_model(
-    services: Services, model: str, headers: dict[bytes, bytes], send: Send, request_id: str
-) -> None:
-    principal = await _principal(services, headers)
+async def get_model(services: Services, model: str, exchange: Exchange) -> None:
+    principal = await _principal(services, exchange.headers)
     if model not in visible_models(principal, services.router):
         raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
-    await send_json(send, 200, _model_object(model), request_id)
+    await exchange.reply_json(200, _model_object(model))
 
 
 async def _principal(services: Services, headers: dict[bytes, bytes]) -> Principal:
