@@ -18,9 +18,10 @@ from onshore.backends.llamacpp.params import chat_messages, completion_prompt, r
 from onshore.backends.llamacpp.prompt import PromptBuilder
 from onshore.backends.llamacpp.reply import GenerationReply
 from onshore.backends.llamacpp.wire import Renderer
+from onshore.backends.loading import ModelSlot
 from onshore.config.settings import LlamaCppBackendSettings
 from onshore.domain.catalog import Endpoint
-from onshore.errors import BackendUnavailable, ConfigError, InvalidRequest
+from onshore.errors import InvalidRequest
 from onshore.ports import BackendCall, BackendReply
 
 _log = logging.getLogger(__name__)
@@ -32,64 +33,42 @@ class LlamaCppBackend:
     kind = "llama_cpp"
 
     def __init__(self, settings: LlamaCppBackendSettings, data_dir: Path) -> None:
+        # data_dir is part of the embedded-backend constructor contract; the GGUF is read in place.
         self.name = settings.name
         self._settings = settings
-        self._data_dir = data_dir  # unused today: the GGUF is read in place, nothing is cached
-        self._model: LoadedModel | None = None
-        self._engine: Engine | None = None
-        self._prompts: PromptBuilder | None = None
-        self._load_lock = asyncio.Lock()
-        self._failed = False
+        self._slot: ModelSlot[tuple[PromptBuilder, Engine, LoadedModel]] = ModelSlot(
+            settings.name, self.kind, settings.lazy, self._load
+        )
 
     async def start(self) -> None:
-        if self._settings.lazy:
-            return
-        await self._load()
+        await self._slot.start()
 
-    async def _load(self) -> None:
-        async with self._load_lock:
-            if self._engine is not None:
-                return
-            settings = self._settings
-            path = resolve_path(settings)
-            model = await asyncio.to_thread(LoadedModel, path, settings)
-            engine = Engine(model, settings.max_queue, settings.name)
-            engine.start()
-            self._model, self._prompts, self._engine = model, PromptBuilder(model), engine
-            _log.info("llama_cpp backend %s loaded %s", settings.name, path.name)
-
-    async def _ready(self) -> tuple[PromptBuilder, Engine, LoadedModel]:
-        if self._engine is None:
-            if self._failed:
-                raise BackendUnavailable
-            try:
-                await self._load()
-            except ConfigError as exc:
-                self._failed = True
-                _log.error("llama_cpp backend %s cannot load: %s", self.name, exc.message)
-                raise BackendUnavailable from None
-        assert self._prompts is not None
-        assert self._engine is not None
-        assert self._model is not None
-        return self._prompts, self._engine, self._model
+    async def _load(self) -> tuple[PromptBuilder, Engine, LoadedModel]:
+        settings = self._settings
+        path = resolve_path(settings)
+        model = await asyncio.to_thread(LoadedModel, path, settings)
+        engine = Engine(model, settings.max_queue, settings.name)
+        engine.start()
+        _log.info("llama_cpp backend %s loaded %s", settings.name, path.name)
+        return PromptBuilder(model), engine, model
 
     async def aclose(self) -> None:
-        engine, model = self._engine, self._model
-        self._engine, self._model, self._prompts = None, None, None
-        if engine is not None:
+        loaded = self._slot.take()
+        if loaded is not None:
+            _, engine, model = loaded
             await asyncio.to_thread(engine.close)
-        if model is not None:
             model.close()
 
     async def check_health(self) -> bool:
-        return self._engine is not None and self._engine.alive
+        loaded = self._slot.loaded
+        return loaded is not None and loaded[1].alive
 
     async def send(self, call: BackendCall) -> BackendReply:
         if call.endpoint is Endpoint.EMBEDDINGS:
             raise InvalidRequest("This model does not serve embeddings.", param="model")
         payload = call.payload
         sampling = read_sampling(payload)
-        prompts, engine, model = await self._ready()
+        prompts, engine, model = await self._slot.get()
         if call.endpoint is Endpoint.CHAT:
             messages = chat_messages(payload)
             prompt = await asyncio.to_thread(prompts.chat, messages)
