@@ -204,12 +204,7 @@ async def backends_status(services: Services) -> list[dict[str, Any]]:
             {
                 "name": backend.name,
                 "kind": backend.kind,
-                "models": [
-                    r.public_name
-                    for m in services.router.models
-                    for r in services.router.routes_for(m)
-                    if r.backend == backend.name
-                ],
+                "models": services.router.models_of(backend.name),
                 "reachable": healthy,
                 "in_flight": services.router.states[backend.name].in_flight,
             }

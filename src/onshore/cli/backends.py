@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from onshore.cli.common import config_option, json_option, load, print_json, print_table, user_errors
+
+if TYPE_CHECKING:
+    from onshore.config.settings import BackendSettings, RemoteBackendSettings, Settings
 
 
 @click.group()
@@ -36,20 +39,16 @@ def list_(config: str | None, as_json: bool) -> None:
     )
 
 
-async def _probe(settings: object) -> list[dict[str, Any]]:
+async def _probe(settings: Settings) -> list[dict[str, Any]]:
     import asyncio  # noqa: PLC0415
 
-    from onshore.config.settings import RemoteBackendSettings, Settings  # noqa: PLC0415
+    from onshore.config.settings import RemoteBackendSettings  # noqa: PLC0415
 
-    assert isinstance(settings, Settings)
     out: list[dict[str, Any]] = []
     checks = []
     for spec in settings.backends:
         if isinstance(spec, RemoteBackendSettings):
-            from onshore.backends.upstream import RemoteBackend  # noqa: PLC0415
-
-            backend = RemoteBackend(spec)
-            checks.append(_check_remote(backend))
+            checks.append(_check_remote(spec))
             target = str(spec.url)
         else:
             checks.append(_check_embedded(spec))
@@ -63,10 +62,10 @@ async def _probe(settings: object) -> list[dict[str, Any]]:
     return out
 
 
-async def _check_remote(backend: object) -> bool:
-    from onshore.backends.upstream import RemoteBackend  # noqa: PLC0415
+async def _check_remote(spec: RemoteBackendSettings) -> bool:
+    from onshore.backends.upstream import RemoteBackend  # noqa: PLC0415 - aiohttp only for this command
 
-    assert isinstance(backend, RemoteBackend)
+    backend = RemoteBackend(spec)
     await backend.start()
     try:
         return await backend.check_health()
@@ -74,16 +73,12 @@ async def _check_remote(backend: object) -> bool:
         await backend.aclose()
 
 
-async def _check_embedded(spec: object) -> bool:
-    # Loading a model just to list it would take seconds: check that its file can be found.
+async def _check_embedded(spec: BackendSettings) -> bool:
+    # Loading a model just to list it would take seconds: check that what it loads can be found.
+    import importlib.util  # noqa: PLC0415
+
     path = getattr(spec, "path", None)
     if path is not None:
         return bool(path.is_file())
     package = getattr(spec, "package", None)
-    if package is not None:
-        import importlib.util  # noqa: PLC0415
-
-        return importlib.util.find_spec(package) is not None
-    import importlib.util  # noqa: PLC0415
-
-    return importlib.util.find_spec("onnxruntime") is not None
+    return importlib.util.find_spec(package or "onnxruntime") is not None

@@ -57,6 +57,14 @@ class Router:
     def serves(self, model: str) -> bool:
         return model in self._models
 
+    def models_of(self, backend: str) -> list[str]:
+        """The public models one backend serves (for operators' listings, not the hot path)."""
+        return [
+            m
+            for m, entry in sorted(self._models.items())
+            if any(c.route.backend == backend for c in entry.candidates)
+        ]
+
     def routes_for(self, model: str) -> list[ModelRoute]:
         entry = self._models.get(model)
         return [c.route for c in entry.candidates] if entry else []
