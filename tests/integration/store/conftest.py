@@ -10,21 +10,18 @@ used only to create and drop the test database) and ``ONSHORE_TEST_REDIS_URL`` o
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 import redis
 from psycopg import sql
 from sqlalchemy import Engine
+from tests.support.pgproxy import TcpProxy
 
 from onshore.store.sql import migrate
 from onshore.store.sql.engine import make_engine
@@ -135,76 +132,13 @@ def postgres_url(postgres_session_url: str) -> str:
     return postgres_session_url
 
 
-class OutageProxy:
-    """A TCP proxy in front of PostgreSQL that a test can cut (killing live connections) and restore."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port: int = self._listener.getsockname()[1]
-        self._open = True
-        self._sockets: set[socket.socket] = set()
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def cut(self) -> None:
-        with self._lock:
-            self._open = False
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            self._sockets.clear()
-
-    def restore(self) -> None:
-        with self._lock:
-            self._open = True
-
-    def close(self) -> None:
-        self.cut()
-        self._listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            try:
-                server = socket.create_connection(self._target, timeout=3)
-            except OSError:
-                client.close()
-                continue
-            with self._lock:
-                if not self._open:
-                    client.close()
-                    server.close()
-                    continue
-                self._sockets.update((client, server))
-            for sock in (client, server):
-                # Without this, Nagle plus delayed ACKs add ~40 ms to every round trip.
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        for sock in (source, sink):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 @pytest.fixture
-def pg_outage(postgres_url: str) -> Iterator[tuple[OutageProxy, str]]:
+def pg_outage(postgres_url: str) -> Iterator[tuple[TcpProxy, str]]:
     """The session's PostgreSQL behind a proxy: (proxy, URL through the proxy)."""
-    parts = urlsplit(postgres_url)
-    proxy = OutageProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{proxy.port}"
-    yield proxy, urlunsplit(parts._replace(netloc=netloc))
-    proxy.close()
+    proxy = TcpProxy(postgres_url)
+    proxy.start()
+    yield proxy, proxy.url
+    proxy.stop()
 
 
 @pytest.fixture(scope="session")

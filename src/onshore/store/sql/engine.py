@@ -58,6 +58,18 @@ def _sqlite_in_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or str(url.database).startswith("file::memory:")
 
 
+# A database host that vanishes without closing its sockets (a partition, a crash) would leave a
+# ledger write waiting for an answer for ever: TCP keepalives and an unacknowledged-data timeout
+# turn that silence into a connection error within about half a minute, which the ledger buffers.
+POSTGRES_DEAD_PEER_DETECTION = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
+
+
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
     """Create a synchronous engine for ``url`` (see :func:`normalise_url` for accepted forms).
 
@@ -84,7 +96,7 @@ def make_engine(url: str, *, pool_size: int = 5, echo: bool = False) -> Engine:
         # A database restart leaves dead sockets in the pool; checking on checkout turns them into
         # a reconnect instead of one failed ledger batch or admin request per pooled connection.
         pool_pre_ping=True,
-        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+        connect_args={"connect_timeout": POSTGRES_CONNECT_TIMEOUT_S, **POSTGRES_DEAD_PEER_DETECTION},
         echo=echo,
     )
 
