@@ -14,7 +14,9 @@ is written for the client and never carries an exception text, an address, a key
     │   └── ModelNotFound             404 invalid_request_error (model_not_found)
     ├── Conflict                      409 invalid_request_error
     ├── MethodNotAllowed              405 invalid_request_error
-    ├── RateLimited                   429 rate_limit_error
+    ├── RateLimited                   429 rate_limit_error (rate_limit_exceeded; Retry-After when known)
+    ├── ClientClosed                  499 the client went away (never sent: there is no one to send it to)
+    ├── ServiceUnavailable            503 server_error        (e.g. keys not loaded yet: the database is down)
     ├── ConfigError                   (start-up only: names the bad key; never reaches HTTP)
     └── UpstreamError                 502 upstream_error
         ├── UpstreamUnavailable       502 no healthy backend / connection refused
@@ -24,13 +26,18 @@ is written for the client and never carries an exception text, an address, a key
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
+
+import orjson
 
 
 class OnshoreError(Exception):
     """Base of every error Onshore raises on purpose; unknown exceptions become a bare 500."""
 
     status: int = 500  # not a ClassVar: UpstreamRejected carries the engine's status per instance
+    # Extra response headers (Retry-After on a 429, Allow on a 405); set per instance where needed.
+    headers: tuple[tuple[bytes, bytes], ...] = ()
     error_type: ClassVar[str] = "server_error"
     default_code: ClassVar[str | None] = None
     default_message: ClassVar[str] = "The server had an error while processing your request."
@@ -121,6 +128,38 @@ class RateLimited(OnshoreError):
     default_code = "rate_limit_exceeded"
     default_message = "Rate limit exceeded."
 
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+    ):
+        super().__init__(message, param=param, code=code)
+        self.retry_after_s = retry_after_s
+        if retry_after_s is not None:
+            # Retry-After takes whole seconds; round up so a client that obeys it is not refused again.
+            self.headers = ((b"retry-after", str(max(1, math.ceil(retry_after_s))).encode()),)
+
+
+class ClientClosed(OnshoreError):
+    """The client closed the connection before the answer was complete (nginx's 499)."""
+
+    status = 499
+    error_type = "invalid_request_error"
+    default_code = "client_closed"
+    default_message = "The client closed the connection."
+
+
+class ServiceUnavailable(OnshoreError):
+    """This replica cannot serve yet (its database has not answered since it started)."""
+
+    status = 503
+    default_code = "service_unavailable"
+    default_message = "The service is starting and cannot serve this request yet; retry shortly."
+    headers = ((b"retry-after", b"2"),)
+
 
 class ConfigError(OnshoreError):
     """The configuration is invalid; raised at start-up with a message naming the key."""
@@ -152,3 +191,23 @@ class BackendUnavailable(UpstreamError):
     status = 503
     default_code = "backend_unavailable"
     default_message = "The model is not available right now."
+
+
+def error_body(error: OnshoreError) -> bytes:
+    """THE OpenAI error body, ``{"error": {"message", "type", "param", "code"}}``: every face and
+    every stream (an error event after the stream started) builds it here and nowhere else."""
+    return orjson.dumps(
+        {
+            "error": {
+                "message": error.message,
+                "type": error.error_type,
+                "param": error.param,
+                "code": error.code,
+            }
+        }
+    )
+
+
+def error_event(error: OnshoreError) -> bytes:
+    """The same body as one SSE event, for failures after a stream has started."""
+    return b"data: " + error_body(error) + b"\n\n"

@@ -7,11 +7,13 @@ what Alembic and the CLI want anyway. The gateway calls it through ``asyncio.to_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from onshore.domain.audit import AuditEntry
 from onshore.domain.catalog import Endpoint
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.domain.usage import UsageRecord, UsageSummary
@@ -39,6 +41,13 @@ class TenancyStore(Protocol):
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None: ...
     def keys_updated_since(self, since: datetime | None) -> list[ApiKey]:
         """Every key whose row changed at or after ``since`` (all keys when None)."""
+        ...
+
+    def keys_changed_since_seq(self, seq: int | None) -> tuple[list[ApiKey], int]:
+        """Keys changed after change number ``seq`` (every key when None), and the newest number.
+
+        Numbers come from the database, never from a writer's clock, so replicas whose clocks
+        disagree still see every revocation."""
         ...
 
 
@@ -92,6 +101,11 @@ class BackendReply(Protocol):
 
     status: int
 
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Response headers (Retry-After on a 429); empty for embedded models."""
+        ...
+
     async def read(self) -> bytes:
         """The whole body (non-streaming replies and error replies)."""
         ...
@@ -117,4 +131,139 @@ class Backend(Protocol):
 
     async def send(self, call: BackendCall) -> BackendReply:
         """Start the call; raise UpstreamUnavailable/UpstreamTimeout/BackendUnavailable on failure."""
+        ...
+
+
+# --- time -----------------------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """Every time read on the request path goes through this, so tests can move time."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back: durations and deadlines."""
+        ...
+
+    def now(self) -> datetime:
+        """Wall-clock time in UTC: the timestamps of records."""
+        ...
+
+
+# --- the partner's connection, as the pipeline sees it ---------------------------------------------
+
+
+class ClientChannel(Protocol):
+    """One partner request and its response; the API face implements it over ASGI.
+
+    The pipeline's steps read the request and write the answer only through this, so they know
+    nothing of HTTP servers. ``started`` turns true with the first byte of the answer: from then
+    on an error can only be reported inside the stream.
+    """
+
+    @property
+    def started(self) -> bool: ...
+
+    @property
+    def gone(self) -> bool:
+        """True once the client has closed the connection."""
+        ...
+
+    def header(self, name: bytes) -> bytes | None:
+        """A request header by its lower-case name."""
+        ...
+
+    async def read_body(self, limit: int) -> bytes:
+        """The whole body; PayloadTooLarge above ``limit``, ClientClosed if the client leaves."""
+        ...
+
+    def cancel_on_disconnect(self) -> AbstractAsyncContextManager[None]:
+        """While inside, a client that leaves cancels the work; it leaves as ClientClosed."""
+        ...
+
+    async def send_complete(self, status: int, body: bytes) -> None: ...
+    async def start_stream(self) -> None: ...
+    async def send_chunk(self, chunk: bytes) -> None: ...
+    async def end_stream(self) -> None: ...
+
+
+# --- limits: counters with reservations --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """An amount held on a counter until the request settles it with what it really used."""
+
+    key: str
+    window: int  # the index of the fixed window the amount was counted in
+    window_s: float
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A counter's answer: granted with a reservation, or refused with when to try again."""
+
+    granted: bool
+    used: int  # the window's total after this request (when granted) or as it stands (when refused)
+    limit: int
+    reservation: Reservation | None = None
+    retry_after_s: float = 0.0
+
+
+class CounterStore(Protocol):
+    """Fixed-window counters shared by every replica (in-process by default; Redis with Lua later).
+
+    ``reserve`` checks and adds atomically, so concurrent requests can never overrun a limit
+    together; ``settle`` replaces the reserved amount by the real one when the request ends
+    (``actual=0`` releases it). Token and KRW budgets reserve an estimate and settle the usage.
+    """
+
+    async def reserve(self, key: str, amount: int, limit: int, window_s: float) -> Admission: ...
+    async def settle(self, reservation: Reservation, actual: int) -> None: ...
+    async def used(self, key: str, window_s: float) -> int: ...
+
+
+# --- telemetry -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRequest:
+    """What telemetry learns of one metered request (never prompt text, never a key)."""
+
+    endpoint: str
+    model: str  # "" unless the model was routed: a partner's typo must never become a label
+    backend: str
+    status: int
+    seconds: float
+    ttft_seconds: float | None
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class Telemetry(Protocol):
+    """What the pipeline reports; Prometheus (and later OpenTelemetry) are adapters behind it."""
+
+    def request_finished(self, request: FinishedRequest) -> None: ...
+
+    def request_refused(self, endpoint: str, status: int, code: str | None) -> None:
+        """A request refused before anyone was identified (bad key): counted, never a ledger row."""
+        ...
+
+    def upstream_failed(self, backend: str, reason: str) -> None: ...
+
+
+# --- audit -------------------------------------------------------------------------------------------
+
+
+class AuditSink(Protocol):
+    """The append-only audit trail. ``append`` never blocks and never loses an entry: the SQL
+    adapter reuses the ledger's buffered, spooled sink. A change and its entry that must commit
+    together go through the store's unit of work instead."""
+
+    def append(self, entry: AuditEntry) -> None: ...
+
+
+class AuditReader(Protocol):
+    def entries(self, limit: int = 100, org_id: str | None = None) -> list[AuditEntry]:
+        """The newest entries first."""
         ...

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
@@ -29,6 +29,10 @@ class UpstreamReply:
     def __init__(self, response: aiohttp.ClientResponse):
         self._response = response
         self.status = response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
 
     async def read(self) -> bytes:
         try:

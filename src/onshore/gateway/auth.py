@@ -12,13 +12,13 @@ import asyncio
 import hmac
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from onshore.domain.keys import KeyDigester, looks_like_key
 from onshore.domain.tenancy import ApiKey, Organisation, Principal
-from onshore.errors import AuthenticationFailed
-from onshore.gateway.keys import KeyDigester, looks_like_key
+from onshore.errors import AuthenticationFailed, ServiceUnavailable
 from onshore.ports import StoreError
 
 _BEARER = "bearer "
@@ -32,6 +32,10 @@ class KeyCache:
         self._digest_by_id: dict[str, str] = {}
         self._org_names: dict[str, str] = {}
         self._write_lock = threading.Lock()
+        self.loaded = False  # the first full load from the database has happened
+
+    def mark_loaded(self) -> None:
+        self.loaded = True
 
     def __len__(self) -> int:
         return len(self._by_digest)
@@ -113,8 +117,12 @@ class MissGuard:
         self._negative[digest] = time.monotonic() + self._ttl
 
 
+def _always() -> bool:
+    return True
+
+
 class Authenticator:
-    __slots__ = ("_cache", "_digester", "_guard", "_lookup")
+    __slots__ = ("_cache", "_digester", "_guard", "_lookup", "_ready")
 
     def __init__(
         self,
@@ -122,7 +130,9 @@ class Authenticator:
         cache: KeyCache,
         lookup: KeyLookup | None = None,
         guard: MissGuard | None = None,
+        ready: Callable[[], bool] | None = None,
     ):
+        self._ready = ready or _always
         self._digester = digester
         self._cache = cache
         self._lookup = lookup
@@ -151,6 +161,9 @@ class Authenticator:
         return principal
 
     async def _load_missing(self, digest: str, now: datetime | None) -> tuple[ApiKey, Principal]:
+        if not self._ready():
+            # No snapshot yet (the database has not answered since start): say so, don't say 401.
+            raise ServiceUnavailable
         if self._lookup is None or not self._guard.may_look_up(digest):
             raise AuthenticationFailed
         lookup = self._lookup

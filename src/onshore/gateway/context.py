@@ -1,36 +1,51 @@
-"""The typed state of one request as it moves through the pipeline."""
+"""The typed state of one request as it moves through the pipeline's steps.
+
+The outcome (status, error code, usage, timings) is written through ``finish`` and ``set_usage``
+only, and read in one place: the metering step, which makes the ledger row and the telemetry from it.
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from onshore.domain.catalog import Endpoint
+from onshore.domain.catalog import Endpoint, ModelRoute
 from onshore.domain.tenancy import Principal
+from onshore.ports import BackendReply, ClientChannel
+
+if TYPE_CHECKING:
+    from onshore.gateway.request_body import ParsedBody
+
+CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
 
 
 @dataclass(slots=True)
 class RequestContext:
-    request_id: str
+    request_id: str  # made by the server: the ledger's key
     endpoint: Endpoint
-    started: float = field(default_factory=time.perf_counter)
+    client: ClientChannel
+    started: float  # Clock.monotonic() when the request arrived
+    created_at: datetime  # Clock.now() when the request arrived
+    client_request_id: str | None = None  # the client's own x-request-id, kept for correlation only
     principal: Principal | None = None
+    body: ParsedBody | None = None
     model: str | None = None  # the public name the partner asked for
-    backend: str | None = None
     stream: bool = False
+    route: ModelRoute | None = None
+    backend: str | None = None
+    reply: BackendReply | None = None  # the chosen backend's answer, open while the response is sent
+    # --- the outcome ---
     status: int = 0
     error_code: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     first_byte_at: float | None = None
-    metered: bool = False
 
-    def elapsed_ms(self, at: float | None = None) -> float:
-        return ((at if at is not None else time.perf_counter()) - self.started) * 1000.0
-
-    def ttft_ms(self) -> float | None:
-        return None if self.first_byte_at is None else self.elapsed_ms(self.first_byte_at)
+    def finish(self, status: int, error_code: str | None = None) -> None:
+        self.status = status
+        self.error_code = error_code
 
     def set_usage(self, prompt: int, completion: int, total: int | None = None) -> None:
         self.prompt_tokens = prompt

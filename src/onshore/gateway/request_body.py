@@ -7,6 +7,8 @@ upstream for usage on a stream); otherwise the partner's bytes are forwarded as 
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,13 @@ import orjson
 from onshore.domain.catalog import Endpoint
 from onshore.errors import InvalidRequest
 
+MAX_MODEL_NAME = 256  # longer names are refused: they would be echoed back and stored in the ledger
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The fields the gateway decides on. A body that names one twice is refused: orjson keeps the last
+# value, an engine may keep the first, and the raw bytes go upstream unchanged, so a key limited to a
+# cheap model could otherwise be served a premium one.
+_DECIDED = frozenset({"model", "stream", "stream_options"})
+
 
 @dataclass(slots=True)
 class ParsedBody:
@@ -22,6 +31,7 @@ class ParsedBody:
     model: str
     stream: bool
     include_usage: bool  # what the client asked for (we always ask the upstream)
+    raw: bytes = b""  # the body as the partner sent it: forwarded as is unless a field must change
 
 
 def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
@@ -34,9 +44,15 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    _refuse_duplicate_decided_keys(raw)
     model = payload.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidRequest("'model' is required and must be a non-empty string.", param="model")
+    if len(model) > MAX_MODEL_NAME or _CONTROL.search(model):
+        raise InvalidRequest(
+            f"'model' must be at most {MAX_MODEL_NAME} characters, without control characters.",
+            param="model",
+        )
     stream = payload.get("stream", False)
     if stream is None:
         stream = False
@@ -58,7 +74,41 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
                 "'stream_options.include_usage' must be a boolean.", param="stream_options.include_usage"
             )
         include_usage = flag
-    return ParsedBody(payload=payload, model=model, stream=stream, include_usage=include_usage)
+    return ParsedBody(payload=payload, model=model, stream=stream, include_usage=include_usage, raw=raw)
+
+
+def _refuse_duplicate_decided_keys(raw: bytes) -> None:
+    """Refuse a body whose top-level object names ``model``, ``stream`` or ``stream_options`` twice.
+
+    The fast path is three byte counts: with no ``\\u00`` escape in the body, a key can only spell
+    one of these names literally, so a count of at most one each proves there is no duplicate
+    (measured: about 0.1 µs per KB). Otherwise (a name used again in a nested object, or escapes that
+    could spell a key) the body is parsed once more keeping every key, which is exact.
+    """
+    if (
+        b"\\u00" not in raw
+        and raw.count(b'"model"') <= 1
+        and raw.count(b'"stream"') <= 1
+        and raw.count(b'"stream_options"') <= 1
+    ):
+        return
+    duplicates: list[str | None] = []
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        repeated = None
+        for key, _ in pairs:
+            if key in _DECIDED:
+                if key in seen:
+                    repeated = key
+                seen.add(key)
+        duplicates.append(repeated)  # the outermost object is the last one finished
+        return dict(pairs)
+
+    json.loads(raw, object_pairs_hook=pairs_hook)
+    if duplicates and duplicates[-1] is not None:
+        name = duplicates[-1]
+        raise InvalidRequest(f"The request body names '{name}' more than once.", param=name)
 
 
 def _check_generation_fields(payload: dict[str, Any], endpoint: Endpoint) -> None:
@@ -94,11 +144,11 @@ def _check_embeddings_input(payload: dict[str, Any]) -> None:
     raise InvalidRequest("'input' must be a string or a non-empty array.", param="input")
 
 
-def upstream_body(raw: bytes, parsed: ParsedBody, upstream_model: str) -> bytes:
+def upstream_body(parsed: ParsedBody, upstream_model: str) -> bytes:
     """The bytes to send upstream: the original ones unless a field must change."""
     needs_usage = parsed.stream and not parsed.include_usage
     if upstream_model == parsed.model and not needs_usage:
-        return raw
+        return parsed.raw
     payload = dict(parsed.payload)
     payload["model"] = upstream_model
     if needs_usage:

@@ -7,19 +7,22 @@ when every backend of a model is down, tried anyway: better a fast error than no
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from onshore.domain.catalog import ModelRoute
 from onshore.errors import ModelNotFound
-from onshore.ports import Backend
+from onshore.gateway.clock import SystemClock
+from onshore.ports import Backend, Clock
 
 _RETRY_DOWN_AFTER_S = 10.0
 
 
 @dataclass(slots=True)
 class BackendState:
+    """A backend's live state. ``with state:`` is the lease on one in-flight slot: taken around the
+    whole call and response, released in ``__exit__`` however the request ends."""
+
     backend: Backend
     in_flight: int = 0
     down_since: float | None = None
@@ -28,6 +31,13 @@ class BackendState:
     @property
     def healthy(self) -> bool:
         return self.down_since is None
+
+    def __enter__(self) -> BackendState:
+        self.in_flight += 1
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.in_flight -= 1
 
 
 @dataclass(slots=True)
@@ -43,7 +53,8 @@ class _ModelEntry:
 
 
 class Router:
-    def __init__(self, backends: Iterable[Backend], routes: Iterable[ModelRoute]):
+    def __init__(self, backends: Iterable[Backend], routes: Iterable[ModelRoute], clock: Clock | None = None):
+        self._clock: Clock = clock or SystemClock()
         self.states: dict[str, BackendState] = {b.name: BackendState(b) for b in backends}
         self._models: dict[str, _ModelEntry] = {}
         for route in routes:
@@ -65,6 +76,14 @@ class Router:
             if any(c.route.backend == backend for c in entry.candidates)
         ]
 
+    def has_untried(self, model: str, tried: Iterable[str]) -> bool:
+        """Is there a healthy backend for ``model`` outside ``tried``? (Failover asks before retrying.)"""
+        entry = self._models.get(model)
+        done = set(tried)
+        return entry is not None and any(
+            c.state.healthy and c.route.backend not in done for c in entry.candidates
+        )
+
     def routes_for(self, model: str) -> list[ModelRoute]:
         entry = self._models.get(model)
         return [c.route for c in entry.candidates] if entry else []
@@ -72,13 +91,13 @@ class Router:
     def choose(self, model: str, exclude: frozenset[str] = frozenset()) -> Candidate:
         entry = self._models.get(model)
         if entry is None:
-            raise ModelNotFound(f"The model '{model}' does not exist.", param="model")
+            raise ModelNotFound(param="model")
         candidates = entry.candidates
         if len(candidates) == 1:
             return candidates[0]
         pool = [c for c in candidates if c.state.healthy and c.route.backend not in exclude]
         if not pool:
-            now = time.monotonic()
+            now = self._clock.monotonic()
             # All down: probe the one that has been down longest, if it has rested long enough.
             pool = (
                 sorted(
@@ -98,11 +117,10 @@ class Router:
                 best = candidate
         return best
 
-    @staticmethod
-    def mark_failed(state: BackendState) -> None:
+    def mark_failed(self, state: BackendState) -> None:
         state.failures += 1
         if state.down_since is None:
-            state.down_since = time.monotonic()
+            state.down_since = self._clock.monotonic()
 
     @staticmethod
     def mark_ok(state: BackendState) -> None:

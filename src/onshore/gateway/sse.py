@@ -1,102 +1,109 @@
-"""Relay an upstream SSE body as bytes: learn the usage, drop what the client did not ask for.
+"""Frame an upstream SSE body into whole events, as the spec defines them, without decoding them.
 
-Events are forwarded as the upstream framed them. Only an event that mentions a usage object is
-parsed; everything else passes through as bytes, never decoded or re-encoded.
+Per the WHATWG event-stream format: a line ends in ``\\r\\n``, ``\\n`` or ``\\r``; an empty line ends an
+event; ``data:`` may or may not be followed by one space; a line starting with ``:`` is a comment.
+Any of these may be split across reads. Line ends are normalised to ``\\n`` (a lone ``\\r`` at the end
+of a read is held back: it may be the first half of ``\\r\\n``), and only whole events are released,
+as one block of bytes: what the transformers and the client see is always a sequence of complete
+events. Nothing is decoded except to recognise ``[DONE]``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
-_EVENT_END = b"\n\n"
-_DONE = b"data: [DONE]"
-_USAGE_MARKERS = (b'"usage":{', b'"usage": {')
+EVENT_END = b"\n\n"
+_OTHER_FIELDS = (b":", b"event:", b"id:", b"retry:")
+_DONE_LINE = re.compile(rb"(?m)^data: ?\[DONE\][ \t]*$")
 
 
-class SseRelay:
-    """Feed upstream bytes in any pieces; get back the complete events to forward."""
+class SseFramer:
+    """Feed upstream bytes in any pieces; get back blocks of complete events (or ``b""``)."""
 
-    __slots__ = ("_buffer", "_model_from", "_model_to", "_strip_usage", "events", "saw_done", "usage")
+    __slots__ = ("_buffer", "saw_done")
 
-    def __init__(self, *, strip_usage: bool, upstream_model: str | None = None, public_model: str = ""):
+    def __init__(self) -> None:
         self._buffer = b""
-        self._strip_usage = strip_usage
-        self._model_from: tuple[bytes, ...] = ()
-        self._model_to: tuple[bytes, ...] = ()
-        if upstream_model is not None and upstream_model != public_model:
-            old, new = orjson.dumps(upstream_model), orjson.dumps(public_model)
-            self._model_from = (b'"model":' + old, b'"model": ' + old)
-            self._model_to = (b'"model":' + new, b'"model": ' + new)
-        self.usage: dict[str, Any] | None = None
         self.saw_done = False
-        self.events = 0
 
     def feed(self, chunk: bytes) -> bytes:
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n")
         data = self._buffer + chunk if self._buffer else chunk
-        end = data.rfind(_EVENT_END)
+        if b"\r" in data:
+            held = b""
+            if data.endswith(b"\r"):
+                data, held = data[:-1], b"\r"
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        else:
+            held = b""
+        end = data.rfind(EVENT_END)
         if end < 0:
-            self._buffer = data
+            self._buffer = data + held
             return b""
         complete = data[: end + 2]
-        self._buffer = data[end + 2 :]
-        return self._process(complete)
-
-    def flush(self) -> bytes:
-        """Whatever is left when the upstream closed (an unterminated last event)."""
-        rest, self._buffer = self._buffer, b""
-        return self._process(rest + _EVENT_END) if rest.strip() else b""
-
-    def _process(self, complete: bytes) -> bytes:
-        self.events += complete.count(_EVENT_END)
-        if not self.saw_done and _DONE in complete:
-            self.saw_done = True
-        for marker in _USAGE_MARKERS:
-            if marker in complete:
-                complete = self._take_usage(complete)
-                break
-        for old, new in zip(self._model_from, self._model_to, strict=True):
-            complete = complete.replace(old, new)
+        self._buffer = data[end + 2 :] + held
+        self._look_for_done(complete)
         return complete
 
-    def _take_usage(self, complete: bytes) -> bytes:
-        kept: list[bytes] = []
-        for event in complete.split(_EVENT_END):
-            if not event:
-                continue
-            if any(marker in event for marker in _USAGE_MARKERS):
-                payload = _event_json(event)
-                usage = payload.get("usage") if payload is not None else None
-                if isinstance(usage, dict):
-                    self.usage = usage
-                    if self._strip_usage and payload is not None and not payload.get("choices"):
-                        continue
-            kept.append(event)
-        return b"".join(event + _EVENT_END for event in kept)
+    def flush(self) -> bytes:
+        """Whatever is left when the upstream closed: an unterminated last event, completed."""
+        rest, self._buffer = self._buffer.replace(b"\r", b"\n"), b""
+        if not rest.strip():
+            return b""
+        complete = rest.rstrip(b"\n") + EVENT_END
+        self._look_for_done(complete)
+        return complete
+
+    def _look_for_done(self, complete: bytes) -> None:
+        if not self.saw_done and b"[DONE]" in complete and _DONE_LINE.search(complete):
+            self.saw_done = True
 
 
-def _event_json(event: bytes) -> dict[str, Any] | None:
-    lines = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
+def event_data(event: bytes) -> bytes | None:
+    """The data of one event (its ``data:`` lines joined by ``\\n``), or None if it has none."""
+    lines = [line[5:] for line in event.split(b"\n") if line.startswith(b"data:")]
     if not lines:
         return None
+    return b"\n".join(line[1:] if line.startswith(b" ") else line for line in lines)
+
+
+def event_json(event: bytes) -> dict[str, Any] | None:
+    data = event_data(event)
+    if data is None:
+        return None
     try:
-        value = orjson.loads(b"\n".join(lines))
+        value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
     return value if isinstance(value, dict) else None
 
 
-def error_event(message: str, error_type: str, code: str | None) -> bytes:
-    """An OpenAI-shaped error as an SSE event, for failures after the stream has started."""
-    body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
-    return b"data: " + orjson.dumps(body) + _EVENT_END
+def first_data_is_json(block: bytes) -> bool | None:
+    """Does the first event with data in ``block`` carry a JSON object? None if it has no data yet.
+
+    Checked once per stream, on the first block: an engine answering garbage with a 200 is a failed
+    backend, and while nothing has reached the client the request can go to another one. Comments
+    and the ``event``/``id``/``retry`` fields may come first; any other line is garbage.
+    """
+    for event in block.split(EVENT_END):
+        data = event_data(event)
+        if data is None:
+            if any(line and not line.startswith(_OTHER_FIELDS) for line in event.split(b"\n")):
+                return False
+            continue
+        if data.strip() == b"[DONE]":
+            return True
+        try:
+            return isinstance(orjson.loads(data), dict)
+        except orjson.JSONDecodeError:
+            return False
+    return None
 
 
-def usage_counts(usage: dict[str, Any] | None) -> tuple[int, int, int]:
-    if not usage:
+def usage_counts(usage: Any) -> tuple[int, int, int]:
+    if not isinstance(usage, dict) or not usage:
         return 0, 0, 0
     prompt = _as_int(usage.get("prompt_tokens"))
     completion = _as_int(usage.get("completion_tokens"))

@@ -1,4 +1,8 @@
-"""Prometheus instruments for the gateway, on a registry of their own (no process-wide globals)."""
+"""The ``Telemetry`` port on Prometheus, with a registry of its own (no process-wide globals).
+
+The gateway reports to the port and never imports ``prometheus_client`` (an import contract checks
+it); an OpenTelemetry adapter can sit beside this one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Callable, Iterable
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from onshore.ports import FinishedRequest
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
@@ -46,21 +52,18 @@ class GatewayMetrics:
             ("backend", "reason"),
             registry=self.registry,
         )
+        self.refused = Counter(
+            "onshore_requests_refused",
+            "Requests refused before a partner was identified (no key, a bad key): counted, never rows.",
+            ("endpoint", "status"),
+            registry=self.registry,
+        )
         # Resolving label children is the costly part of an update: keep them per label tuple.
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
 
-    def observe(
-        self,
-        endpoint: str,
-        model: str,
-        backend: str,
-        status: int,
-        seconds: float,
-        ttft_seconds: float | None,
-        prompt_tokens: int,
-        completion_tokens: int,
-    ) -> None:
-        key = (endpoint, model, backend, str(status))
+    def request_finished(self, request: FinishedRequest) -> None:
+        endpoint, model, backend = request.endpoint, request.model, request.backend
+        key = (endpoint, model, backend, str(request.status))
         children = self._children.get(key)
         if children is None:
             children = (
@@ -73,15 +76,18 @@ class GatewayMetrics:
                 self._children[key] = children
         requests, latency, prompt, completion = children
         requests.inc()
-        latency.observe(seconds)
-        if prompt_tokens:
-            prompt.inc(prompt_tokens)
-        if completion_tokens:
-            completion.inc(completion_tokens)
-        if ttft_seconds is not None:
-            self.ttft.labels(model, backend).observe(ttft_seconds)
+        latency.observe(request.seconds)
+        if request.prompt_tokens:
+            prompt.inc(request.prompt_tokens)
+        if request.completion_tokens:
+            completion.inc(request.completion_tokens)
+        if request.ttft_seconds is not None:
+            self.ttft.labels(model, backend).observe(request.ttft_seconds)
 
-    def upstream_error(self, backend: str, reason: str) -> None:
+    def request_refused(self, endpoint: str, status: int, code: str | None) -> None:
+        self.refused.labels(endpoint, str(status)).inc()
+
+    def upstream_failed(self, backend: str, reason: str) -> None:
         self.upstream_errors.labels(backend, reason).inc()
 
     def add_gauges(

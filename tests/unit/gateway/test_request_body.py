@@ -12,12 +12,12 @@ CHAT = b'{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"a":1
 
 def test_untouched_body_is_forwarded_as_the_same_bytes() -> None:
     parsed = parse_body(CHAT, Endpoint.CHAT)
-    assert upstream_body(CHAT, parsed, "m") is CHAT
+    assert upstream_body(parsed, "m") is CHAT
 
 
 def test_alias_rewrites_only_the_model() -> None:
     parsed = parse_body(CHAT, Endpoint.CHAT)
-    out = orjson.loads(upstream_body(CHAT, parsed, "org/real-name"))
+    out = orjson.loads(upstream_body(parsed, "org/real-name"))
     assert out == {**orjson.loads(CHAT), "model": "org/real-name"}
 
 
@@ -25,12 +25,12 @@ def test_streams_always_ask_the_engine_for_usage() -> None:
     raw = b'{"model":"m","messages":[{"role":"user"}],"stream":true}'
     parsed = parse_body(raw, Endpoint.CHAT)
     assert parsed.stream and not parsed.include_usage
-    assert orjson.loads(upstream_body(raw, parsed, "m"))["stream_options"] == {"include_usage": True}
+    assert orjson.loads(upstream_body(parsed, "m"))["stream_options"] == {"include_usage": True}
     raw_usage = (
         b'{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}}'
     )
     parsed = parse_body(raw_usage, Endpoint.CHAT)
-    assert parsed.include_usage and upstream_body(raw_usage, parsed, "m") is raw_usage
+    assert parsed.include_usage and upstream_body(parsed, "m") is raw_usage
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,29 @@ def test_invalid_bodies_name_the_field(raw: bytes, endpoint: Endpoint, param: st
         parse_body(raw, endpoint)
     assert info.value.param == param
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"model":"premium","model":"cheap","messages":[{"role":"user"}]}',
+        b'{"model":"m","stream":false,"stream":true,"messages":[{"role":"user"}]}',
+        b'{"model":"premium","\\u006dodel":"cheap","messages":[{"role":"user"}]}',
+    ],
+    ids=["model", "stream", "escaped"],
+)
+def test_a_decided_field_named_twice_is_refused(raw: bytes) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        parse_body(raw, Endpoint.CHAT)
+    assert "more than once" in info.value.message
+
+
+def test_the_same_name_in_a_nested_object_is_fine() -> None:
+    raw = b'{"model":"m","messages":[{"role":"user"}],"tools":[{"function":{"parameters":{"model":{},"stream":{}}}}]}'
+    assert parse_body(raw, Endpoint.CHAT).model == "m"
+
+
+@pytest.mark.parametrize("model", ["m\u0000", "m\n", "x" * 257])
+def test_model_names_the_ledger_cannot_hold_are_refused(model: str) -> None:
+    with pytest.raises(InvalidRequest):
+        parse_body(orjson.dumps({"model": model, "messages": [{"role": "user"}]}), Endpoint.CHAT)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 
 
 class BytesReply:
     """Implements ``onshore.ports.BackendReply`` for a body that is ready in full."""
 
     __slots__ = ("_body", "status")
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, body: bytes, status: int = 200) -> None:
         self._body = body

@@ -6,7 +6,8 @@ Leaving early (not iterating ``chunks()`` to the end, cancelling the task that r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from types import MappingProxyType
 
 from onshore.backends.llamacpp.engine import Delta, Done, Event, Failed, Job
 from onshore.backends.llamacpp.wire import DONE, Renderer, error_event
@@ -16,6 +17,7 @@ class GenerationReply:
     """Implements ``onshore.ports.BackendReply`` over a running job."""
 
     status = 200
+    headers: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, job: Job, renderer: Renderer) -> None:
         self._job = job
