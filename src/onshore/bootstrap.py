@@ -1,32 +1,39 @@
-"""The composition root: settings in, a typed ``Services`` object out. Nothing else wires adapters.
+"""The composition root: settings in, a ``Services`` of ports out. Nothing else wires adapters.
 
-The CLI uses ``open_store`` (database only); ``onshore serve`` uses ``build_services`` (everything).
+The CLI uses ``open_store`` (database only); ``onshore serve`` uses ``build_services`` (everything):
+the pipeline's steps are composed here, once, and every service's start, stop and readiness check
+is registered in one ``Lifecycle``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from onshore.backends.registry import build_backend, build_routes
 from onshore.config.settings import Settings
+from onshore.domain.audit import AuditEntry
+from onshore.domain.keys import KeyDigester
 from onshore.errors import ConfigError
 from onshore.gateway.auth import Authenticator, KeyCache
+from onshore.gateway.clock import SystemClock
+from onshore.gateway.health import BackendProber
 from onshore.gateway.key_sync import KeySync
-from onshore.gateway.keys import KeyDigester
-from onshore.gateway.metering import Meter
-from onshore.gateway.pipeline import Gateway
+from onshore.gateway.pipeline import build_pipeline
 from onshore.gateway.routing import Router
+from onshore.lifecycle import Check, Lifecycle
 from onshore.observability.metrics import GatewayMetrics
-from onshore.ports import Backend, RevocationBus
-from onshore.store.buffered import BufferedUsageSink
+from onshore.ports import Clock, RevocationBus, StoreError
+from onshore.services import Services, Store
+from onshore.store.buffered import BufferedAuditSink, BufferedUsageSink
+from onshore.store.sql.audit import SqlAuditLog
 from onshore.store.sql.engine import make_engine
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.migrate import upgrade
@@ -35,72 +42,9 @@ from onshore.store.sql.tenancy import SqlTenancyStore
 log = logging.getLogger(__name__)
 
 _SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
+_DATABASE_RETRY_S = 2.0
 
-
-@dataclass
-class Store:
-    engine: Engine
-    tenancy: SqlTenancyStore
-    usage: SqlUsageStore
-    digester: KeyDigester
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    gateway: Gateway
-    router: Router
-    backends: list[Backend]
-    sink: BufferedUsageSink
-    key_sync: KeySync
-    metrics: GatewayMetrics
-    bus: RevocationBus | None
-    admin_token: str | None
-    _health_task: asyncio.Task[None] | None = field(default=None, repr=False)
-
-    async def start(self) -> None:
-        self.sink.start()
-        for backend in self.backends:
-            await backend.start()
-        await self.key_sync.load()
-        self.key_sync.start()
-        self._health_task = asyncio.create_task(self._probe_backends(), name="onshore-health")
-
-    async def stop(self) -> None:
-        if self._health_task is not None:
-            self._health_task.cancel()
-        await self.key_sync.stop()
-        for backend in self.backends:
-            try:
-                await backend.aclose()
-            except Exception:
-                log.exception("closing backend %s failed", backend.name)
-        if self.bus is not None:
-            await self.bus.aclose()
-        await asyncio.to_thread(self.sink.close, 30.0)
-        self.store.close()
-
-    async def revoke_everywhere(self, key_id: str) -> None:
-        """After a revocation through this replica: apply it here now, and tell the others."""
-        self.key_sync.forget(key_id)
-        if self.bus is not None:
-            try:
-                await self.bus.publish(key_id)
-            except Exception:
-                log.warning("could not publish a key revocation; replicas will see it by polling")
-
-    async def _probe_backends(self) -> None:
-        # Only backends marked down are probed: a healthy backend proves itself on every request.
-        while True:
-            await asyncio.sleep(2.0)
-            for state in self.router.states.values():
-                if state.down_since is not None and await state.backend.check_health():
-                    self.router.mark_ok(state)
-                    log.info("backend %s is answering again", state.backend.name)
+__all__ = ["Services", "Store", "build_services", "load_secret", "open_store"]
 
 
 def load_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
@@ -116,36 +60,96 @@ def load_secret(settings: Settings, environ: Mapping[str, str] | None = None) ->
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_data_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(secrets.token_hex(32).encode())
     return path.read_bytes().strip()
 
 
+class _AuditLog:
+    """The audit ports over SQL: appends go to ``write`` (buffered for the server, direct for the CLI)."""
+
+    def __init__(self, write: Callable[[AuditEntry], None], table: SqlAuditLog) -> None:
+        self._write = write
+        self._table = table
+
+    def append(self, entry: AuditEntry) -> None:
+        self._write(entry)
+
+    def entries(self, limit: int = 100, org_id: str | None = None) -> list[AuditEntry]:
+        return self._table.list(org_id=org_id, limit=limit)
+
+
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
-    url = settings.database_url
+    """The database as ports, for the CLI: the schema is brought up to date first, audit entries
+    are written at once (a command's entry must be durable when the command returns)."""
     if migrate and settings.database.auto_migrate:
-        _ensure_data_dir(settings.data_dir)
-        upgrade(url)
-    engine = make_engine(url, pool_size=settings.database.pool_size, echo=settings.database.echo)
-    return Store(engine, SqlTenancyStore(engine), SqlUsageStore(engine), KeyDigester(load_secret(settings)))
+        _ensure_data_dir(settings.data_dir, settings.database_url)
+        upgrade(settings.database_url)
+    sql = _Sql(settings)
+    audit = _AuditLog(lambda entry: sql.audit.append_many([entry]), sql.audit)
+    return sql.store(audit, sql.engine.dispose)
 
 
-def _ensure_data_dir(path: Path) -> None:
+class _Sql:
+    def __init__(self, settings: Settings) -> None:
+        self.engine = make_engine(
+            settings.database_url, pool_size=settings.database.pool_size, echo=settings.database.echo
+        )
+        self.usage = SqlUsageStore(self.engine)
+        self.tenancy = SqlTenancyStore(self.engine)
+        self.audit = SqlAuditLog(self.engine)
+        self.digester = KeyDigester(load_secret(settings))
+
+    def store(self, audit: _AuditLog, close: Callable[[], None]) -> Store:
+        return Store(
+            tenancy=self.tenancy,
+            usage=self.usage,
+            health=self.usage,
+            digester=self.digester,
+            audit=audit,
+            audit_reader=audit,
+            close=close,
+        )
+
+
+def _ensure_data_dir(path: Path, database_url: str | None = None) -> None:
+    """The data directory, private (0700) when made here, and the SQLite file in it made 0600.
+
+    It holds the key-digest secret, the ledger and its spool. SQLite would create its file with the
+    umask's mode (usually 0644, world-readable), so an empty one is made first with 0600; SQLite
+    gives its -wal and -journal files the database file's mode. A directory made here also gets a
+    `.gitignore` of `*`, so a data directory inside a checkout never lands in a commit.
+    """
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise ConfigError(f"data directory {path} cannot be created ({exc.strerror})") from None
+    else:
+        path.chmod(0o700)  # mkdir's mode is reduced by the umask, and an odd umask could drop bits
+        (path / ".gitignore").write_text("*\n", encoding="utf-8")
+    url = make_url(database_url) if database_url else None
+    if url is not None and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # Already there, or its directory is missing: SQLite says so itself.
+        with contextlib.suppress(FileExistsError, FileNotFoundError):
+            os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def build_services(settings: Settings, environ: Mapping[str, str] | None = None) -> Services:
     env = os.environ if environ is None else environ
-    store = open_store(settings)
+    clock: Clock = SystemClock()
+    _ensure_data_dir(settings.data_dir, settings.database_url)
+    # Not migrated here: a replica must start while the database is down (the lifecycle retries).
+    sql = _Sql(settings)
+    audit_sink = BufferedAuditSink(sql.audit, spool_path=settings.data_dir / "audit-spool.jsonl")
+    store = sql.store(_AuditLog(audit_sink.submit, sql.audit), sql.engine.dispose)
     metrics = GatewayMetrics()
     ledger = settings.ledger
     sink = BufferedUsageSink(
-        store.usage,
+        sql.usage,
         spool_path=settings.data_dir / "ledger-spool.jsonl",
         batch_size=ledger.batch_size,
         flush_interval_s=ledger.flush_interval_s,
@@ -154,11 +158,15 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     )
     metrics.add_gauges(
         "onshore_ledger_rows",
-        "Ledger rows waiting in memory (pending) or in the spool file (spooled).",
-        lambda: (("pending", float(sink.pending)), ("spooled", float(sink.spooled))),
+        "Ledger rows waiting in memory (pending), in the spool file (spooled), or set aside (rejected).",
+        lambda: (
+            ("pending", float(sink.pending)),
+            ("spooled", float(sink.spooled)),
+            ("rejected", float(sink.rejected)),
+        ),
     )
     backends = [build_backend(b, settings.data_dir) for b in settings.backends]
-    router = Router(backends, build_routes(settings.backends))
+    router = Router(backends, build_routes(settings.backends), clock)
     metrics.add_gauges(
         "onshore_backend_in_flight",
         "Requests each backend is serving now.",
@@ -174,22 +182,116 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     cache = KeyCache()
     bus = _revocation_bus(settings)
     key_sync = KeySync(store.tenancy, cache, interval_s=settings.auth.sync_interval_s, bus=bus)
-    gateway = Gateway(
-        Authenticator(store.digester, cache, store.tenancy), router, Meter(sink, metrics), metrics
+    authenticator = Authenticator(store.digester, cache, store.tenancy, ready=lambda: cache.loaded)
+    pipeline = build_pipeline(
+        authenticator=authenticator,
+        router=router,
+        sink=sink,
+        telemetry=metrics,
+        clock=clock,
+        max_body_bytes=settings.server.max_body_bytes,
+        drain_s=settings.ledger.drain_on_disconnect_s,
     )
-    admin_token = env.get(settings.admin.token_env) or None
+    lifecycle = Lifecycle()
+    lifecycle.add("ledger", start=_in_thread(sink.start), stop=lambda: asyncio.to_thread(sink.close, 30.0))
+    lifecycle.add(
+        "audit", start=_in_thread(audit_sink.start), stop=lambda: asyncio.to_thread(audit_sink.close, 30.0)
+    )
+    database = _Database(settings, store, key_sync, cache)
+    lifecycle.add("database", start=database.start, stop=database.stop, check=database.check)
+    lifecycle.add("keys", check=database.keys_check)
+    for backend in backends:
+        lifecycle.add(f"backend:{backend.name}", start=backend.start, stop=backend.aclose)
+    prober = BackendProber(router)
+    lifecycle.add("backends", start=prober.start, stop=prober.stop, check=_backends_check(router))
+    if bus is not None:
+        lifecycle.add("revocation-bus", stop=bus.aclose)
+    lifecycle.add("store", stop=_in_thread(store.close))
     return Services(
         settings=settings,
+        clock=clock,
         store=store,
-        gateway=gateway,
+        pipeline=pipeline,
+        authenticator=authenticator,
+        keys=cache,
+        key_sync=key_sync,
         router=router,
         backends=backends,
-        sink=sink,
-        key_sync=key_sync,
-        metrics=metrics,
+        lifecycle=lifecycle,
+        render_metrics=metrics.render,
         bus=bus,
-        admin_token=admin_token,
+        admin_token=env.get(settings.admin.token_env) or None,
     )
+
+
+class _Database:
+    """Migrations and the key snapshot. A replica starts while the database is down: it refuses
+    requests clearly (503) until the first key load succeeds, retried in the background."""
+
+    def __init__(self, settings: Settings, store: Store, key_sync: KeySync, cache: KeyCache) -> None:
+        self._settings = settings
+        self._store = store
+        self._key_sync = key_sync
+        self._cache = cache
+        self._retry: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        try:
+            await self._connect()
+        except StoreError:
+            log.warning("the database is unreachable; serving will start when it answers (readyz says so)")
+            self._retry = asyncio.create_task(self._keep_trying(), name="onshore-database-retry")
+
+    async def _connect(self) -> None:
+        if self._settings.database.auto_migrate:
+            await asyncio.to_thread(upgrade, self._settings.database_url)
+        await self._key_sync.load()
+        self._cache.mark_loaded()
+        self._key_sync.start()
+
+    async def _keep_trying(self) -> None:
+        while True:
+            await asyncio.sleep(_DATABASE_RETRY_S)
+            try:
+                await self._connect()
+            except StoreError:
+                continue
+            log.info("the database answers: keys loaded, serving")
+            return
+
+    async def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+        await self._key_sync.stop()
+
+    async def check(self) -> Check:
+        try:
+            await asyncio.to_thread(self._store.health.ping)
+        except StoreError:
+            return Check(False, "failing")
+        return Check(True, "ok")
+
+    async def keys_check(self) -> Check:
+        if not self._cache.loaded:
+            return Check(False, "not loaded")
+        return Check(True, "ok") if self._key_sync.healthy else Check(False, "stale")
+
+
+def _backends_check(router: Router) -> Callable[[], Awaitable[Check]]:
+    async def check() -> Check:
+        healthy = sum(1 for s in router.states.values() if s.healthy)
+        total = len(router.states)
+        # Informative, never failing: a load balancer must not pull every replica when an engine is down.
+        return Check(True, f"{healthy}/{total} healthy")
+
+    return check
+
+
+def _in_thread(function: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        await asyncio.to_thread(function)
+
+    return run
 
 
 def _revocation_bus(settings: Settings) -> RevocationBus | None:

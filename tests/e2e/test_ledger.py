@@ -97,10 +97,10 @@ def test_one_correct_row_per_request(upstream: Upstream, tmp_path: Path, databas
             openai.OpenAI(
                 base_url=gw.v1, api_key="sk-onshore-wrong-key-xxxxxxxxxxxxxx", max_retries=0
             ).chat.completions.create(model="bench-model", messages=MESSAGES)
-        ids.append(auth_info.value.response.headers["x-request-id"])
+        refused_id = auth_info.value.response.headers["x-request-id"]
         rows = {r["request_id"]: r for r in _wait_rows(database_url, len(ids))}
         assert set(rows) == set(ids)
-        plain, streamed, embedded, missing, dead, unauthenticated = (rows[i] for i in ids)
+        plain, streamed, embedded, missing, dead = (rows[i] for i in ids)
         assert (plain["status"], plain["completion_tokens"], plain["key_id"]) == (200, 12, key_id)
         assert plain["total_tokens"] == plain["prompt_tokens"] + 12 and plain["prompt_tokens"] > 0
         assert (streamed["status"], streamed["streamed"], streamed["completion_tokens"]) == (200, True, 12)
@@ -108,7 +108,11 @@ def test_one_correct_row_per_request(upstream: Upstream, tmp_path: Path, databas
         assert embedded["endpoint"] == "embeddings" and embedded["prompt_tokens"] > 0
         assert (missing["status"], missing["error_code"]) == (404, "model_not_found")
         assert (dead["status"], dead["backend"]) == (502, "dead")
-        assert unauthenticated["status"] == 401 and unauthenticated["org_id"] is None
+        # A request nobody was identified for is counted, never a row (issue 13.3): a flood of
+        # made-up keys must not write rows, and nothing a client sends may key one.
+        assert refused_id not in rows
+        metrics = httpx.get(gw.base_url + "/metrics").text
+        assert 'onshore_requests_refused_total{endpoint="chat.completions",status="401"} 1.0' in metrics
         usage = gw.cli("usage", "--org", "ledger-org", "--json")
         import json
 

@@ -10,10 +10,10 @@ from onshore.api import admin_routes, health, openai_routes, openapi
 from onshore.api.errors import error_body, to_error
 from onshore.api.http import Exchange, RequestIds, request_headers, send_bytes
 from onshore.api.types import Receive, Scope, Send
-from onshore.bootstrap import Services
 from onshore.domain.catalog import Endpoint
 from onshore.errors import MethodNotAllowed, NotFound, OnshoreError
 from onshore.observability.logging import request_id_var
+from onshore.services import Services
 
 log = logging.getLogger("onshore.api")
 
@@ -49,7 +49,7 @@ class OnshoreApp:
             # Handlers raise only before they start a response (a stream reports its own failures
             # in-stream), so this start is the first; if the client is gone, there is no one to tell.
             with contextlib.suppress(OSError, RuntimeError):
-                await send_bytes(send, error.status, error_body(error), request_id)
+                await send_bytes(send, error.status, error_body(error), request_id, extra=error.headers)
         finally:
             request_id_var.reset(token)
 
@@ -128,4 +128,6 @@ def _safe_startup_message(exc: BaseException) -> str:
 
 def _allow(method: str, *allowed: str) -> None:
     if method not in allowed:
-        raise MethodNotAllowed(f"Method {method} is not allowed here; use {' or '.join(allowed)}.")
+        error = MethodNotAllowed(f"Method {method} is not allowed here; use {' or '.join(allowed)}.")
+        error.headers = ((b"allow", ", ".join(allowed).encode()),)  # RFC 9110: a 405 must name them
+        raise error

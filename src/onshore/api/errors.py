@@ -1,31 +1,20 @@
-"""THE mapping from exceptions to OpenAI-shaped error responses, in one place.
+"""THE mapping from exceptions to OpenAI-shaped error responses at the HTTP face, in one place.
 
-An ``OnshoreError`` speaks for itself (status, type, code, a message written for the client).
-Anything else is a bug: the client gets a bare 500 with the request id; the log gets the rest.
+An ``OnshoreError`` speaks for itself (status, type, code, a message written for the client, extra
+headers such as Retry-After). Anything else is a bug: the client gets a bare 500 with the request
+id; the log gets the rest. The body itself is built by ``onshore.errors.error_body``, the one
+builder every face and stream uses.
 """
 
 from __future__ import annotations
 
 import logging
 
-import orjson
-
-from onshore.errors import OnshoreError
+from onshore.errors import OnshoreError, error_body
 
 log = logging.getLogger("onshore.api")
 
-
-def error_body(error: OnshoreError) -> bytes:
-    return orjson.dumps(
-        {
-            "error": {
-                "message": error.message,
-                "type": error.error_type,
-                "param": error.param,
-                "code": error.code,
-            }
-        }
-    )
+__all__ = ["error_body", "to_error"]
 
 
 def to_error(exc: BaseException, request_id: str) -> OnshoreError:

@@ -1,0 +1,75 @@
+"""What the faces (API, CLI, web) are given: ports and operations, never an adapter or an engine.
+
+``onshore.bootstrap`` builds it; nothing here imports SQLAlchemy, aiohttp or Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from onshore.config.settings import Settings
+from onshore.domain.keys import KeyDigester
+from onshore.gateway.auth import Authenticator, KeyCache
+from onshore.gateway.chain import Handler
+from onshore.gateway.key_sync import KeySync
+from onshore.gateway.routing import Router
+from onshore.lifecycle import Lifecycle
+from onshore.ports import (
+    AuditReader,
+    AuditSink,
+    Backend,
+    Clock,
+    HealthCheck,
+    RevocationBus,
+    TenancyStore,
+    UsageReader,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Store:
+    """The durable store as ports: what the CLI and the admin operations use."""
+
+    tenancy: TenancyStore
+    usage: UsageReader
+    health: HealthCheck
+    digester: KeyDigester
+    audit: AuditSink
+    audit_reader: AuditReader
+    close: Callable[[], None]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    store: Store
+    pipeline: Handler  # one inference request, from metering to the response
+    authenticator: Authenticator
+    keys: KeyCache
+    key_sync: KeySync
+    router: Router
+    backends: list[Backend]
+    lifecycle: Lifecycle
+    render_metrics: Callable[[], bytes]
+    bus: RevocationBus | None
+    admin_token: str | None
+
+    async def start(self) -> None:
+        await self.lifecycle.start()
+
+    async def stop(self) -> None:
+        await self.lifecycle.stop()
+
+    async def revoke_everywhere(self, key_id: str) -> None:
+        """After a revocation through this replica: apply it here now, and tell the others."""
+        self.keys.forget(key_id)
+        if self.bus is not None:
+            try:
+                await self.bus.publish(key_id)
+            except Exception:
+                log.warning("could not publish a key revocation; replicas will see it by polling")
