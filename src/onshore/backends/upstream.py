@@ -115,11 +115,37 @@ class RemoteBackend:
         return UpstreamReply(response)
 
     async def check_health(self) -> bool:
+        """Ask what matters: a one-token inference on one of its models.
+
+        ``GET /models`` is not enough: an engine can list its models and answer 500 to every
+        inference, and a prober that trusts the listing brings a broken backend back every few
+        seconds. A chat probe that gets a 4xx (an embeddings model, say) is followed by an
+        embeddings probe; any 2xx means healthy. 5xx, 401/403 (our credentials are wrong), a
+        timeout or a refused connection mean not.
+        """
         session = self._require_session()
+        model = self._settings.models[0]
+        name = model.upstream_name or model.name
+        probes = (
+            (
+                "/chat/completions",
+                {"model": name, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1},
+            ),
+            ("/embeddings", {"model": name, "input": "ping"}),
+        )
         try:
-            async with asyncio.timeout(min(5.0, self._settings.timeouts.connect_s + 2.0)):
-                async with session.get(self._base + "/models") as response:
-                    await response.read()
-                    return response.status < 500
+            async with asyncio.timeout(min(10.0, self._settings.timeouts.connect_s + 5.0)):
+                for path, body in probes:
+                    async with session.post(self._base + path, json=body) as response:
+                        await response.read()
+                        status = response.status
+                    if status < 300:
+                        return True
+                    if status >= 500 or status in (401, 403, 407, 429):
+                        log.warning(
+                            "backend health probe failed", extra={"backend": self.name, "status": status}
+                        )
+                        return False
         except (TimeoutError, aiohttp.ClientError, OSError):
             return False
+        return False

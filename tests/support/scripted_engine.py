@@ -1,0 +1,166 @@
+"""An OpenAI-compatible engine that misbehaves on purpose, as real engines do (a test double).
+
+It runs in a thread of the test process on aiohttp.web. What it does is chosen by the model name
+(so one engine serves every case) or, for a whole engine, by ``mode``:
+
+    flat-400      older vLLM / SGLang / TensorRT-LLM: {"object":"error","message":...,"code":400}
+    fastapi-422   FastAPI's {"detail":[{"loc":[...],"msg":...}]}
+    busy-429      429 with Retry-After: 7
+    done-nospace  a stream that ends with `data:[DONE]` (legal SSE)
+    slow          50 tokens, 20 ms apart, with usage (a stream a client can leave half way)
+    (anything)    a normal answer with usage
+
+    mode="garbage"    200 with a body that is not JSON, and streams of garbage
+    mode="cut"        streams cut after one event (the connection is closed)
+    mode="fail-500"   500 to every inference, 200 to GET /models (the prober must not trust it)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tests.support.services import free_port
+
+
+def _chunk(model: str, content: str | None, usage: dict[str, int] | None = None) -> bytes:
+    payload: dict[str, Any] = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": []
+        if content is None
+        else [{"index": 0, "delta": {"content": content}, "finish_reason": None}],
+    }
+    if usage is not None:
+        payload["usage"] = usage
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+class ScriptedEngine:
+    def __init__(self, mode: str = "normal") -> None:
+        self.mode = mode
+        self.port = free_port()
+        self.calls = 0
+        self._loop = asyncio.new_event_loop()
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self) -> ScriptedEngine:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the scripted engine did not start")
+        return self
+
+    def stop(self) -> None:
+        async def cleanup() -> None:
+            if self._runner is not None:
+                await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application()
+        app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        self._runner = web.AppRunner(app, access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _models(self, request: web.Request) -> web.Response:
+        return web.json_response({"object": "list", "data": [{"id": "m", "object": "model"}]})
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        if self.mode == "fail-500":
+            return web.json_response({"error": {"message": "engine crashed"}}, status=500)
+        return web.json_response(
+            {"object": "list", "data": [], "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        )
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        self.calls += 1
+        body = await request.json()
+        model, stream = body["model"], bool(body.get("stream"))
+        if self.mode == "fail-500":
+            return web.json_response({"error": {"message": "CUDA error at /opt/vllm/worker.py"}}, status=500)
+        if self.mode == "garbage" and not stream:
+            return web.Response(body=b"<html>502 Bad Gateway</html>", content_type="application/json")
+        if model == "flat-400":
+            return web.json_response(
+                {
+                    "object": "error",
+                    "message": "This model's maximum context length is 4096 tokens. However, you requested "
+                    "5000 tokens. (model file /srv/models/x.gguf on gpu-7.internal:8000)",
+                    "type": "BadRequestError",
+                    "param": None,
+                    "code": 400,
+                },
+                status=400,
+            )
+        if model == "fastapi-422":
+            return web.json_response(
+                {
+                    "detail": [
+                        {"loc": ["body", "temperature"], "msg": "Input should be less than or equal to 2"}
+                    ]
+                },
+                status=422,
+            )
+        if model == "busy-429":
+            return web.json_response({"detail": "busy"}, status=429, headers={"Retry-After": "7"})
+        usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+        if not stream:
+            return web.json_response(
+                {
+                    "id": "chatcmpl-x",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": "abc"},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if self.mode == "garbage":
+            await response.write(b"data: <html>oops</html>\n\n")
+            await response.write_eof()
+            return response
+        tokens = 50 if model == "slow" else 3
+        for index in range(tokens):
+            await response.write(_chunk(model, f"t{index} "))
+            if self.mode == "cut":
+                assert request.transport is not None
+                request.transport.close()
+                return response
+            if model == "slow":
+                await asyncio.sleep(0.02)
+        usage = {"prompt_tokens": 5, "completion_tokens": tokens, "total_tokens": 5 + tokens}
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await response.write(_chunk(model, None, usage))
+        await response.write(b"data:[DONE]\n\n" if model == "done-nospace" else b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
