@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
-from onshore.backends.llamacpp.wire import DONE, Renderer, error_event
+from onshore.backends.llamacpp.wire import DONE, Renderer
 from onshore.domain.catalog import Endpoint
+from onshore.errors import OnshoreError, error_event
 
 
 def event(data: bytes) -> dict[str, object]:
@@ -65,6 +66,6 @@ def test_chat_body() -> None:
 
 
 def test_error_event_is_openai_shaped() -> None:
-    assert event(error_event("boom", "server_error", None)) == {
+    assert event(error_event(OnshoreError("boom"))) == {
         "error": {"message": "boom", "type": "server_error", "param": None, "code": None}
     }

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Mapping
 from types import MappingProxyType
 
 from onshore.backends.llamacpp.engine import Delta, Done, Event, Failed, Job
-from onshore.backends.llamacpp.wire import DONE, Renderer, error_event
+from onshore.backends.llamacpp.wire import DONE, Renderer
+from onshore.errors import error_event
 
 
 class GenerationReply:
@@ -60,7 +61,7 @@ class GenerationReply:
                     yield self._renderer.delta(event.text)
                 elif isinstance(event, Failed):
                     error = event.error
-                    yield error_event(error.message, error.error_type, error.code)
+                    yield error_event(error)
                     return
                 else:
                     yield self._renderer.finish(event.finish_reason)

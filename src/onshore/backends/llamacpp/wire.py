@@ -80,11 +80,6 @@ class Renderer:
         return _event(body)
 
 
-def error_event(message: str, error_type: str, code: str | None) -> bytes:
-    """An error after the stream has started (the status line is already sent)."""
-    return _event({"error": {"message": message, "type": error_type, "param": None, "code": code}})
-
-
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
     return {
         "prompt_tokens": prompt_tokens,
