@@ -2,26 +2,37 @@
 
 Precedence (highest first): environment variables, the YAML file, the defaults in ``settings.py``.
 ``ONSHORE_SERVER__PORT=9000`` sets ``server.port``; ``ONSHORE_DATA_DIR`` sets ``data_dir``.
-Errors name the bad key and where it came from, and never echo a secret's value.
+Errors name the bad key and where it came from, and never echo a secret's value. An ``ONSHORE_…``
+variable that is neither a key nor one of the documented non-setting variables is an error too
+(with the nearest known name), so a misspelt override never silently falls back to the file.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from onshore.config.settings import Settings
+from onshore.config.settings import RemoteBackendSettings, Settings
 from onshore.errors import ConfigError
 
 ENV_PREFIX = "ONSHORE_"
 CONFIG_ENV = "ONSHORE_CONFIG"
-# Environment variables with our prefix that are not configuration keys.
-_NOT_KEYS = frozenset({"CONFIG"})
+# The file `onshore init` writes and every command looks for in the working directory.
+DEFAULT_CONFIG_NAME = "onshore.yaml"
+# Environment variables with our prefix that are not configuration keys: the config file's path,
+# scripts/install.sh's two, and the default names of the two secrets (admin.token_env and
+# security.secret_env; other names those keys and backends' api_key_env give are allowed too).
+NOT_SETTINGS = frozenset(
+    {"ONSHORE_CONFIG", "ONSHORE_VENV", "ONSHORE_EXTRAS", "ONSHORE_ADMIN_TOKEN", "ONSHORE_SECRET"}
+)
+# The test suite's own variables (servers to test against); never read by the gateway.
+_TEST_PREFIX = "ONSHORE_TEST_"
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -34,20 +45,40 @@ def config_path_from(flag: str | Path | None, env: Mapping[str, str]) -> Path | 
     return Path(value).expanduser() if value else None
 
 
+def discover_config(cwd: Path | None = None) -> Path | None:
+    """``./onshore.yaml`` when it exists: what a command uses when given no --config."""
+    candidate = (cwd or Path.cwd()) / DEFAULT_CONFIG_NAME
+    return candidate if candidate.is_file() else None
+
+
+def config_above(cwd: Path | None = None) -> Path | None:
+    """The nearest ``onshore.yaml`` in a directory above ``cwd``, for a hint; None if there is none."""
+    for directory in (cwd or Path.cwd()).resolve().parents:
+        candidate = directory / DEFAULT_CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load_settings(config: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Build validated settings from an optional YAML file and the environment."""
     environ = os.environ if env is None else env
     path = config_path_from(config, environ)
     raw: dict[str, Any] = _read_yaml(path) if path is not None else {}
     sources: dict[str, str] = {}
-    for key_path, value in _env_overrides(environ, raw):
+    overrides, unknown = _env_overrides(environ, raw)
+    for key_path, value in overrides:
         _set_nested(raw, key_path, value)
         sources[".".join(key_path)] = ENV_PREFIX + "__".join(part.upper() for part in key_path)
     raw.setdefault("data_dir", str(default_data_dir(environ)))
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path, sources)) from None
+    unknown -= _secret_names(settings)
+    if unknown:
+        raise ConfigError("; ".join(_unknown_variable(name) for name in sorted(unknown)))
+    return settings
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -70,22 +101,51 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _env_overrides(env: Mapping[str, str], raw: Mapping[str, Any]) -> list[tuple[list[str], Any]]:
+def _env_overrides(
+    env: Mapping[str, str], raw: Mapping[str, Any]
+) -> tuple[list[tuple[list[str], Any]], set[str]]:
+    """The overrides to apply, and the ``ONSHORE_…`` names that are not keys (checked once validated)."""
     known = set(Settings.model_fields)
     overrides: list[tuple[list[str], Any]] = []
+    unknown: set[str] = set()
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in NOT_SETTINGS or name.startswith(_TEST_PREFIX):
             continue
-        rest = name[len(ENV_PREFIX) :]
-        if rest in _NOT_KEYS or not rest:
-            continue
-        key_path = [part.lower() for part in rest.split("__")]
+        key_path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
         if key_path[0] not in known:
-            continue  # e.g. ONSHORE_ADMIN_TOKEN: a secret named by admin.token_env, not a key
+            # Perhaps a secret that admin.token_env, security.secret_env or a backend's api_key_env
+            # names: only the validated settings can tell, so the verdict waits until then.
+            unknown.add(name)
+            continue
         if len(key_path) == 1 and isinstance(raw.get(key_path[0]), dict):
             continue
         overrides.append((key_path, _parse_scalar(value)))
-    return sorted(overrides, key=lambda item: len(item[0]))
+    return sorted(overrides, key=lambda item: len(item[0])), unknown
+
+
+def _secret_names(settings: Settings) -> set[str]:
+    names = {settings.admin.token_env, settings.security.secret_env}
+    names.update(
+        b.api_key_env for b in settings.backends if isinstance(b, RemoteBackendSettings) and b.api_key_env
+    )
+    return names
+
+
+def _unknown_variable(name: str) -> str:
+    # Names only, never the value: the variable may well hold a secret with a typo in its name.
+    close = difflib.get_close_matches(name, sorted(_setting_variables()) + sorted(NOT_SETTINGS), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"unknown environment variable {name}: not a configuration key{hint}"
+
+
+def _setting_variables() -> Iterator[str]:
+    """Every ``ONSHORE_…`` name that sets a key: ONSHORE_SERVER__PORT, ONSHORE_DATA_DIR, ..."""
+    for name, field in Settings.model_fields.items():
+        yield ENV_PREFIX + name.upper()
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            for child in annotation.model_fields:
+                yield f"{ENV_PREFIX}{name.upper()}__{child.upper()}"
 
 
 def _parse_scalar(value: str) -> Any:

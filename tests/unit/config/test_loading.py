@@ -91,3 +91,34 @@ def test_secret_env_values_never_appear_in_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(_write(tmp_path, "server:\n  port: 0\n"), {"ONSHORE_ADMIN_TOKEN": "super-secret"})
     assert "super-secret" not in info.value.message
+
+
+def test_a_misspelt_variable_is_an_error_with_a_suggestion(tmp_path: Path) -> None:
+    # Issue 15: ONSHORE_SERVER_PORT (one underscore) was ignored and the gateway took port 8080.
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"ONSHORE_DATA_DIR": str(tmp_path), "ONSHORE_SERVER_PORT": "9000"})
+    message = caught.value.message
+    assert "ONSHORE_SERVER_PORT" in message and "did you mean ONSHORE_SERVER__PORT?" in message
+    assert "9000" not in message  # the value is never echoed: it could be a secret
+    with pytest.raises(ConfigError, match="ONSHORE_ADMIN_TOKEN"):
+        load_settings(None, {"ONSHORE_DATA_DIR": str(tmp_path), "ONSHORE_ADMN_TOKEN": "x"})
+
+
+def test_documented_non_setting_variables_are_allowed(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "admin: {token_env: ONSHORE_OPS_TOKEN}\n"
+        "backends:\n"
+        "  - {name: a, url: 'http://10.0.0.5/v1', api_key_env: ONSHORE_POOL_KEY, models: [{name: m}]}\n",
+    )
+    env = {
+        "ONSHORE_DATA_DIR": str(tmp_path),
+        "ONSHORE_VENV": "/opt/venv",
+        "ONSHORE_EXTRAS": "dev",
+        "ONSHORE_SECRET": "s" * 32,
+        "ONSHORE_ADMIN_TOKEN": "t",
+        "ONSHORE_OPS_TOKEN": "t",
+        "ONSHORE_POOL_KEY": "k",
+        "ONSHORE_TEST_POSTGRES_URL": "postgresql://x",
+    }
+    assert load_settings(path, env).admin.token_env == "ONSHORE_OPS_TOKEN"
