@@ -1,28 +1,41 @@
-"""Create organisations and keys, list and revoke them."""
+"""Create organisations and keys, list and revoke them; their JSON form for the CLI and the admin API."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from onshore.domain.keys import KeyDigester, new_key_id, new_key_secret, new_org_id, shown_prefix
 from onshore.domain.tenancy import ApiKey, NewKey, Organisation
 from onshore.errors import Conflict, InvalidRequest, NotFound
-from onshore.gateway.keys import KeyDigester, new_key_id, new_key_secret, new_org_id, shown_prefix
 from onshore.ports import AlreadyExists, TenancyStore
 
 _ORG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+# At most 12 digits: the number is bounded below anyway, and a 10,000-digit one would cost a slow
+# int() before it could be refused.
+_DURATION = re.compile(r"^\s*(\d{1,12})\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A key that lives longer than this is a mistake (and far enough out, a date overflow: '99999999d'
+# was a 500 from the admin API and a traceback from the CLI).
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(text: str) -> timedelta:
-    """'30d', '12h', '90m', '2w' -> timedelta."""
+    """'30d', '12h', '90m', '2w' -> timedelta; at most ``MAX_DURATION`` (3650d, about 10 years)."""
     match = _DURATION.match(text)
     if match is None or int(match.group(1)) <= 0:
+        shown = text if len(text) <= 40 else text[:40] + "..."
         raise InvalidRequest(
-            f"invalid duration {text!r}: use a number and a unit, e.g. 30d, 12h, 90m, 2w", param="expires_in"
+            f"invalid duration {shown!r}: use a number and a unit, e.g. 30d, 12h, 90m, 2w", param="expires_in"
         )
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidRequest(
+            f"duration {text.strip()!r} is too long: at most {MAX_DURATION.days}d (about 10 years)",
+            param="expires_in",
+        )
+    return timedelta(seconds=seconds)
 
 
 def create_org(store: TenancyStore, name: str) -> Organisation:
@@ -90,3 +103,26 @@ def revoke_key(store: TenancyStore, key_id: str, now: datetime | None = None) ->
 
 def new_organisation_id() -> str:
     return new_org_id()
+
+
+def org_json(org: Organisation) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "object": "organisation",
+        "name": org.name,
+        "created_at": org.created_at.isoformat(),
+    }
+
+
+def key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "object": "api_key",
+        "org_id": key.org_id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "models": list(key.models) if key.models is not None else None,
+        "created_at": key.created_at.isoformat(),
+        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }

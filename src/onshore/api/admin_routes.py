@@ -15,10 +15,11 @@ from urllib.parse import parse_qs
 import orjson
 
 from onshore.admin import tenancy, usage
+from onshore.admin.tenancy import key_json, org_json
 from onshore.api.http import Exchange
-from onshore.bootstrap import Services
-from onshore.domain.tenancy import ApiKey, Organisation
+from onshore.config.checks import admin_token_problem
 from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
+from onshore.services import Services
 
 _PREFIX = "/admin/v1/"
 _T = TypeVar("_T")
@@ -157,6 +158,13 @@ def _check_admin(services: Services, headers: dict[bytes, bytes]) -> None:
             "The admin API is disabled: set the admin token environment variable (admin.token_env).",
             code="admin_disabled",
         )
+    if admin_token_problem(expected) is not None:
+        # A guessable token must not guard key creation: refused here even if start-up let it
+        # through. The reason goes to the operator's log at start, not to whoever is asking.
+        raise AuthenticationFailed(
+            "The admin API is disabled: the admin token is too weak (see the gateway's log).",
+            code="admin_disabled",
+        )
     token = given[7:].strip() if given[:7].lower() == b"bearer " else b""
     if not hmac.compare_digest(token, expected.encode()):
         raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
@@ -170,29 +178,6 @@ def _string(value: object, param: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"'{param}' is required and must be a string.", param=param)
     return value
-
-
-def org_json(org: Organisation) -> dict[str, Any]:
-    return {
-        "id": org.id,
-        "object": "organisation",
-        "name": org.name,
-        "created_at": org.created_at.isoformat(),
-    }
-
-
-def key_json(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "object": "api_key",
-        "org_id": key.org_id,
-        "name": key.name,
-        "prefix": key.prefix,
-        "models": list(key.models) if key.models is not None else None,
-        "created_at": key.created_at.isoformat(),
-        "expires_at": key.expires_at.isoformat() if key.expires_at else None,
-        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
-    }
 
 
 async def backends_status(services: Services) -> list[dict[str, Any]]:

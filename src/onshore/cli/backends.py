@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from onshore.cli.common import config_option, json_option, load, print_json, print_table, user_errors
+from onshore.cli.common import Group, config_option, json_option, load, print_json, print_table
 
 if TYPE_CHECKING:
     from onshore.config.settings import BackendSettings, RemoteBackendSettings, Settings
 
 
-@click.group()
+@click.group(cls=Group)
 def backends() -> None:
     """Inference backends."""
 
@@ -20,23 +20,38 @@ def backends() -> None:
 @backends.command("list")
 @config_option
 @json_option
-@user_errors
 def list_(config: str | None, as_json: bool) -> None:
     """List backends and whether each answers right now."""
     import asyncio  # noqa: PLC0415
+    import os  # noqa: PLC0415
+
+    from onshore.config.checks import backend_problem  # noqa: PLC0415
 
     settings = load(config)
     rows = asyncio.run(_probe(settings))
+    # Reachable is not enough: an engine that answers health checks still refuses every request
+    # when the key it needs is missing from this environment.
+    for spec, row in zip(settings.backends, rows, strict=True):
+        row["problem"] = backend_problem(spec, os.environ)
     if as_json:
         print_json(rows)
         return
     print_table(
-        ["name", "kind", "target", "models", "reachable"],
+        ["name", "kind", "target", "models", "reachable", "problem"],
         [
-            (r["name"], r["kind"], r["target"], ",".join(r["models"]), "yes" if r["reachable"] else "NO")
+            (
+                r["name"],
+                r["kind"],
+                r["target"],
+                ",".join(r["models"]),
+                "yes" if r["reachable"] else "NO",
+                r["problem"] or "-",
+            )
             for r in rows
         ],
     )
+    if any(r["problem"] for r in rows):
+        click.echo("warning: some backends cannot serve requests (see PROBLEM)", err=True)
 
 
 async def _probe(settings: Settings) -> list[dict[str, Any]]:
@@ -63,14 +78,9 @@ async def _probe(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def _check_remote(spec: RemoteBackendSettings) -> bool:
-    from onshore.backends.upstream import RemoteBackend  # noqa: PLC0415 - aiohttp only for this command
+    from onshore.bootstrap import probe_remote_backend  # noqa: PLC0415 - aiohttp only for this command
 
-    backend = RemoteBackend(spec)
-    await backend.start()
-    try:
-        return await backend.check_health()
-    finally:
-        await backend.aclose()
+    return await probe_remote_backend(spec)
 
 
 async def _check_embedded(spec: BackendSettings) -> bool:

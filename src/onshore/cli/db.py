@@ -4,39 +4,31 @@ from __future__ import annotations
 
 import click
 
-from onshore.cli.common import config_option, json_option, load, print_json, user_errors
+from onshore.cli.common import Group, config_option, json_option, load, print_json
 
 
-@click.group()
+@click.group(cls=Group)
 def db() -> None:
     """Database migrations."""
 
 
 @db.command("upgrade")
 @config_option
-@user_errors
 def upgrade(config: str | None) -> None:
     """Apply every migration up to the newest."""
-    from onshore.store.sql import migrate  # noqa: PLC0415
-    from onshore.store.sql.engine import redact_url  # noqa: PLC0415
+    from onshore.bootstrap import migrate_database  # noqa: PLC0415
 
-    settings = load(config)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.database_url)
-    click.echo(f"database {redact_url(settings.database_url)} is at {migrate.head_revision()}")
+    click.echo(f"database {migrate_database(load(config))}")
 
 
 @db.command("current")
 @config_option
 @json_option
-@user_errors
 def current(config: str | None, as_json: bool) -> None:
     """Show the database's migration revision."""
-    from onshore.store.sql import migrate  # noqa: PLC0415
+    from onshore.bootstrap import database_revision  # noqa: PLC0415
 
-    settings = load(config)
-    revision = migrate.current_revision(settings.database_url)
-    head = migrate.head_revision()
+    revision, head = database_revision(load(config))
     if as_json:
         print_json({"current": revision, "head": head, "at_head": revision == head})
     else:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from onshore.cli.common import config_option, json_option, print_json, print_table, store_for, user_errors
+from onshore.cli.common import Group, config_option, json_option, load, print_json, print_table, store_for
+
+if TYPE_CHECKING:
+    from onshore.config.settings import Settings
 
 
-@click.group()
+@click.group(cls=Group)
 def keys() -> None:
     """Create, list and revoke partner API keys."""
 
@@ -19,13 +24,11 @@ def keys() -> None:
 @click.option("--expires-in", "expires_in", default=None, help="Lifetime, e.g. 30d, 12h, 2w (default: none).")
 @config_option
 @json_option
-@user_errors
 def create(
     org: str, name: str | None, models: str | None, expires_in: str | None, config: str | None, as_json: bool
 ) -> None:
     """Create a key. The secret is printed this once only."""
-    from onshore.admin.tenancy import create_key  # noqa: PLC0415
-    from onshore.api.admin_routes import key_json  # noqa: PLC0415
+    from onshore.admin.tenancy import create_key, key_json  # noqa: PLC0415
 
     store = store_for(config)
     try:
@@ -51,11 +54,9 @@ def create(
 @click.option("--org", "org", default=None, help="Only this organisation's keys.")
 @config_option
 @json_option
-@user_errors
 def list_(org: str | None, config: str | None, as_json: bool) -> None:
     """List keys (never their secrets)."""
-    from onshore.admin.tenancy import list_keys  # noqa: PLC0415
-    from onshore.api.admin_routes import key_json  # noqa: PLC0415
+    from onshore.admin.tenancy import key_json, list_keys  # noqa: PLC0415
 
     store = store_for(config)
     try:
@@ -85,39 +86,28 @@ def list_(org: str | None, config: str | None, as_json: bool) -> None:
 @click.argument("key_id")
 @config_option
 @json_option
-@user_errors
 def revoke(key_id: str, config: str | None, as_json: bool) -> None:
     """Revoke a key; running gateways stop accepting it within a second."""
     import asyncio  # noqa: PLC0415
 
-    from onshore.admin.tenancy import revoke_key  # noqa: PLC0415
-    from onshore.api.admin_routes import key_json  # noqa: PLC0415
+    from onshore.admin.tenancy import key_json, revoke_key  # noqa: PLC0415
 
-    settings_store = store_for(config)
+    settings = load(config)
+    store = store_for(config, settings)
     try:
-        key = revoke_key(settings_store.tenancy, key_id)
+        key = revoke_key(store.tenancy, key_id)
     finally:
-        settings_store.close()
-    asyncio.run(_publish(config, key.id))
+        store.close()
+    asyncio.run(_publish(settings, key.id))
     if as_json:
         print_json(key_json(key))
     else:
         click.echo(f"revoked key {key.id}")
 
 
-async def _publish(config: str | None, key_id: str) -> None:
+async def _publish(settings: Settings, key_id: str) -> None:
     """With Redis configured, tell every replica now; without it they poll the database."""
-    from onshore.cli.common import load  # noqa: PLC0415
+    from onshore.bootstrap import publish_revocation  # noqa: PLC0415
 
-    settings = load(config)
-    if not settings.redis.url:
-        return
-    from onshore.store.state.redis import RedisRevocationBus  # noqa: PLC0415
-
-    bus = RedisRevocationBus(settings.redis.url)
-    try:
-        await bus.publish(key_id)
-    except Exception:
+    if await publish_revocation(settings, key_id) is False:
         click.echo("warning: could not notify replicas through Redis; they will see it by polling", err=True)
-    finally:
-        await bus.aclose()

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from onshore import __version__
+from onshore.cli.common import Group
 
 # name -> (module:attribute, one-line help). The help is duplicated here so that `--help` can list
 # every command without importing any of them.
@@ -28,8 +29,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+class LazyGroup(Group):
+    """A group whose subcommands are imported on first use; errors are mapped by ``Group``."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from onshore.cli.common import config_option, json_option, print_json, print_table, store_for, user_errors
+from onshore.cli.common import Group, config_option, json_option, print_json, print_table, store_for
 
 
-@click.group()
+@click.group(cls=Group)
 def orgs() -> None:
     """Create and list partner organisations."""
 
@@ -16,11 +16,9 @@ def orgs() -> None:
 @click.argument("name")
 @config_option
 @json_option
-@user_errors
 def create(name: str, config: str | None, as_json: bool) -> None:
     """Create an organisation."""
-    from onshore.admin.tenancy import create_org  # noqa: PLC0415
-    from onshore.api.admin_routes import org_json  # noqa: PLC0415
+    from onshore.admin.tenancy import create_org, org_json  # noqa: PLC0415
 
     store = store_for(config)
     try:
@@ -36,10 +34,9 @@ def create(name: str, config: str | None, as_json: bool) -> None:
 @orgs.command("list")
 @config_option
 @json_option
-@user_errors
 def list_(config: str | None, as_json: bool) -> None:
     """List organisations."""
-    from onshore.api.admin_routes import org_json  # noqa: PLC0415
+    from onshore.admin.tenancy import org_json  # noqa: PLC0415
 
     store = store_for(config)
     try:

@@ -11,11 +11,13 @@ from typing import IO, TYPE_CHECKING, NoReturn
 
 import click
 
+from onshore.cli.common import Group
+
 if TYPE_CHECKING:
     from onshore.pii import Detector, Finding
 
 
-@click.group(name="pii")
+@click.group(name="pii", cls=Group)
 def pii() -> None:
     """Detect Korean personal data in text."""
 

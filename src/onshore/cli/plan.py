@@ -1,40 +1,23 @@
 """``onshore plan``: the capacity planner's commands (catalog, predict, size, validate).
 
 numpy and the planner are imported inside each command, so ``onshore --help`` stays fast.
-Results go to stdout; progress goes to stderr (and only when it is a terminal).
+Results go to stdout; progress goes to stderr (and only when it is a terminal). A PlannerError
+(bad ids, files, numbers) is a ValueError, which the root group turns into one line and exit 1.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from onshore.cli.common import Group
+
 if TYPE_CHECKING:
     from onshore.planner.demand import Demand
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _user_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """PlannerError (bad ids, files, numbers) -> exit 1 with one line, no traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from onshore.planner.errors import PlannerError  # noqa: PLC0415 - keep --help fast
-
-        try:
-            return func(*args, **kwargs)
-        except PlannerError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    return wrapper
 
 
 def _csv(kind: type, text: str) -> list[Any]:
@@ -56,14 +39,13 @@ def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
 
 
-@click.group(name="plan")
+@click.group(name="plan", cls=Group)
 def plan() -> None:
     """Size an AI data center by simulation: catalogs, predictions, sizing, validation."""
 
 
 @plan.command(name="catalog")
 @click.option("--json", "as_json", is_flag=True, help="Print the GPU and model catalogs as JSON.")
-@_user_errors
 def catalog(as_json: bool) -> None:
     """List the GPUs and models the planner knows, with their ids and sources."""
     from dataclasses import asdict  # noqa: PLC0415
@@ -99,7 +81,6 @@ def catalog(as_json: bool) -> None:
     default=None,
     help="A calibration JSON to use instead of the shipped one.",
 )
-@_user_errors
 def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path: Path | None) -> None:
     """Predict throughput and latency for each scenario row (offline, rate or concurrency)."""
     from onshore.planner.perf import calibration as calib  # noqa: PLC0415
@@ -245,7 +226,6 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
 @click.pass_context
-@_user_errors
 def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     """Find the cheapest fleet that meets the p99 TTFT/TPOT SLOs at the daily peak."""
     from rich.console import Console  # noqa: PLC0415
@@ -300,7 +280,6 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
 )
 @click.option("--limit", type=int, default=0, help="Validate only the first N points (0 = all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the error table as JSON.")
-@_user_errors
 def validate_cmd(split: str, limit: int, as_json: bool) -> None:
     """Compare predictions with the published measurements shipped in the package."""
     from onshore.planner.validation import compare, error_table, load_points  # noqa: PLC0415

@@ -28,3 +28,12 @@ def test_month_bounds() -> None:
     for bad in ("2026-13", "2026-1", "nov"):
         with pytest.raises(InvalidRequest):
             month_bounds(bad)
+
+
+def test_durations_are_bounded() -> None:
+    # Issue 13 item 9: '99999999d' overflowed the date (a 500 from the admin API).
+    assert parse_duration("3650d") == timedelta(days=3650)
+    for text in ("3651d", "99999999d", "522w", "9" * 5000 + "s"):
+        with pytest.raises(InvalidRequest) as caught:
+            parse_duration(text)
+        assert caught.value.param == "expires_in" and len(caught.value.message) < 200

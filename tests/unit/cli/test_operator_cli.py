@@ -31,8 +31,20 @@ def run(config: Path, *args: str) -> tuple[int, str, str]:
 def test_orgs_and_keys_round_trip(config: Path) -> None:
     code, out, _ = run(config, "orgs", "create", "kakao", "--json")
     assert code == 0 and json.loads(out)["name"] == "kakao"
-    code, out, _ = run(config, "keys", "create", "--org", "kakao", "--name", "prod", "--models", "m1,m2",
-                       "--expires-in", "30d", "--json")
+    code, out, _ = run(
+        config,
+        "keys",
+        "create",
+        "--org",
+        "kakao",
+        "--name",
+        "prod",
+        "--models",
+        "m1,m2",
+        "--expires-in",
+        "30d",
+        "--json",
+    )
     created = json.loads(out)
     assert code == 0 and created["key"].startswith("sk-onshore-") and created["id"].startswith("key_")
     assert created["models"] == ["m1", "m2"] and created["expires_at"]
@@ -88,8 +100,16 @@ def test_usage_json_has_the_totals(config: Path) -> None:
 def test_backends_list_probes_live(config: Path) -> None:
     code, out, _ = run(config, "backends", "list", "--json")
     assert code == 0
-    assert json.loads(out) == [{"name": "nowhere", "kind": "openai", "target": "http://127.0.0.1:9/v1",
-                                "models": ["m1", "m2"], "reachable": False}]
+    assert json.loads(out) == [
+        {
+            "name": "nowhere",
+            "kind": "openai",
+            "target": "http://127.0.0.1:9/v1",
+            "models": ["m1", "m2"],
+            "reachable": False,
+            "problem": None,
+        }
+    ]
 
 
 def test_db_upgrade_and_current(config: Path) -> None:
@@ -101,10 +121,14 @@ def test_db_upgrade_and_current(config: Path) -> None:
 
 def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     target = tmp_path / "new.yaml"
-    result = CliRunner().invoke(cli, ["init", "--config", str(target), "--org", "demo", "--json",
-                                      "--port", "8099"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["init", "--config", str(target), "--org", "demo", "--json", "--port", "8099"],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["key"].startswith("sk-onshore-") and "all-minilm-l6-v2" in data["models"]
+    # Run again (the README's install-and-start command twice): kept, exit 0 (issue 15).
     again = CliRunner().invoke(cli, ["init", "--config", str(target)])
-    assert again.exit_code == 1 and "--force" in again.stderr
+    assert again.exit_code == 0 and f"kept config {target}" in again.stdout
