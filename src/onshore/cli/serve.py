@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -34,19 +36,31 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
 
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
+    from onshore.api.edge import EdgeLimits, EdgeProtocolFactory  # noqa: PLC0415
     from onshore.observability.logging import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.logging.level, settings.logging.format)
+    server = settings.server
+    # uvicorn's httptools protocol with the header limit, the read timeouts, JSON errors, HTTP/1.0
+    # framing and the access log it lacks (onshore.api.edge); uvicorn takes any protocol factory.
+    edge = EdgeProtocolFactory(
+        EdgeLimits(
+            max_header_bytes=server.max_header_bytes,
+            header_timeout_s=server.header_timeout_s,
+            body_timeout_s=server.body_timeout_s,
+            access_log=server.access_log,
+        )
+    )
     uvicorn.run(
         "onshore.api.factory:create_app",
         factory=True,
-        host=settings.server.host,
-        port=settings.server.port,
-        workers=settings.server.workers,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
         loop="uvloop",
-        http="httptools",
+        http=cast("type[asyncio.Protocol]", edge),
         lifespan="on",
-        access_log=settings.server.access_log,
+        access_log=False,  # the edge writes the access log itself, when server.access_log says so
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=30,

@@ -23,6 +23,15 @@ class ServerSettings(_Strict):
     port: int = Field(8080, ge=1, le=65535)
     workers: int = Field(1, ge=1, le=256)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # The request line and headers together; above it the answer is 431 (414 for a long URL).
+    # OpenAI asks clients to keep all request headers under 64 KiB.
+    max_header_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # A request's headers must be complete this long after its first byte, or it gets 408; a new
+    # connection that sends nothing for this long is closed.
+    header_timeout_s: float = Field(20.0, ge=1.0, le=3600.0)
+    # The longest pause while a request body arrives before it gets 408 (between reads, not in all).
+    body_timeout_s: float = Field(30.0, ge=1.0, le=3600.0)
+    # One line per response on the `onshore.access` logger (method, path without query, status).
     access_log: bool = False
 
 
