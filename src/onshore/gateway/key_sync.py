@@ -1,26 +1,37 @@
-"""Keep the in-memory key snapshot in step with the database, off the request path."""
+"""Keep the in-memory key snapshot in step with the database, off the request path.
+
+Changes are polled by the database's key change sequence (``keys_changed_since_seq``), never by
+time: a revocation written by a host whose clock is behind ours is applied all the same. The
+store hands out change numbers under a row lock held until commit, so numbers become visible in
+increasing order and "everything after the newest number seen" misses nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
+from onshore.domain.tenancy import ApiKey
 from onshore.gateway.auth import KeyCache
 from onshore.ports import RevocationBus, StoreError, TenancyStore
 
 log = logging.getLogger(__name__)
 
-# Rows are re-read from a little before the last poll, so a write whose transaction committed late
-# (or a replica clock a little behind) is never missed. Re-applying a row is harmless.
-_OVERLAP = timedelta(seconds=5)
+
+class KeyChangeStore(TenancyStore, Protocol):
+    """What KeySync polls (``SqlTenancyStore`` implements it)."""
+
+    def keys_changed_since_seq(self, seq: int | None) -> tuple[list[ApiKey], int]:
+        """Keys changed after change number ``seq`` (every key when None), and the newest number."""
+        ...
 
 
 class KeySync:
     def __init__(
         self,
-        store: TenancyStore,
+        store: KeyChangeStore,
         cache: KeyCache,
         *,
         interval_s: float,
@@ -30,7 +41,7 @@ class KeySync:
         self._cache = cache
         self._interval = interval_s
         self._bus = bus
-        self._since: datetime | None = None
+        self._seq: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.healthy = False
 
@@ -39,13 +50,12 @@ class KeySync:
         await self.refresh()
 
     async def refresh(self) -> None:
-        started = datetime.now(UTC)
-        keys = await asyncio.to_thread(self._store.keys_updated_since, self._since)
-        if self._since is None or any(not self._cache.knows_org(key.org_id) for key in keys):
+        keys, seq = await asyncio.to_thread(self._store.keys_changed_since_seq, self._seq)
+        if self._seq is None or any(not self._cache.knows_org(key.org_id) for key in keys):
             orgs = await asyncio.to_thread(self._store.list_orgs)
             self._cache.set_org_names({org.id: org.name for org in orgs})
         self._cache.apply(keys)
-        self._since = started - _OVERLAP
+        self._seq = seq
         self.healthy = True
 
     async def refresh_key(self, key_id: str) -> None:

@@ -1,9 +1,9 @@
-"""A local, append-only spool of usage records: where ledger rows wait while the database is down.
+"""A local, append-only spool of records: where buffered rows wait while they cannot be written.
 
-One JSON object per line, fsync'd after every append, so a crash loses at most the line being
-written (a torn last line is skipped on replay). Replaying the same line twice is harmless because
-the ledger insert is idempotent on ``request_id``; the file is removed only once every line in it
-has been written.
+One JSON object per line (see ``onshore.store.codecs``), fsync'd after every append, so a crash
+loses at most the line being written (a torn last line is set aside on replay). Replaying the same
+line twice is harmless because the writers are idempotent on the record's id; the file is removed
+only once every line in it has been written.
 
 Several gateway processes may share one data directory (``serve --workers N``), so each process
 claims a *slot*: ``ledger.jsonl``, then ``ledger.1.jsonl``, ``ledger.2.jsonl``… guarded by an
@@ -14,19 +14,16 @@ and replays them; slots left by a run with more processes are adopted by whoever
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
 import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
-from onshore.domain.usage import UsageRecord
 from onshore.ports import StoreError
+from onshore.store.codecs import Codec
 
 if sys.platform != "win32":
     import fcntl
@@ -34,21 +31,7 @@ if sys.platform != "win32":
 log = logging.getLogger(__name__)
 
 MAX_SLOTS = 64
-_FIELDS = tuple(field.name for field in dataclasses.fields(UsageRecord))
-
-
-def encode(record: UsageRecord) -> bytes:
-    values: dict[str, Any] = {name: getattr(record, name) for name in _FIELDS}
-    values["created_at"] = record.created_at.isoformat()
-    return json.dumps(values, separators=(",", ":")).encode() + b"\n"
-
-
-def decode(line: bytes) -> UsageRecord:
-    values = json.loads(line)
-    # Unknown keys are dropped so a spool written by a newer version still replays here.
-    known = {name: values[name] for name in _FIELDS if name in values}
-    known["created_at"] = datetime.fromisoformat(known["created_at"])
-    return UsageRecord(**known)
+T = TypeVar("T")
 
 
 def slot_path(base: Path, slot: int) -> Path:
@@ -68,11 +51,27 @@ def _try_lock(path: Path) -> int | None:
     return fd
 
 
-class Spool:
-    """One claimed spool file. Thread-safe: appends and replay bookkeeping share a lock."""
+class Spool(Generic[T]):
+    """One claimed spool file. Thread-safe: appends and replay bookkeeping share a lock.
 
-    def __init__(self, path: Path, lock_fd: int) -> None:
+    Args:
+        path: The slot's file.
+        lock_fd: The open, flocked lock file that makes this process the slot's owner.
+        codec: How records become lines and back.
+        on_unreadable: Given every line that cannot be decoded (a torn last line after a crash,
+            or a line no version can read), so it is set aside rather than silently dropped.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        lock_fd: int,
+        codec: Codec[T],
+        on_unreadable: Callable[[bytes], None] | None = None,
+    ) -> None:
         self.path = path
+        self._codec = codec
+        self._on_unreadable = on_unreadable
         self._lock_fd: int | None = lock_fd
         self._lock = threading.Lock()
         self._offset = 0  # bytes already written to the database during this process's replay
@@ -80,7 +79,9 @@ class Spool:
         self._repair_and_count()
 
     @classmethod
-    def claim(cls, base: Path) -> Spool:
+    def claim(
+        cls, base: Path, codec: Codec[T], on_unreadable: Callable[[bytes], None] | None = None
+    ) -> Spool[T]:
         """The lowest free slot for ``base``.
 
         Raises:
@@ -92,14 +93,14 @@ class Spool:
                 path = slot_path(base, slot)
                 fd = _try_lock(path)
                 if fd is not None:
-                    return cls(path, fd)
+                    return cls(path, fd, codec, on_unreadable)
         except OSError as exc:
-            raise StoreError("the ledger spool directory is not writable") from exc
-        raise StoreError(f"all {MAX_SLOTS} ledger spool slots are in use")
+            raise StoreError(f"the spool directory for {base.name} is not writable") from exc
+        raise StoreError(f"all {MAX_SLOTS} spool slots for {base.name} are in use")
 
-    def orphans(self, base: Path) -> list[Spool]:
+    def orphans(self, base: Path) -> list[Spool[T]]:
         """Other slots of ``base`` that hold rows and that no running process owns (now locked)."""
-        found: list[Spool] = []
+        found: list[Spool[T]] = []
         for slot in range(MAX_SLOTS):
             path = slot_path(base, slot)
             if path == self.path or not path.exists():
@@ -107,7 +108,7 @@ class Spool:
             with contextlib.suppress(OSError):
                 fd = _try_lock(path)
                 if fd is not None:
-                    found.append(Spool(path, fd))
+                    found.append(Spool(path, fd, self._codec, self._on_unreadable))
         return found
 
     def release(self) -> None:
@@ -132,7 +133,7 @@ class Spool:
             file.seek(0)
             self.count = sum(1 for _ in file)
 
-    def append(self, records: Sequence[UsageRecord]) -> None:
+    def append(self, records: Sequence[T]) -> None:
         """Add ``records`` durably (fsync'd before returning).
 
         Raises:
@@ -140,7 +141,7 @@ class Spool:
         """
         if not records:
             return
-        data = b"".join(encode(record) for record in records)
+        data = b"".join(self._codec.encode(record) for record in records)
         with self._lock:
             try:
                 created = not self.path.exists()
@@ -151,24 +152,33 @@ class Spool:
                 if created:
                     _fsync_dir(self.path.parent)
             except OSError as exc:
-                raise StoreError("writing the ledger spool failed") from exc
+                raise StoreError(f"writing the spool {self.path.name} failed") from exc
             self.count += len(records)
 
-    def replay(self, write: Callable[[list[UsageRecord]], None], batch_size: int) -> int:
+    def replay(self, write: Callable[[list[T]], None], batch_size: int) -> int:
         """Write the file's rows in batches through ``write``; remove the file when all are in.
 
         Returns the number of rows written. Whatever ``write`` raises propagates, and the rows
-        not yet written stay in the file for the next attempt.
+        not yet written stay in the file for the next attempt; when it raises
+        :class:`PartialWrite`, the first ``done`` rows of its batch count as written, so they are
+        not written again.
         """
         written = 0
         while True:
             with self._lock:
-                batch, next_offset, skipped = self._read_batch(batch_size)
+                batch, ends, tail, skipped = self._read_batch(batch_size)
             if batch:
-                write(batch)
+                try:
+                    write(batch)
+                except PartialWrite as partial:
+                    if partial.done > 0:
+                        with self._lock:
+                            self._offset, lines = ends[partial.done - 1]
+                            self.count = max(0, self.count - lines)
+                    raise
                 written += len(batch)
             with self._lock:
-                self._offset = next_offset
+                self._offset = tail
                 self.count = max(0, self.count - len(batch) - skipped)
                 if batch or skipped:
                     continue
@@ -179,25 +189,44 @@ class Spool:
                     self.count = 0
                 return written
 
-    def _read_batch(self, batch_size: int) -> tuple[list[UsageRecord], int, int]:
+    def _read_batch(self, batch_size: int) -> tuple[list[T], list[tuple[int, int]], int, int]:
+        """Up to ``batch_size`` records from the current offset.
+
+        Returns the records; for each, the file offset just after its line and the number of
+        lines read up to it (unreadable ones included); the offset after the last line read; and
+        how many lines were unreadable.
+        """
         if not self.path.exists():
-            return [], 0, 0
-        batch: list[UsageRecord] = []
+            return [], [], 0, 0
+        batch: list[T] = []
+        ends: list[tuple[int, int]] = []
         skipped = 0
         with self.path.open("rb") as file:
             file.seek(self._offset)
-            offset = self._offset
+            tail = self._offset
             while len(batch) < batch_size:
                 line = file.readline()
                 if not line.endswith(b"\n"):  # end of file (or a line still being written)
                     break
-                offset = file.tell()
+                tail = file.tell()
                 try:
-                    batch.append(decode(line))
+                    batch.append(self._codec.decode(line))
                 except (ValueError, TypeError, KeyError):
                     skipped += 1
-                    log.warning("skipping an unreadable line in the ledger spool %s", self.path.name)
-        return batch, offset, skipped
+                    log.warning("setting aside an unreadable line in the spool %s", self.path.name)
+                    if self._on_unreadable is not None:
+                        self._on_unreadable(line)
+                    continue
+                ends.append((tail, len(batch) + skipped))
+        return batch, ends, tail, skipped
+
+
+class PartialWrite(Exception):
+    """A replay's ``write`` handled only the first ``done`` records of its batch, then failed."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__(f"{done} records handled before the failure")
+        self.done = done
 
 
 def _fsync_dir(directory: Path) -> None:

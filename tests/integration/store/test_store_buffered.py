@@ -17,6 +17,7 @@ from sqlalchemy import Engine, func, select
 from onshore.domain.usage import UsageRecord
 from onshore.ports import StoreError, UsageWriter
 from onshore.store.buffered import BufferedUsageSink
+from onshore.store.codecs import USAGE_CODEC
 from onshore.store.spool import Spool, slot_path
 from onshore.store.sql import SqlUsageStore, make_engine
 from onshore.store.sql.schema import usage_records
@@ -279,7 +280,7 @@ def test_close_returns_on_time_when_a_write_hangs(
 def test_a_torn_spool_line_is_skipped_and_the_rest_replayed(
     make_sink: Callable[..., BufferedUsageSink], writer: FakeWriter, spool_path: Path
 ) -> None:
-    spool = Spool.claim(spool_path)
+    spool = Spool.claim(spool_path, USAGE_CODEC)
     spool.append(rows(5))
     spool.release()
     with spool_path.open("ab") as file:
@@ -376,7 +377,7 @@ def test_replaying_rows_already_written_adds_nothing(
     ledger = SqlUsageStore(engine)
     batch = rows(80)
     ledger.write_batch(batch)
-    spool = Spool.claim(spool_path)
+    spool = Spool.claim(spool_path, USAGE_CODEC)
     spool.append([*batch, replace(batch[0], request_id="only-in-spool")])
     spool.release()
 

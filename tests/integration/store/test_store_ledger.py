@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from onshore.domain.usage import ModelUsage, UsageRecord
+from onshore.domain.usage import ModelUsage, RejectedUsage, UsageRecord
 from onshore.ports import HealthCheck, StoreError, UsageReader, UsageWriter
 from onshore.store.sql import SqlUsageStore, make_engine
 from onshore.store.sql.schema import usage_records
@@ -122,10 +122,81 @@ def test_summary(ledger: SqlUsageStore) -> None:
     assert summary.prompt_tokens == 410
     assert summary.completion_tokens == 60
     assert summary.total_tokens == 470
+    # Billable rows only: the 502 for qwen carried no tokens, the 400 had no model.
     assert summary.by_model == (
-        ModelUsage("qwen", requests=2, prompt_tokens=300, completion_tokens=0, total_tokens=300),
+        ModelUsage("qwen", requests=1, prompt_tokens=300, completion_tokens=0, total_tokens=300),
         ModelUsage("llama", requests=2, prompt_tokens=110, completion_tokens=60, total_tokens=170),
     )
+    assert (summary.billable_requests, summary.rejected_requests) == (3, 2)
+    assert summary.rejected == (
+        RejectedUsage(status=400, error_code=None, requests=1),
+        RejectedUsage(status=502, error_code=None, requests=1),
+    )
+
+
+def test_totals_and_rows_add_up_and_unknown_models_are_never_billing_rows(ledger: SqlUsageStore) -> None:
+    # Found from outside (issue 15): totals counted requests without a model while by_model did
+    # not, and a model name a partner typed showed up as a billing row.
+    ledger.write_batch(
+        [
+            record("ok", model="llama", prompt_tokens=5, completion_tokens=5, total_tokens=10),
+            record("cut", model="llama", status=499, prompt_tokens=5, completion_tokens=3, total_tokens=8),
+            record(
+                "typo",
+                model="lama-typo",
+                status=404,
+                error_code="model_not_found",
+                prompt_tokens=0,
+                completion_tokens=0,
+                total_tokens=0,
+            ),
+            record(
+                "typo2",
+                model="x" * 500,
+                status=404,
+                error_code="model_not_found",
+                prompt_tokens=0,
+                completion_tokens=0,
+                total_tokens=0,
+            ),
+            record(
+                "bad",
+                model=None,
+                status=400,
+                error_code="invalid_request",
+                prompt_tokens=0,
+                completion_tokens=0,
+                total_tokens=0,
+            ),
+            record("empty-ok", model="llama", prompt_tokens=0, completion_tokens=0, total_tokens=0),
+        ]
+    )
+
+    summary = ledger.summary("org_a", T0, T0 + timedelta(days=1))
+
+    assert [m.model for m in summary.by_model] == ["llama"]
+    assert summary.requests == summary.billable_requests + summary.rejected_requests == 6
+    assert summary.billable_requests == sum(m.requests for m in summary.by_model) == 3
+    assert summary.rejected_requests == sum(r.requests for r in summary.rejected) == 3
+    for total in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        assert getattr(summary, total) == sum(getattr(m, total) for m in summary.by_model)
+    assert summary.total_tokens == 18
+    assert summary.failed_requests == 4  # the cut stream is both failed and billable
+    assert RejectedUsage(status=404, error_code="model_not_found", requests=2) in summary.rejected
+
+
+def test_client_request_id_round_trips_and_is_bounded(ledger: SqlUsageStore) -> None:
+    ledger.write_batch(
+        [
+            record("r1", client_request_id="client-1"),
+            record("r2", created_at=T0 + timedelta(seconds=1), client_request_id="c" * 500),
+            record("r3", created_at=T0 + timedelta(seconds=2)),
+        ]
+    )
+    r1, r2, r3 = ledger.records(T0, T0 + timedelta(hours=1))
+    assert r1.client_request_id == "client-1"
+    assert r2.client_request_id == "c" * 128  # cut to the column, never a reason to refuse the row
+    assert r3.client_request_id is None
 
 
 def test_summary_of_nothing_is_zero(ledger: SqlUsageStore) -> None:

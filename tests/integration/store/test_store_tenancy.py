@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -189,6 +190,7 @@ def test_unreachable_database_raises_store_error() -> None:
             lambda: store.get_key("k"),
             lambda: store.revoke_key("k", T0),
             lambda: store.keys_updated_since(None),
+            lambda: store.keys_changed_since_seq(None),
         ):
             with pytest.raises(StoreError) as raised:
                 call()
@@ -213,3 +215,136 @@ def test_get_key_by_digest(store: SqlTenancyStore) -> None:
     found = store.get_key_by_digest(key.digest)
     assert found is not None and found.id == "key_by_digest"
     assert store.get_key_by_digest("0" * 64) is None
+
+
+# --- key changes by database sequence, not by anyone's clock (issue 13, item 8) ----------------------
+
+
+def test_keys_changed_since_seq(store: SqlTenancyStore, clock: FakeClock) -> None:
+    org = store.create_org("acme")
+    assert store.keys_changed_since_seq(None) == ([], 0)
+    store.add_key(make_key(org.id, "key_1"))
+    store.add_key(make_key(org.id, "key_2"))
+    keys, seq = store.keys_changed_since_seq(None)
+    assert [k.id for k in keys] == ["key_1", "key_2"]
+
+    store.revoke_key("key_1", clock.now)
+    changed, newer = store.keys_changed_since_seq(seq)
+    assert [(k.id, k.revoked_at) for k in changed] == [("key_1", clock.now)]
+    assert newer > seq
+    assert store.keys_changed_since_seq(newer) == ([], newer)
+    # A second revocation changes nothing, so replicas are told nothing.
+    store.revoke_key("key_1", clock.now + timedelta(seconds=5))
+    assert store.keys_changed_since_seq(newer)[0] == []
+
+
+def test_a_revocation_stamped_by_a_clock_10s_behind_is_still_seen(engine: Engine, clock: FakeClock) -> None:
+    # Found from outside: polling "updated since my last poll - 5 s" never saw a revocation whose
+    # writer's clock was 10 s behind the replica's, so the key kept working without Redis.
+    ahead = SqlTenancyStore(engine, clock=clock)
+    behind = SqlTenancyStore(engine, clock=lambda: clock.now - timedelta(seconds=10))
+    org = ahead.create_org("acme")
+    ahead.add_key(make_key(org.id, "key_1"))
+    _, seq = ahead.keys_changed_since_seq(None)
+
+    behind.revoke_key("key_1", clock.now - timedelta(seconds=10))
+
+    changed, _ = ahead.keys_changed_since_seq(seq)
+    assert [k.id for k in changed] == ["key_1"] and changed[0].revoked_at is not None
+
+
+def test_numbers_become_visible_in_order_even_when_transactions_overlap(database_url: str) -> None:
+    # With a plain SEQUENCE, a change holding number 10 can commit after one holding 11, and a
+    # poller that saw 11 would never see 10. The counter row makes the second writer wait.
+    engine = make_engine(database_url, pool_size=4)
+    store = SqlTenancyStore(engine)
+    try:
+        org = store.create_org("acme")
+        store.add_key(make_key(org.id, "slow"))
+        store.add_key(make_key(org.id, "fast"))
+        _, seen = store.keys_changed_since_seq(None)
+        slow_holds_number = threading.Event()
+        let_slow_commit = threading.Event()
+        errors: list[BaseException] = []
+
+        def slow() -> None:
+            try:
+                with store.unit_of_work() as uow:
+                    uow.revoke_key("slow", T0)
+                    slow_holds_number.set()
+                    let_slow_commit.wait(10)
+            except BaseException as exc:
+                errors.append(exc)
+
+        def fast() -> None:
+            try:
+                store.revoke_key("fast", T0)
+            except BaseException as exc:
+                errors.append(exc)
+
+        slow_thread = threading.Thread(target=slow)
+        slow_thread.start()
+        assert slow_holds_number.wait(10)
+        fast_thread = threading.Thread(target=fast)
+        fast_thread.start()
+        fast_thread.join(0.5)
+        assert fast_thread.is_alive()  # queued behind the slower transaction's number
+
+        changed, newer = store.keys_changed_since_seq(seen)
+        assert changed == [] and newer == seen  # nothing is visible out of order meanwhile
+
+        let_slow_commit.set()
+        slow_thread.join(10)
+        fast_thread.join(10)
+        assert errors == []
+        changed, _ = store.keys_changed_since_seq(seen)
+        assert [k.id for k in changed] == ["slow", "fast"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_changes_are_never_missed_by_a_poller(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, pool_size=8)
+    store = SqlTenancyStore(engine)
+    try:
+        org = store.create_org("acme")
+        ids = [f"key_{i:03d}" for i in range(60)]
+        state: dict[str, ApiKey] = {}
+        _, seq = store.keys_changed_since_seq(None)
+        done = threading.Event()
+
+        errors: list[BaseException] = []
+
+        def writer(chunk: list[str]) -> None:
+            try:
+                for key_id in chunk:
+                    store.add_key(make_key(org.id, key_id))
+                    store.revoke_key(key_id, T0)
+            except BaseException as exc:
+                errors.append(exc)
+
+        def poll() -> None:
+            nonlocal seq
+            while not done.is_set():
+                changed, seq = store.keys_changed_since_seq(seq)
+                state.update((k.id, k) for k in changed)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        writers = [threading.Thread(target=writer, args=(ids[i::4],)) for i in range(4)]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join(60)
+        assert errors == []
+        done.set()
+        poller.join(10)
+        # One more poll after the last commit. A change the poller skipped (its number at or below
+        # what it had seen) would not come back here, leaving its key missing or unrevoked.
+        changed, seq = store.keys_changed_since_seq(seq)
+        state.update((k.id, k) for k in changed)
+        assert sorted(state) == ids
+        assert all(k.revoked_at is not None for k in state.values())
+    finally:
+        engine.dispose()

@@ -8,6 +8,8 @@ import onshore.store.state
 
 def test_sql_exports() -> None:
     assert sorted(onshore.store.sql.__all__) == [
+        "SqlAuditLog",
+        "SqlRejectStore",
         "SqlTenancyStore",
         "SqlUsageStore",
         "make_engine",

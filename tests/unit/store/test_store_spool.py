@@ -9,7 +9,10 @@ import pytest
 
 from onshore.domain.usage import UsageRecord
 from onshore.ports import StoreError
-from onshore.store.spool import Spool, decode, encode, slot_path
+from onshore.store.codecs import USAGE_CODEC
+from onshore.store.codecs import decode_usage as decode
+from onshore.store.codecs import encode_usage as encode
+from onshore.store.spool import Spool, slot_path
 
 
 def record(request_id: str = "r1", **overrides: object) -> UsageRecord:
@@ -50,7 +53,7 @@ def test_slot_paths() -> None:
 
 
 def test_replay_writes_in_batches_and_removes_the_file(tmp_path: Path) -> None:
-    spool = Spool.claim(tmp_path / "s.jsonl")
+    spool = Spool.claim(tmp_path / "s.jsonl", USAGE_CODEC)
     spool.append([record(f"r{i}") for i in range(7)])
     assert spool.count == 7
     batches: list[list[str]] = []
@@ -65,7 +68,7 @@ def test_replay_writes_in_batches_and_removes_the_file(tmp_path: Path) -> None:
 
 
 def test_failed_replay_resumes_where_it_stopped(tmp_path: Path) -> None:
-    spool = Spool.claim(tmp_path / "s.jsonl")
+    spool = Spool.claim(tmp_path / "s.jsonl", USAGE_CODEC)
     spool.append([record(f"r{i}") for i in range(6)])
     seen: list[str] = []
     calls = 0
@@ -88,12 +91,12 @@ def test_failed_replay_resumes_where_it_stopped(tmp_path: Path) -> None:
 
 
 def test_a_second_claim_gets_the_next_slot(tmp_path: Path) -> None:
-    first = Spool.claim(tmp_path / "s.jsonl")
-    second = Spool.claim(tmp_path / "s.jsonl")
+    first = Spool.claim(tmp_path / "s.jsonl", USAGE_CODEC)
+    second = Spool.claim(tmp_path / "s.jsonl", USAGE_CODEC)
     assert first.path.name == "s.jsonl"
     assert second.path.name == "s.1.jsonl"
     first.release()
-    third = Spool.claim(tmp_path / "s.jsonl")
+    third = Spool.claim(tmp_path / "s.jsonl", USAGE_CODEC)
     assert third.path.name == "s.jsonl"
     second.release()
     third.release()

@@ -4,12 +4,23 @@ Typical wiring (the composition root does this once)::
 
     engine = make_engine(settings.database_url, pool_size=settings.database.pool_size,
                          echo=settings.database.echo)
-    tenancy = SqlTenancyStore(engine)
-    ledger = SqlUsageStore(engine)   # UsageWriter, UsageReader and HealthCheck
+    tenancy = SqlTenancyStore(engine)   # TenancyStore, with unit_of_work() for change + audit
+    ledger = SqlUsageStore(engine)      # UsageWriter, UsageReader, HealthCheck, RejectWriter
+    audit = SqlAuditLog(engine)         # append-only audit trail (BatchWriter, RejectWriter)
 """
 
+from onshore.store.sql.audit import SqlAuditLog
 from onshore.store.sql.engine import make_engine, normalise_url, redact_url
 from onshore.store.sql.ledger import SqlUsageStore
+from onshore.store.sql.rejects import SqlRejectStore
 from onshore.store.sql.tenancy import SqlTenancyStore
 
-__all__ = ["SqlTenancyStore", "SqlUsageStore", "make_engine", "normalise_url", "redact_url"]
+__all__ = [
+    "SqlAuditLog",
+    "SqlRejectStore",
+    "SqlTenancyStore",
+    "SqlUsageStore",
+    "make_engine",
+    "normalise_url",
+    "redact_url",
+]

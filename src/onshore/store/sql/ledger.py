@@ -6,19 +6,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, case, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, Row, and_, case, func, or_, select, text
 
-from onshore.domain.usage import ModelUsage, UsageRecord, UsageSummary
-from onshore.errors import ConfigError
-from onshore.store.sql.errors import translate_errors
+from onshore.domain.usage import ModelUsage, RejectedUsage, UsageRecord, UsageSummary
+from onshore.store.setaside import Rejected
+from onshore.store.sql.errors import translate_errors, translate_write_errors
+from onshore.store.sql.idempotent import insert_ignoring_duplicates
+from onshore.store.sql.rejects import SqlRejectStore
 from onshore.store.sql.schema import usage_records
 
 _COLUMNS = tuple(column.name for column in usage_records.columns)
+CLIENT_REQUEST_ID_MAX = 128  # the column's bound: a longer id is cut, never a reason to refuse a row
+# A billable row without a model cannot come from the gateway; should one appear, it is still billed
+# and still adds up, under this name.
+NO_MODEL = "(none)"
 
 
 class SqlUsageStore:
-    """``UsageWriter``, ``UsageReader`` and ``HealthCheck`` on SQLAlchemy.
+    """``UsageWriter``, ``UsageReader``, ``HealthCheck`` and ``RejectWriter`` on SQLAlchemy.
 
     Writes are idempotent on ``request_id`` (``INSERT … ON CONFLICT DO NOTHING`` on both
     PostgreSQL and SQLite), so a batch retried after a timeout, a crash between a write and the
@@ -26,91 +31,107 @@ class SqlUsageStore:
 
     Args:
         engine: From :func:`onshore.store.sql.engine.make_engine`, already migrated.
+
+    Raises:
+        ConfigError: the engine is neither SQLite nor PostgreSQL.
     """
 
     def __init__(self, engine: Engine) -> None:
-        dialect = engine.dialect.name
-        if dialect == "postgresql":
-            self._insert: Any = postgresql.insert(usage_records).on_conflict_do_nothing(
-                index_elements=[usage_records.c.request_id]
-            )
-        elif dialect == "sqlite":
-            # ON CONFLICT DO NOTHING rather than INSERT OR IGNORE: OR IGNORE would also silently
-            # drop rows that break NOT NULL, hiding bugs; only a duplicate key should be skipped.
-            self._insert = sqlite.insert(usage_records).on_conflict_do_nothing(
-                index_elements=[usage_records.c.request_id]
-            )
-        else:  # make_engine only builds these two; a hand-made engine gets a clear message
-            raise ConfigError(f"the usage ledger supports SQLite and PostgreSQL, not {dialect!r}")
+        self._insert = insert_ignoring_duplicates(engine, usage_records)
+        self._rejects = SqlRejectStore(engine)
         self._engine = engine
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         """Insert ``records`` in one transaction with one executemany; already-stored ids are skipped.
 
         Raises:
-            StoreError: the database is unreachable or refused the batch; nothing was written.
+            RecordsRefused: the database refused the data of some row (which one is not said:
+                ``BufferedUsageSink`` bisects to find it); nothing was written.
+            StoreError: the database is unreachable or failed; nothing was written.
         """
         if not records:
             return
-        # A request id repeated inside one batch is the same request; keep its first row so the
-        # statement never conflicts with itself.
-        unique: dict[str, dict[str, Any]] = {}
-        for record in records:
-            unique.setdefault(record.request_id, _values(record))
-        with translate_errors("writing usage records"), self._engine.begin() as conn:
-            conn.execute(self._insert, list(unique.values()))
+        with translate_write_errors("writing usage records"):
+            # A request id repeated inside one batch is the same request; keep its first row so
+            # the statement never conflicts with itself.
+            unique: dict[str, dict[str, Any]] = {}
+            for record in records:
+                unique.setdefault(record.request_id, _values(record))
+            with self._engine.begin() as conn:
+                conn.execute(self._insert, list(unique.values()))
+
+    def set_aside(self, rejects: Sequence[Rejected], /) -> None:
+        """Store refused rows in ``ledger_rejects`` (see ``SqlRejectStore.set_aside``)."""
+        self._rejects.set_aside(rejects)
 
     def summary(self, org_id: str, start: datetime, end: datetime) -> UsageSummary:
-        """Totals for ``org_id`` over ``start <= created_at < end``.
+        """Totals for ``org_id`` over ``start <= created_at < end``; the parts add up.
 
-        ``failed_requests`` counts statuses of 400 and above. ``by_model`` covers rows that name a
-        model (a request rejected before its model was known has none), most tokens first.
+        A row is billable when its status is 2xx or it carries tokens; ``by_model`` holds the
+        billable rows only (so an unknown model a partner typed never looks like usage), and
+        ``rejected`` the others, by status and error code. Most tokens first, then by name.
         """
         t = usage_records.c
         period = (t.org_id == org_id, t.created_at >= start, t.created_at < end)
+        billable = or_(
+            and_(t.status >= 200, t.status < 300),
+            t.total_tokens > 0,
+            t.prompt_tokens > 0,
+            t.completion_tokens > 0,
+        )
         failed = func.coalesce(func.sum(case((t.status >= 400, 1), else_=0)), 0)
-        totals = select(
-            func.count(),
-            failed,
-            func.coalesce(func.sum(t.prompt_tokens), 0),
-            func.coalesce(func.sum(t.completion_tokens), 0),
-            func.coalesce(func.sum(t.total_tokens), 0),
-        ).where(*period)
+        totals = select(func.count(), failed).where(*period)
+        model = func.coalesce(t.model, NO_MODEL)
         total_tokens = func.coalesce(func.sum(t.total_tokens), 0).label("total")
         per_model = (
             select(
-                t.model,
+                model,
                 func.count(),
                 func.coalesce(func.sum(t.prompt_tokens), 0),
                 func.coalesce(func.sum(t.completion_tokens), 0),
                 total_tokens,
             )
-            .where(*period, t.model.is_not(None))
-            .group_by(t.model)
-            .order_by(total_tokens.desc(), t.model)
+            .where(*period, billable)
+            .group_by(model)
+            .order_by(total_tokens.desc(), model)
+        )
+        per_refusal = (
+            select(t.status, t.error_code, func.count())
+            .where(*period, ~billable)
+            .group_by(t.status, t.error_code)
+            .order_by(func.count().desc(), t.status, t.error_code)
         )
         with translate_errors("summarising usage"), self._engine.connect() as conn:
-            requests, failures, prompt, completion, total = conn.execute(totals).one()
+            requests, failures = conn.execute(totals).one()
             models = conn.execute(per_model).all()
+            refusals = conn.execute(per_refusal).all()
+        by_model = tuple(
+            ModelUsage(
+                model=str(name),
+                requests=int(count),
+                prompt_tokens=int(p),
+                completion_tokens=int(c),
+                total_tokens=int(tt),
+            )
+            for name, count, p, c, tt in models
+        )
+        rejected = tuple(
+            RejectedUsage(status=int(status), error_code=code, requests=int(count))
+            for status, code, count in refusals
+        )
         return UsageSummary(
             org_id=org_id,
             period_start=start,
             period_end=end,
             requests=int(requests),
             failed_requests=int(failures),
-            prompt_tokens=int(prompt),
-            completion_tokens=int(completion),
-            total_tokens=int(total),
-            by_model=tuple(
-                ModelUsage(
-                    model=str(model),
-                    requests=int(count),
-                    prompt_tokens=int(p),
-                    completion_tokens=int(c),
-                    total_tokens=int(tt),
-                )
-                for model, count, p, c, tt in models
-            ),
+            prompt_tokens=sum(m.prompt_tokens for m in by_model),
+            completion_tokens=sum(m.completion_tokens for m in by_model),
+            total_tokens=sum(m.total_tokens for m in by_model),
+            by_model=by_model,
+            billable_requests=sum(m.requests for m in by_model),
+            rejected_requests=sum(r.requests for r in rejected),
+            rejected=rejected,
         )
 
     def records(
@@ -137,7 +158,11 @@ class SqlUsageStore:
 
 
 def _values(record: UsageRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in _COLUMNS}
+    values = {name: getattr(record, name) for name in _COLUMNS}
+    client_id = record.client_request_id
+    if client_id is not None and len(client_id) > CLIENT_REQUEST_ID_MAX:
+        values["client_request_id"] = client_id[:CLIENT_REQUEST_ID_MAX]
+    return values
 
 
 def _record(row: Row[Any]) -> UsageRecord:

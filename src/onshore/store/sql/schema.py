@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     TypeDecorator,
 )
 
@@ -89,9 +91,22 @@ api_keys = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=True),
     Column("revoked_at", UtcDateTime, nullable=True),
-    # Set by the application on insert and revoke; replicas poll "updated since" to refresh their
-    # in-memory key snapshot, hence the index.
+    # Set by the application on insert and revoke, from the writer's clock: informational only.
     Column("updated_at", UtcDateTime, nullable=False, index=True),
+    # Replicas poll "changed since sequence N" to refresh their in-memory key snapshot. The number
+    # comes from change_counters inside the writing transaction, so it never depends on a clock
+    # and grows in commit order (see SqlTenancyStore.keys_changed_since_seq).
+    Column("change_seq", BigInteger, nullable=False, server_default="0", index=True),
+)
+
+# One row per sequence ("api_keys"). Taking the next number is an UPDATE of this row, whose row
+# lock is held to the end of the writing transaction: writers queue here, so numbers become
+# visible in the order they were taken (a PostgreSQL SEQUENCE does not promise that).
+change_counters = Table(
+    "change_counters",
+    metadata,
+    Column("name", String, primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 # No foreign keys on the ledger: a row must be accepted even when its organisation or key was
@@ -114,6 +129,39 @@ usage_records = Table(
     Column("ttft_ms", Float, nullable=True),
     Column("latency_ms", Float, nullable=False),
     Column("error_code", String, nullable=True),
+    # The client's own x-request-id, for correlation only (the key above is the server's).
+    Column("client_request_id", String(128), nullable=True),
     # Billing reads one organisation's rows for a period.
     Index("ix_usage_records_org_id_created_at", "org_id", "created_at"),
+)
+
+# Records the database refused (a NUL byte in a text column, a value out of range), set aside so
+# they block nothing and are never lost. ``payload`` is the record as ASCII JSON, always storable;
+# ``reason`` an error class name, never a message (messages can quote the data). ``id`` is a
+# digest of kind and payload, so setting the same record aside twice keeps one row.
+ledger_rejects = Table(
+    "ledger_rejects",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("record_key", String(256), nullable=False, index=True),
+    Column("reason", String(128), nullable=False),
+    Column("rejected_at", UtcDateTime, nullable=False, index=True),
+    Column("payload", Text, nullable=False),
+)
+
+# The audit trail: append-only (the store has no update or delete for it). No foreign keys, for
+# the same reason as the ledger: an entry outlives what it describes.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String, nullable=False),
+    Column("action", String, nullable=False),
+    Column("target_type", String, nullable=False),
+    Column("target_id", String, nullable=True),
+    Column("org_id", String, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_org_id_at", "org_id", "at"),
 )

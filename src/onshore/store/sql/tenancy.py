@@ -2,39 +2,45 @@
 
 from __future__ import annotations
 
-import dataclasses
-import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, Row, select
 
+from onshore.domain.audit import AuditEntry
 from onshore.domain.tenancy import ApiKey, Organisation
-from onshore.ports import AlreadyExists, StoreError
-from onshore.store.sql.errors import is_unique_violation, translate_errors
-from onshore.store.sql.schema import api_keys, organisations
+from onshore.store.sql.errors import translate_errors
+from onshore.store.sql.idempotent import insert_ignoring_duplicates
+from onshore.store.sql.schema import api_keys, audit_log, organisations
+from onshore.store.sql.unit_of_work import (
+    TenancyTransaction,
+    key_from_row,
+    new_org_id,
+)
 
 Clock = Callable[[], datetime]
+
+__all__ = ["SqlTenancyStore", "TenancyTransaction", "new_org_id"]
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def new_org_id() -> str:
-    """An opaque organisation id; random so ids reveal neither order nor count of partners."""
-    return "org_" + secrets.token_hex(8)
-
-
 class SqlTenancyStore:
     """``TenancyStore`` on SQLAlchemy.
 
     Every method opens its own short transaction, so the store is safe to share between threads
-    (the gateway calls it through ``asyncio.to_thread``). ``updated_at`` is stamped from ``clock``
-    on insert and revoke; pollers re-read with an overlap, so modest clock skew between replicas
-    only means a row is applied twice.
+    (the gateway calls it through ``asyncio.to_thread``). Several changes and their audit entries
+    can share one transaction through :meth:`unit_of_work`.
+
+    Replicas learn about key changes by polling :meth:`keys_changed_since_seq`: every insert and
+    revocation takes the next number of a database counter inside its transaction, and numbers
+    become visible in increasing order (see ``TenancyTransaction.next_change_seq``), so no
+    change is missed whatever the writers' clocks say. ``updated_at`` is still stamped from
+    ``clock`` for people to read; nothing relies on it any more.
 
     Args:
         engine: From :func:`onshore.store.sql.engine.make_engine`, already migrated.
@@ -44,21 +50,25 @@ class SqlTenancyStore:
     def __init__(self, engine: Engine, *, clock: Clock = _utcnow) -> None:
         self._engine = engine
         self._clock = clock
+        self._audit_insert = insert_ignoring_duplicates(engine, audit_log)
+
+    @contextmanager
+    def unit_of_work(self, action: str = "changing organisations or keys") -> Iterator[TenancyTransaction]:
+        """One transaction: commits when the block ends normally, rolls back on any exception.
+
+        Raises:
+            StoreError: the database failed (``action`` names what was being done); nothing of
+                the block is stored. ``AlreadyExists`` passes through as it is.
+        """
+        with translate_errors(action), self._engine.begin() as conn:
+            yield TenancyTransaction(conn, self._clock, self._audit_insert)
 
     # --- organisations --------------------------------------------------------------------------
 
     def create_org(self, name: str) -> Organisation:
-        org = Organisation(id=new_org_id(), name=name, created_at=self._clock())
-        try:
-            with translate_errors("creating an organisation"), self._engine.begin() as conn:
-                conn.execute(
-                    organisations.insert().values(id=org.id, name=org.name, created_at=org.created_at)
-                )
-        except StoreError as exc:
-            if isinstance(exc.__cause__, IntegrityError) and is_unique_violation(exc.__cause__):
-                raise AlreadyExists(f"an organisation named {name!r} already exists") from exc.__cause__
-            raise
-        return org
+        """Raises ``AlreadyExists`` when the name is taken."""
+        with self.unit_of_work("creating an organisation") as uow:
+            return uow.create_org(name)
 
     def list_orgs(self) -> list[Organisation]:
         query = select(organisations).order_by(organisations.c.created_at, organisations.c.id)
@@ -78,24 +88,17 @@ class SqlTenancyStore:
 
     # --- keys -----------------------------------------------------------------------------------
 
-    def add_key(self, key: ApiKey) -> ApiKey:
-        """Insert ``key``; its ``updated_at`` is replaced by the store's clock.
+    def add_key(self, key: ApiKey, audit: AuditEntry | None = None) -> ApiKey:
+        """Insert ``key`` (and ``audit``, in the same transaction); ``updated_at`` is the store's clock.
 
         Raises:
             AlreadyExists: the id or the digest is already stored.
             StoreError: the organisation does not exist, or the database failed.
         """
-        stored = dataclasses.replace(key, updated_at=self._clock())
-        try:
-            with translate_errors("adding a key"), self._engine.begin() as conn:
-                conn.execute(api_keys.insert().values(**_key_values(stored)))
-        except StoreError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, IntegrityError):
-                if is_unique_violation(cause):
-                    raise AlreadyExists("a key with this id or digest already exists") from cause
-                raise StoreError("adding a key failed: the organisation does not exist") from cause
-            raise
+        with self.unit_of_work("adding a key") as uow:
+            stored = uow.add_key(key)
+            if audit is not None:
+                uow.append_audit(audit)
         return stored
 
     def list_keys(self, org_id: str | None = None) -> list[ApiKey]:
@@ -103,70 +106,58 @@ class SqlTenancyStore:
         if org_id is not None:
             query = query.where(api_keys.c.org_id == org_id)
         with translate_errors("listing keys"), self._engine.connect() as conn:
-            return [_key(row) for row in conn.execute(query)]
+            return [key_from_row(row) for row in conn.execute(query)]
 
     def get_key(self, key_id: str) -> ApiKey | None:
         with translate_errors("reading a key"), self._engine.connect() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
     def get_key_by_digest(self, digest: str) -> ApiKey | None:
         with translate_errors("reading a key"), self._engine.connect() as conn:
             row = conn.execute(select(api_keys).where(api_keys.c.digest == digest)).first()
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
-    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+    def revoke_key(self, key_id: str, at: datetime, audit: AuditEntry | None = None) -> ApiKey | None:
         """Mark the key revoked at ``at``; None when no such key.
 
-        Revoking twice keeps the first ``revoked_at`` (the moment that matters for an audit) and
-        leaves ``updated_at`` alone, so replicas are not told about a change that did not happen.
+        With ``audit``, the entry is appended in the same transaction when the key exists: if
+        either fails, neither is stored. Revoking twice keeps the first ``revoked_at`` (the moment
+        that matters for an audit); the second call's entry records that it was asked.
         """
-        with translate_errors("revoking a key"), self._engine.begin() as conn:
-            conn.execute(
-                update(api_keys)
-                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=at, updated_at=self._clock())
-            )
-            row = conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
-        return None if row is None else _key(row)
+        with self.unit_of_work("revoking a key") as uow:
+            key = uow.revoke_key(key_id, at)
+            if key is not None and audit is not None:
+                uow.append_audit(audit)
+        return key
 
     def keys_updated_since(self, since: datetime | None) -> list[ApiKey]:
+        """Keys whose ``updated_at`` is at or after ``since``; kept for callers of the old port.
+
+        ``updated_at`` comes from the writer's clock, so a poller using this misses changes made
+        by a host whose clock is behind: use :meth:`keys_changed_since_seq`.
+        """
         query = select(api_keys).order_by(api_keys.c.updated_at, api_keys.c.id)
         if since is not None:
             query = query.where(api_keys.c.updated_at >= since)
         with translate_errors("reading changed keys"), self._engine.connect() as conn:
-            return [_key(row) for row in conn.execute(query)]
+            return [key_from_row(row) for row in conn.execute(query)]
+
+    def keys_changed_since_seq(self, seq: int | None) -> tuple[list[ApiKey], int]:
+        """Keys changed after change number ``seq`` (every key when None), and the newest number.
+
+        Pass the returned number back on the next call. Numbers are taken from a database
+        counter inside each writing transaction and become visible in order, so polling this
+        way misses no change, however skewed the clocks of the hosts that made them.
+        """
+        query = select(api_keys).order_by(api_keys.c.change_seq, api_keys.c.id)
+        if seq is not None:
+            query = query.where(api_keys.c.change_seq > seq)
+        with translate_errors("reading changed keys"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        newest = max((int(row.change_seq) for row in rows), default=seq or 0)
+        return [key_from_row(row) for row in rows], newest
 
 
 def _org(row: Row[Any]) -> Organisation:
     return Organisation(id=row.id, name=row.name, created_at=row.created_at)
-
-
-def _key_values(key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": key.id,
-        "org_id": key.org_id,
-        "name": key.name,
-        "digest": key.digest,
-        "prefix": key.prefix,
-        "models": None if key.models is None else list(key.models),
-        "created_at": key.created_at,
-        "expires_at": key.expires_at,
-        "revoked_at": key.revoked_at,
-        "updated_at": key.updated_at,
-    }
-
-
-def _key(row: Row[Any]) -> ApiKey:
-    return ApiKey(
-        id=row.id,
-        org_id=row.org_id,
-        name=row.name,
-        digest=row.digest,
-        prefix=row.prefix,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        models=None if row.models is None else tuple(row.models),
-        updated_at=row.updated_at,
-    )
