@@ -37,6 +37,13 @@ def usage_for_month(
 
 
 def summary_to_json(summary: UsageSummary, org_name: str) -> dict[str, object]:
+    """The public shape of a usage summary (admin API and ``onshore usage --json``).
+
+    Fields are only ever added, never renamed. ``requests`` counts every request;
+    ``billable_requests`` (the sum over ``by_model``) and ``rejected_requests`` (the sum over
+    ``rejected``: refused, failed before any token, unknown models) add up to it, and the token
+    totals are the sums over ``by_model``.
+    """
     return {
         "org": org_name,
         "org_id": summary.org_id,
@@ -56,5 +63,10 @@ def summary_to_json(summary: UsageSummary, org_name: str) -> dict[str, object]:
                 "total_tokens": m.total_tokens,
             }
             for m in summary.by_model
+        ],
+        "billable_requests": summary.billable_requests,
+        "rejected_requests": summary.rejected_requests,
+        "rejected": [
+            {"status": r.status, "error_code": r.error_code, "requests": r.requests} for r in summary.rejected
         ],
     }

@@ -14,7 +14,12 @@ from onshore.cli.common import config_option, json_option, print_json, print_tab
 @json_option
 @user_errors
 def usage(org: str, month: str | None, config: str | None, as_json: bool) -> None:
-    """Show an organisation's metered usage for a month."""
+    """Show an organisation's metered usage for a month.
+
+    Billable usage is listed by model; requests that produced none (refused, failed before any
+    token, unknown models) are counted apart, by status and error code, so the two add up to the
+    total and a model name a partner typed never looks like usage.
+    """
     from onshore.admin.usage import summary_to_json, usage_for_month  # noqa: PLC0415
 
     store = store_for(config)
@@ -32,6 +37,10 @@ def usage(org: str, month: str | None, config: str | None, as_json: bool) -> Non
         f"prompt tokens {summary.prompt_tokens}, completion tokens {summary.completion_tokens}, "
         f"total {summary.total_tokens}"
     )
+    click.echo(
+        f"billable requests {summary.billable_requests}, "
+        f"requests without billable usage {summary.rejected_requests}"
+    )
     print_table(
         ["model", "requests", "prompt", "completion", "total"],
         [
@@ -39,3 +48,10 @@ def usage(org: str, month: str | None, config: str | None, as_json: bool) -> Non
             for m in summary.by_model
         ],
     )
+    if summary.rejected:
+        click.echo("")
+        click.echo("without billable usage:")
+        print_table(
+            ["status", "error", "requests"],
+            [(r.status, r.error_code or "-", r.requests) for r in summary.rejected],
+        )
