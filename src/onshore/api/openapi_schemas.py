@@ -1,0 +1,222 @@
+"""The component schemas of the OpenAPI document (``onshore.api.openapi``).
+
+Request schemas say exactly what the gateway itself refuses (``onshore.gateway.request_body``), no
+less, so a client generated from them never meets a 400 the document allowed; what the gateway
+forwards unread stays open (``additionalProperties``). Response schemas follow OpenAI's shapes and
+the admin API's ``org_json`` and ``key_json`` (``onshore.admin.tenancy``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# request_body.py: a non-empty string of at most 256 characters without control characters.
+_MODEL = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
+_COUNT = {"type": ["integer", "null"], "minimum": 0}  # max_tokens, max_completion_tokens, n
+_NUMBER = {"type": ["number", "null"]}  # temperature, top_p
+_STREAM = {"type": ["boolean", "null"], "description": "true: the answer comes as server-sent events"}
+_STREAM_OPTIONS = {
+    "type": ["object", "null"],
+    "properties": {"include_usage": {"type": "boolean"}},
+    "additionalProperties": True,
+}
+_GENERATION = {
+    "stream": _STREAM,
+    "stream_options": _STREAM_OPTIONS,
+    "max_tokens": _COUNT,
+    "max_completion_tokens": _COUNT,
+    "n": _COUNT,
+    "temperature": _NUMBER,
+    "top_p": _NUMBER,
+}
+_TIMESTAMP = {"type": "string", "format": "date-time"}
+_NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+_USAGE = {
+    "type": ["object", "null"],
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(name: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["object", "data"],
+        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": _ref(name)}},
+    }
+
+
+def _chunk(kind: str, choice: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["id", "object", "created", "model", "choices"],
+        "additionalProperties": True,
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": kind},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {"type": "array", "items": choice},
+            "usage": _USAGE,
+        },
+    }
+
+
+def _choice(**fields: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": True,
+        "properties": {
+            "index": {"type": "integer"},
+            **fields,
+            "finish_reason": {"type": ["string", "null"]},
+        },
+    }
+
+
+def schemas() -> dict[str, Any]:
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["message", "type", "param", "code"],
+                    "properties": {
+                        "message": {"type": "string"},
+                        "type": {"type": "string"},
+                        "param": {"type": ["string", "null"]},
+                        "code": {"type": ["string", "null"]},
+                    },
+                }
+            },
+        },
+        "Passthrough": {"type": "object", "additionalProperties": True},
+        "ChatRequest": {
+            "type": "object",
+            "required": ["model", "messages"],
+            "additionalProperties": True,
+            "properties": {
+                "model": _MODEL,
+                "messages": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["role"],
+                        "additionalProperties": True,
+                        "properties": {"role": {"type": "string"}},
+                    },
+                },
+                **_GENERATION,
+            },
+        },
+        "CompletionRequest": {
+            "type": "object",
+            "required": ["model", "prompt"],
+            "additionalProperties": True,
+            "properties": {"model": _MODEL, "prompt": {"type": ["string", "array"]}, **_GENERATION},
+        },
+        "EmbeddingsRequest": {
+            "type": "object",
+            "required": ["model", "input"],
+            "additionalProperties": True,
+            "properties": {
+                "model": _MODEL,
+                "input": {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1}]},
+                "stream": _STREAM,
+                "encoding_format": {"enum": ["float", "base64"]},
+                "dimensions": {"type": "integer"},
+            },
+        },
+        # One `data:` line of a stream each; the stream ends with `data: [DONE]`. A failure after the
+        # stream started comes as one event holding an `Error` (the status cannot change any more).
+        "ChatCompletionChunk": _chunk(
+            "chat.completion.chunk",
+            _choice(
+                delta={
+                    "type": "object",
+                    "additionalProperties": True,
+                    "properties": {"role": {"type": "string"}, "content": {"type": ["string", "null"]}},
+                }
+            ),
+        ),
+        "CompletionChunk": _chunk("text_completion", _choice(text={"type": "string"})),
+        "ChatStreamEvent": {"anyOf": [_ref("ChatCompletionChunk"), _ref("Error")]},
+        "CompletionStreamEvent": {"anyOf": [_ref("CompletionChunk"), _ref("Error")]},
+        "Model": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "model"},
+                "created": {"type": "integer"},
+                "owned_by": {"type": "string"},
+            },
+        },
+        "ModelList": _list_of("Model"),
+        "Organisation": {
+            "type": "object",
+            "required": ["id", "object", "name", "created_at"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "organisation"},
+                "name": {"type": "string"},
+                "created_at": _TIMESTAMP,
+            },
+        },
+        "OrganisationList": _list_of("Organisation"),
+        "ApiKey": {
+            "type": "object",
+            "required": ["id", "object", "org_id", "name", "prefix", "models", "created_at"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "api_key"},
+                "org_id": {"type": "string"},
+                "name": {"type": ["string", "null"]},
+                "prefix": {"type": "string", "description": "the first characters, to recognise it"},
+                "models": {"type": ["array", "null"], "items": {"type": "string"}},
+                "created_at": _TIMESTAMP,
+                "expires_at": _NULLABLE_TIMESTAMP,
+                "revoked_at": _NULLABLE_TIMESTAMP,
+            },
+        },
+        "ApiKeyCreated": {
+            "allOf": [
+                _ref("ApiKey"),
+                {
+                    "type": "object",
+                    "required": ["key"],
+                    "properties": {"key": {"type": "string", "description": "the secret, shown this once"}},
+                },
+            ]
+        },
+        "ApiKeyList": _list_of("ApiKey"),
+        "OrgCreate": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1}},
+        },
+        "KeyCreate": {
+            "type": "object",
+            "required": ["org"],
+            "properties": {
+                "org": {"type": "string", "minLength": 1},
+                "name": {"type": "string"},
+                "models": {"type": "array", "items": {"type": "string"}},
+                "expires_in": {
+                    "type": "string",
+                    "pattern": "^\\s*\\d{1,12}\\s*[smhdw]\\s*$",
+                    "description": "a duration such as 30d, 12h, 90m or 2w; at most 3650d",
+                    "examples": ["30d"],
+                },
+            },
+        },
+    }
