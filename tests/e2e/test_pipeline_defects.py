@@ -240,3 +240,25 @@ def test_a_replica_starts_while_the_database_is_down_and_serves_when_it_returns(
         finally:
             gw.stop()
             proxy.stop()
+
+
+def test_a_backend_whose_credentials_are_missing_is_visible(
+    engines: dict[str, ScriptedEngine], tmp_path: Path
+) -> None:
+    """Issue 15: it used to start silently, /readyz said healthy and partners got 502s."""
+    gw = make_gateway(
+        tmp_path,
+        [
+            remote_backend(
+                "needs-key", engines["normal"].url, "m", api_key_env="ONSHORE_TEST_UNSET_ENGINE_KEY"
+            )
+        ],
+    )
+    gw.start()
+    try:
+        ready = httpx.get(gw.base_url + "/readyz")
+        assert ready.status_code == 503 and "configuration" in ready.json()["failing"]
+        log = gw.log_text()
+        assert "needs-key" in log and "ONSHORE_TEST_UNSET_ENGINE_KEY" in log
+    finally:
+        gw.stop()
