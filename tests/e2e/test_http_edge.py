@@ -267,10 +267,13 @@ def test_malformed_requests_get_an_openai_shaped_400(edge: Gateway, request_byte
         ("DELETE", "/v1/chat/completions", "POST"),
         ("POST", "/v1/models", "GET"),
         ("PUT", "/healthz", "GET, HEAD"),
+        ("PUT", "/admin/v1/orgs", "GET, POST"),
+        ("GET", "/admin/v1/keys/key_123", "DELETE"),
     ],
 )
 def test_405_names_the_allowed_methods(edge: Gateway, method: str, path: str, allow: str) -> None:
-    response = httpx.request(method, edge.base_url + path)
+    admin = {"Authorization": f"Bearer {edge.admin_token}"}
+    response = httpx.request(method, edge.base_url + path, headers=admin)
     assert response.status_code == 405
     assert response.headers["allow"] == allow
     assert response.json()["error"]["code"] == "method_not_allowed"

@@ -57,9 +57,11 @@ async def dispatch(services: Services, exchange: Exchange) -> None:
             continue
         handler = methods.get(scope["method"])
         if handler is None:
-            raise MethodNotAllowed(
+            error = MethodNotAllowed(
                 f"Method {scope['method']} is not allowed here; use {' or '.join(methods)}."
             )
+            error.headers = ((b"allow", ", ".join(methods).encode()),)  # RFC 9110: a 405 must name them
+            raise error
         status, payload = await handler(AdminRequest(services, exchange, query, args))
         await exchange.reply_json(status, payload)
         return
