@@ -8,7 +8,7 @@ what Alembic and the CLI want anyway. The gateway calls it through ``asyncio.to_
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,8 +27,21 @@ class AlreadyExists(StoreError):
     """A unique name is already taken."""
 
 
+class TenancyTransaction(Protocol):
+    """Tenancy changes and their audit entries on one open transaction: all commit, or none."""
+
+    def create_org(self, name: str) -> Organisation: ...
+    def add_key(self, key: ApiKey) -> ApiKey: ...
+    def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None: ...
+    def append_audit(self, *entries: AuditEntry) -> None: ...
+
+
 class TenancyStore(Protocol):
     """Organisations and keys (durable, in SQL)."""
+
+    def unit_of_work(self, action: str = ...) -> AbstractContextManager[TenancyTransaction]:
+        """One transaction: commits when the block ends normally, rolls back on any exception."""
+        ...
 
     def create_org(self, name: str) -> Organisation: ...
     def list_orgs(self) -> list[Organisation]: ...

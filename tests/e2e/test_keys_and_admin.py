@@ -124,3 +124,28 @@ def test_a_key_created_by_the_cli_works_at_once(gateway: Gateway) -> None:
     created = json.loads(gateway.cli("keys", "create", "--org", "instant-org", "--json").stdout)
     client = openai.OpenAI(base_url=gateway.v1, api_key=created["key"], max_retries=0)
     assert client.chat.completions.create(model="bench-model", messages=MESSAGES).choices
+
+
+def test_every_change_leaves_an_audit_entry_naming_who_made_it(gateway: Gateway) -> None:
+    admin = {"Authorization": f"Bearer {gateway.admin_token}"}
+    org = httpx.post(gateway.base_url + "/admin/v1/orgs", json={"name": "audited"}, headers=admin).json()
+    key = httpx.post(gateway.base_url + "/admin/v1/keys", json={"org": "audited"}, headers=admin).json()
+    httpx.post(f"{gateway.base_url}/admin/v1/keys/{key['id']}/revoke", headers=admin).raise_for_status()
+    key_id_cli, _ = gateway.create_key("audited")
+    gateway.cli("keys", "revoke", key_id_cli)
+
+    listed = httpx.get(gateway.base_url + "/admin/v1/audit", params={"org": "audited"}, headers=admin).json()
+    actions = [(e["action"], e["actor"], e["target_id"]) for e in reversed(listed["data"])]
+    assert actions[:3] == [
+        ("org.create", "admin-api", org["id"]),
+        ("key.create", "admin-api", key["id"]),
+        ("key.revoke", "admin-api", key["id"]),
+    ]
+    assert [a[0] for a in actions[3:]] == ["key.create", "key.revoke"]
+    assert all(a[1].startswith("cli") for a in actions[3:])
+    assert key["key"] not in str(listed)  # never the secret
+
+    import json
+
+    from_cli = json.loads(gateway.cli("audit", "--org", "audited", "--json").stdout)
+    assert [e["id"] for e in from_cli["data"]] == [e["id"] for e in listed["data"]]

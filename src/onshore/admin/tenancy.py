@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from onshore.domain.audit import AuditEntry
 from onshore.domain.keys import KeyDigester, new_key_id, new_key_secret, new_org_id, shown_prefix
 from onshore.domain.tenancy import ApiKey, NewKey, Organisation
 from onshore.errors import Conflict, InvalidRequest, NotFound
@@ -38,15 +39,29 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def create_org(store: TenancyStore, name: str) -> Organisation:
+def create_org(store: TenancyStore, name: str, *, actor: str = "system") -> Organisation:
+    """Create the organisation and its audit entry in one transaction."""
     if not _ORG_NAME.match(name):
         raise InvalidRequest(
             "organisation names are 1-100 characters: letters, digits, space, '.', '_' or '-'", param="name"
         )
     try:
-        return store.create_org(name)
+        with store.unit_of_work("creating an organisation") as tx:
+            org = tx.create_org(name)
+            tx.append_audit(
+                AuditEntry.create(
+                    actor=actor,
+                    action="org.create",
+                    target_type="organisation",
+                    target_id=org.id,
+                    org_id=org.id,
+                    detail={"name": name},
+                    at=org.created_at,
+                )
+            )
     except AlreadyExists:
         raise Conflict(f"an organisation named {name!r} already exists", param="name") from None
+    return org
 
 
 def require_org(store: TenancyStore, name: str) -> Organisation:
@@ -65,7 +80,9 @@ def create_key(
     models: list[str] | None = None,
     expires_in: str | None = None,
     now: datetime | None = None,
+    actor: str = "system",
 ) -> NewKey:
+    """Create the key and its audit entry in one transaction; the secret exists only in the result."""
     org = require_org(store, org_name)
     moment = now or datetime.now(UTC)
     expires_at = moment + parse_duration(expires_in) if expires_in else None
@@ -86,7 +103,26 @@ def create_key(
         models=cleaned,
         updated_at=moment,
     )
-    return NewKey(key=store.add_key(key), secret=secret)
+    with store.unit_of_work("creating a key") as tx:
+        stored = tx.add_key(key)
+        tx.append_audit(
+            AuditEntry.create(
+                actor=actor,
+                action="key.create",
+                target_type="api_key",
+                target_id=key.id,
+                org_id=org.id,
+                # never the secret, nor its digest: what an auditor needs to know about the key
+                detail={
+                    "name": key.name,
+                    "prefix": key.prefix,
+                    "models": list(cleaned) if cleaned is not None else None,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+                at=moment,
+            )
+        )
+    return NewKey(key=stored, secret=secret)
 
 
 def list_keys(store: TenancyStore, org_name: str | None = None) -> list[ApiKey]:
@@ -94,10 +130,26 @@ def list_keys(store: TenancyStore, org_name: str | None = None) -> list[ApiKey]:
     return store.list_keys(org_id)
 
 
-def revoke_key(store: TenancyStore, key_id: str, now: datetime | None = None) -> ApiKey:
-    key = store.revoke_key(key_id, now or datetime.now(UTC))
-    if key is None:
-        raise NotFound(f"no key with id {key_id!r}", param="key_id")
+def revoke_key(
+    store: TenancyStore, key_id: str, now: datetime | None = None, *, actor: str = "system"
+) -> ApiKey:
+    """Revoke the key and append its audit entry in one transaction (issue 15's unit of work)."""
+    moment = now or datetime.now(UTC)
+    with store.unit_of_work("revoking a key") as tx:
+        key = tx.revoke_key(key_id, moment)
+        if key is None:
+            raise NotFound(f"no key with id {key_id!r}", param="key_id")
+        tx.append_audit(
+            AuditEntry.create(
+                actor=actor,
+                action="key.revoke",
+                target_type="api_key",
+                target_id=key.id,
+                org_id=key.org_id,
+                detail={"name": key.name, "prefix": key.prefix},
+                at=moment,
+            )
+        )
     return key
 
 

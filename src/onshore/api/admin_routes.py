@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from onshore.admin import tenancy, usage
+from onshore.admin import audit, tenancy, usage
 from onshore.admin.tenancy import key_json, org_json
 from onshore.api.http import Exchange
 from onshore.config.checks import admin_token_problem
@@ -22,6 +22,7 @@ from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowe
 from onshore.services import Services
 
 _PREFIX = "/admin/v1/"
+ADMIN_ACTOR = "admin-api"  # the audit trail's name for changes made through this API
 _T = TypeVar("_T")
 
 
@@ -89,7 +90,7 @@ async def _list_orgs(req: AdminRequest) -> tuple[int, Any]:
 
 async def _create_org(req: AdminRequest) -> tuple[int, Any]:
     name = _string((await req.json()).get("name"), "name")
-    org = await _run(lambda: tenancy.create_org(req.services.store.tenancy, name))
+    org = await _run(lambda: tenancy.create_org(req.services.store.tenancy, name, actor=ADMIN_ACTOR))
     return 201, org_json(org)
 
 
@@ -117,6 +118,7 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
             name=key_name if isinstance(key_name, str) else None,
             models=models,
             expires_in=expires_in,
+            actor=ADMIN_ACTOR,
         )
     )
     await req.services.key_sync.refresh_key(new.key.id)  # usable on this replica at once
@@ -124,7 +126,7 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
 
 
 async def _revoke_key(req: AdminRequest) -> tuple[int, Any]:
-    key = await _run(lambda: tenancy.revoke_key(req.services.store.tenancy, req.args[0]))
+    key = await _run(lambda: tenancy.revoke_key(req.services.store.tenancy, req.args[0], actor=ADMIN_ACTOR))
     await req.services.revoke_everywhere(key.id)
     return 200, key_json(key)
 
@@ -142,6 +144,25 @@ async def _usage(req: AdminRequest) -> tuple[int, Any]:
     return 200, usage.summary_to_json(summary, org_name)
 
 
+async def _audit(req: AdminRequest) -> tuple[int, Any]:
+    store = req.services.store
+    limit = _int_query(req.query.get("limit"), default=100)
+    entries = await _run(
+        lambda: audit.list_entries(
+            store.audit_reader, store.tenancy, org_name=req.query.get("org"), limit=limit
+        )
+    )
+    return 200, {"object": "list", "data": [audit.audit_json(e) for e in entries]}
+
+
+def _int_query(value: str | None, *, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or len(value) > 6:
+        raise InvalidRequest("limit must be a whole number", param="limit")
+    return int(value)
+
+
 _ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
     (("orgs",), {"GET": _list_orgs, "POST": _create_org}),
     (("keys",), {"GET": _list_keys, "POST": _create_key}),
@@ -149,6 +170,7 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
     (("keys", "*"), {"DELETE": _revoke_key}),
     (("backends",), {"GET": _backends}),
     (("usage",), {"GET": _usage}),
+    (("audit",), {"GET": _audit}),
 )
 
 

@@ -140,3 +140,13 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> Non
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if not rows:
         click.echo("(none)")
+
+
+def cli_actor() -> str:
+    """Who the audit trail says made a change from the command line: ``cli:<login name>``."""
+    import getpass  # noqa: PLC0415
+
+    try:
+        return "cli:" + getpass.getuser()[:64]
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return "cli"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from onshore.cli.common import json_option, print_json
+from onshore.cli.common import cli_actor, json_option, print_json
 
 if TYPE_CHECKING:
     from onshore.config.settings import Settings
@@ -169,7 +169,7 @@ def _ensure_org_and_key(
     store = open_store(settings)
     try:
         try:
-            create_org(store.tenancy, org)
+            create_org(store.tenancy, org, actor=cli_actor())
             created.append(f"organisation {org!r}")
         except Conflict:
             require_org(store.tenancy, org)
@@ -183,7 +183,7 @@ def _ensure_org_and_key(
         if usable and not new_key:
             kept.append(f"key {', '.join(k.id for k in usable)} of {org!r}")
             return None
-        new = create_key(store.tenancy, store.digester, org, name="init")
+        new = create_key(store.tenancy, store.digester, org, name="init", actor=cli_actor())
         created.append(f"key {new.key.id} of {org!r}")
         return new
     finally:

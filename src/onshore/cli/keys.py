@@ -6,7 +6,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from onshore.cli.common import Group, config_option, json_option, load, print_json, print_table, store_for
+from onshore.cli.common import (
+    Group,
+    cli_actor,
+    config_option,
+    json_option,
+    load,
+    print_json,
+    print_table,
+    store_for,
+)
 
 if TYPE_CHECKING:
     from onshore.config.settings import Settings
@@ -39,6 +48,7 @@ def create(
             name=name,
             models=models.split(",") if models is not None else None,
             expires_in=expires_in,
+            actor=cli_actor(),
         )
     finally:
         store.close()
@@ -95,7 +105,7 @@ def revoke(key_id: str, config: str | None, as_json: bool) -> None:
     settings = load(config)
     store = store_for(config, settings)
     try:
-        key = revoke_key(store.tenancy, key_id)
+        key = revoke_key(store.tenancy, key_id, actor=cli_actor())
     finally:
         store.close()
     asyncio.run(_publish(settings, key.id))

@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("onshore.cli.keys:keys", "Create, list and revoke partner API keys."),
     "backends": ("onshore.cli.backends:backends", "List configured inference backends and their health."),
     "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
+    "audit": ("onshore.cli.audit:audit", "Show who changed which organisation or key, and when."),
     "db": ("onshore.cli.db:db", "Database migrations."),
     "pii": ("onshore.cli.pii:pii", "Detect Korean personal data in text."),
     "plan": ("onshore.cli.plan:plan", "Size an AI data center by simulation."),

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from onshore.cli.common import Group, config_option, json_option, print_json, print_table, store_for
+from onshore.cli.common import (
+    Group,
+    cli_actor,
+    config_option,
+    json_option,
+    print_json,
+    print_table,
+    store_for,
+)
 
 
 @click.group(cls=Group)
@@ -22,7 +30,7 @@ def create(name: str, config: str | None, as_json: bool) -> None:
 
     store = store_for(config)
     try:
-        org = create_org(store.tenancy, name)
+        org = create_org(store.tenancy, name, actor=cli_actor())
     finally:
         store.close()
     if as_json:
