@@ -11,17 +11,17 @@ minutes. ``EdgeProtocol`` adds, at the noted cost per request:
   limit; once it is complete they bound it from above, and only past the limit is the head itself
   measured. Above the limit: 431 (414 for the URL), and the connection closes.
 - **Read timeouts** (``server.header_timeout_s``, ``server.body_timeout_s``): one call a second per
-  process walks the open connections (``_Sweeper``); a request only records its phase. A head that
+  worker walks the open connections (``_Sweeper``); a request only records its phase. A head that
   is not complete in time gets 408; a body that stops arriving for the body timeout is handed back to
   the app, whose ``read_body`` answers 408 with the request's id, so the ledger sees it too.
 - **Answers of the edge itself** (400 for a malformed request, 408, 414, 431) are OpenAI-shaped JSON
   with an ``x-request-id``, and end with a lingering close: the client reads the answer instead of a
   reset caused by the bytes it was still sending.
-- **HTTP/1.0**: a response without a Content-Length (an SSE stream) is sent as it comes and ended by
-  the close, never chunked (HTTP/1.0 has no chunked coding). Only HTTP/1.0 requests pay for it.
-- **Access log** (``server.access_log``): one line per response on the ``onshore.access`` logger:
-  method, path without its query string, status, client; never a header or a body. When it is off,
-  uvicorn's own access-log call is skipped altogether (it formatted its arguments on every response).
+- **HTTP/1.0** (``onshore.api.http10``): a response without a Content-Length (an SSE stream) is sent
+  as it comes and ended by the close, never chunked. Only HTTP/1.0 requests pay for it.
+- **Access log** (``server.access_log``, ``onshore.api.access_log``): one line per response, without
+  query string, header or body. When it is off, uvicorn's own access-log call is skipped altogether
+  (it formatted its arguments on every response, for a logger held at WARNING).
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ from typing import Any
 
 import orjson
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from onshore.api.access_log import ACCESS_LOGGER, enable_access_log
 from onshore.api.http import READ_TIMED_OUT, RequestIds
-from onshore.api.types import Message
+from onshore.api.http10 import CloseDelimited
+from onshore.config.loading import load_settings
+from onshore.config.settings import ServerSettings
 
 log = logging.getLogger("onshore.api")
-
-ACCESS_LOGGER = "onshore.access"
 
 # The phases of a connection, as the sweeper reads them.
 _FRESH = 0  # connected; no byte of a request yet
@@ -55,53 +56,58 @@ _CLOSING = 5  # answered by the edge itself: what the client still sends is drop
 
 _LINGER_S = 2.0  # how long a refused client may go on sending before the connection closes
 _GRACE_TICKS = 2  # seconds the app has to answer 408 once its request body timed out
-_MAX_LOGGED_PATH = 512
 
 
 @dataclass(frozen=True, slots=True)
 class EdgeLimits:
-    """The edge's settings, from ``server.*``; plain values, so the factory pickles for workers."""
+    """The edge's settings (``server.*``)."""
 
     max_header_bytes: int = 64 * 1024
     header_timeout_s: float = 20.0
     body_timeout_s: float = 30.0
     access_log: bool = False
 
+    @classmethod
+    def from_settings(cls, server: ServerSettings) -> EdgeLimits:
+        return cls(server.max_header_bytes, server.header_timeout_s, server.body_timeout_s, server.access_log)
 
-class EdgeProtocolFactory:
-    """What uvicorn's ``http=`` receives: makes one ``EdgeProtocol`` per connection.
 
-    A picklable object, since uvicorn hands its config to spawned worker processes; the parts that
-    belong to one process (the sweeper, the id pool) are made at its first connection.
-    """
+# uvicorn hands every connection of a server the same ``app_state`` dict (the lifespan state): the
+# parts the connections share live there, made at the first connection, not in a module global.
+EDGE_LIMITS = "onshore.edge.limits"  # an EdgeLimits put here first wins over the settings
+_SHARED = "onshore.edge.shared"
 
-    def __init__(self, limits: EdgeLimits) -> None:
+
+class _Shared:
+    """What the connections of one server share: the limits, the timeout sweep and an id pool."""
+
+    __slots__ = ("ids", "limits", "sweeper")
+
+    def __init__(self, limits: EdgeLimits, loop: asyncio.AbstractEventLoop, connections: MutableSet[Any]):
         self.limits = limits
-        self._sweeper: _Sweeper | None = None
-        self._ids: RequestIds | None = None
+        self.sweeper = _Sweeper(loop, connections)
+        self.ids = RequestIds()
+        if limits.access_log:
+            enable_access_log()
 
-    def __reduce__(self) -> tuple[type[EdgeProtocolFactory], tuple[EdgeLimits]]:
-        return (EdgeProtocolFactory, (self.limits,))
-
-    def __call__(
-        self,
-        config: Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> EdgeProtocol:
-        loop = _loop or asyncio.get_running_loop()
-        sweeper, ids = self._sweeper, self._ids
-        if sweeper is None or ids is None or sweeper.loop is not loop:
-            sweeper = self._sweeper = _Sweeper(loop, server_state.connections)
-            ids = self._ids = RequestIds()
-            if self.limits.access_log:
-                _enable_access_log()
-        return EdgeProtocol(self.limits, ids, config, server_state, app_state, loop)
+    @staticmethod
+    def of(
+        app_state: dict[str, Any], loop: asyncio.AbstractEventLoop, connections: MutableSet[Any]
+    ) -> _Shared:
+        shared = app_state.get(_SHARED)
+        if not isinstance(shared, _Shared):
+            limits = app_state.get(EDGE_LIMITS)
+            if not isinstance(limits, EdgeLimits):
+                # Once per worker: the same file and environment its app was just built from
+                # (``onshore serve`` names uvicorn's protocol by its import path, and the CLI does
+                # not import the web face, so the limits cannot be handed over as an object).
+                limits = EdgeLimits.from_settings(load_settings().server)
+            shared = app_state[_SHARED] = _Shared(limits, loop, connections)
+        return shared
 
 
 class _Sweeper:
-    """Once a second, times out the connections of this process that stalled reading a request.
+    """Once a second, times out the connections of one server that stalled reading a request.
 
     Cheaper than a timer per request (arming and cancelling one costs 1-2 µs, on every request): a
     request only records its phase, and the sweeper stamps a connection with its tick the first time
@@ -140,20 +146,22 @@ class _Refused(Exception):
 
 
 class EdgeProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the edge's limits; ``onshore serve`` names it by path."""
+
     def __init__(
         self,
-        limits: EdgeLimits,
-        ids: RequestIds,
         config: Config,
         server_state: ServerState,
         app_state: dict[str, Any],
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
+        shared = _Shared.of(app_state, self.loop, server_state.connections)
+        limits = shared.limits
         self._max_head = limits.max_header_bytes
         self._header_ticks = max(1, math.ceil(limits.header_timeout_s))
         self._body_ticks = max(1, math.ceil(limits.body_timeout_s))
-        self._ids = ids
+        self._ids = shared.ids
         self._phase = _FRESH
         self._since: int | None = None  # the sweeper's tick when it first saw this phase waiting
         self._chunk = 0  # the size of the chunk being parsed
@@ -204,7 +212,7 @@ class EdgeProtocol(HttpToolsProtocol):
         if self.scope["http_version"] == "1.0" and cycle is not None and cycle.scope is self.scope:
             # An instance attribute shadows the method for this one response (uvicorn's run_asgi
             # looks ``send`` up when it calls the app).
-            cycle.send = _CloseDelimited(cycle)  # type: ignore[method-assign, assignment]
+            cycle.send = CloseDelimited(cycle)  # type: ignore[method-assign, assignment]
 
     def on_message_complete(self) -> None:
         self._phase = _DONE
@@ -282,8 +290,11 @@ class EdgeProtocol(HttpToolsProtocol):
         if phase == _BODY:
             if waited < self._body_ticks:
                 return
-            if self.flow.read_paused:
-                self._since = tick  # the app has not read what came yet: the stall is ours
+            cycle = self.cycle
+            if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
+                # The app has not read what came yet, or has not asked for the body (a client that
+                # sent "Expect: 100-continue" waits for that): the stall is ours, not the client's.
+                self._since = tick
             else:
                 self._body_timed_out(tick)
         elif phase == _BODY_LATE:
@@ -314,70 +325,3 @@ class EdgeProtocol(HttpToolsProtocol):
         cycle.message_event.set()  # wakes the app's receive()
         self._phase = _BODY_LATE
         self._since = tick
-
-
-class _CloseDelimited:
-    """``send`` for the response to an HTTP/1.0 request: never chunked.
-
-    HTTP/1.0 has no chunked coding (RFC 9112, section 7.1: a server must not send it to a 1.0
-    client), yet uvicorn's httptools protocol chunks every response that lacks a Content-Length. For
-    such a response (an SSE stream) this steers two of uvicorn's fields so it writes the body as it
-    comes and ends it by closing the connection (HTTP/1.0 requests are never kept alive), as its h11
-    protocol does. Only HTTP/1.0 requests get one; HTTP/1.1 pays nothing.
-    """
-
-    __slots__ = ("_cycle", "_send", "_unframed")
-
-    def __init__(self, cycle: RequestResponseCycle) -> None:
-        self._cycle = cycle
-        self._send = cycle.send
-        self._unframed = False
-
-    async def __call__(self, message: Message) -> None:
-        cycle = self._cycle
-        if message["type"] == "http.response.start":
-            if not cycle.response_started and _unframed(message, cycle.scope["method"]):
-                cycle.chunked_encoding = False  # uvicorn adds no Transfer-Encoding when this is set
-                self._unframed = True
-        elif self._unframed:
-            # uvicorn checks each write against the Content-Length it expects; there is none, so
-            # each write is what is expected, and the last one leaves nothing owing.
-            cycle.expected_content_length = len(message.get("body", b""))
-        await self._send(message)  # type: ignore[arg-type]
-
-
-def _unframed(start: Message, method: str) -> bool:
-    """A response with a body and neither a Content-Length nor a Transfer-Encoding."""
-    status: int = start["status"]
-    if method == "HEAD" or status in (204, 304) or status < 200:
-        return False
-    return all(
-        name.lower() not in (b"content-length", b"transfer-encoding") for name, _ in start.get("headers", ())
-    )
-
-
-class _AccessLine(logging.Filter):
-    """Rewrites uvicorn's access record as Onshore's line: no query string, fields for the JSON log.
-
-    uvicorn calls ``info('%s - "%s %s HTTP/%s" %d', client, method, path?query, version, status)``.
-    The query string is dropped (a client may put a key there); the path is bounded.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5:
-            client, method, target, version, status = args
-            path = str(target).split("?", 1)[0][:_MAX_LOGGED_PATH]
-            record.msg = "%s %s %s"
-            record.args = (method, path, status)
-            record.__dict__.update(
-                client=client, method=method, path=path, http_version=version, status=status
-            )
-        return True
-
-
-def _enable_access_log() -> None:
-    logger = logging.getLogger(ACCESS_LOGGER)
-    logger.setLevel(logging.INFO)  # asked for by the setting, whatever the level of the rest
-    if not any(isinstance(f, _AccessLine) for f in logger.filters):
-        logger.addFilter(_AccessLine())

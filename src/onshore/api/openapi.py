@@ -131,6 +131,26 @@ def _admin_paths() -> dict[str, Any]:
                 "Backends with live reachability", None, "Passthrough", 401, tag="admin", security=_ADMIN
             )
         },
+        "/admin/v1/audit": {
+            "get": _op(
+                "The audit trail of organisation and key changes, newest first",
+                None,
+                "AuditEntryList",
+                400,
+                401,
+                404,
+                tag="admin",
+                security=_ADMIN,
+                params=(
+                    {"name": "org", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                    },
+                ),
+            )
+        },
         "/admin/v1/usage": {
             "get": _op(
                 "An organisation's usage for a month",

@@ -3,7 +3,7 @@
 Request schemas say exactly what the gateway itself refuses (``onshore.gateway.request_body``), no
 less, so a client generated from them never meets a 400 the document allowed; what the gateway
 forwards unread stays open (``additionalProperties``). Response schemas follow OpenAI's shapes and
-the admin API's ``org_json`` and ``key_json`` (``onshore.admin.tenancy``).
+the admin API's ``org_json``, ``key_json`` and ``audit_json`` (``onshore.admin``).
 """
 
 from __future__ import annotations
@@ -199,6 +199,22 @@ def schemas() -> dict[str, Any]:
             ]
         },
         "ApiKeyList": _list_of("ApiKey"),
+        "AuditEntry": {
+            "type": "object",
+            "required": ["id", "object", "at", "actor", "action", "target_type"],
+            "properties": {
+                "id": {"type": "string"},
+                "object": {"const": "audit.entry"},
+                "at": _TIMESTAMP,
+                "actor": {"type": "string", "description": "admin-api, cli:<user> or system"},
+                "action": {"type": "string", "examples": ["key.create", "key.revoke", "org.create"]},
+                "target_type": {"type": "string"},
+                "target_id": {"type": ["string", "null"]},
+                "org_id": {"type": ["string", "null"]},
+                "detail": {"type": "object", "additionalProperties": True},
+            },
+        },
+        "AuditEntryList": _list_of("AuditEntry"),
         "OrgCreate": {
             "type": "object",
             "required": ["name"],

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
-from typing import cast
 
 import click
 
 from onshore.cli.common import config_option, load, user_errors
+
+EDGE_PROTOCOL = "onshore.api.edge:EdgeProtocol"
 
 
 @click.command()
@@ -36,21 +36,10 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
 
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
-    from onshore.api.edge import EdgeLimits, EdgeProtocolFactory  # noqa: PLC0415
     from onshore.observability.logging import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.logging.level, settings.logging.format)
     server = settings.server
-    # uvicorn's httptools protocol with the header limit, the read timeouts, JSON errors, HTTP/1.0
-    # framing and the access log it lacks (onshore.api.edge); uvicorn takes any protocol factory.
-    edge = EdgeProtocolFactory(
-        EdgeLimits(
-            max_header_bytes=server.max_header_bytes,
-            header_timeout_s=server.header_timeout_s,
-            body_timeout_s=server.body_timeout_s,
-            access_log=server.access_log,
-        )
-    )
     uvicorn.run(
         "onshore.api.factory:create_app",
         factory=True,
@@ -58,7 +47,10 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
         port=server.port,
         workers=server.workers,
         loop="uvloop",
-        http=cast("type[asyncio.Protocol]", edge),
+        # uvicorn's httptools protocol with what it lacks: the header limit, read timeouts, JSON
+        # errors, HTTP/1.0 framing, the access log. By import path (uvicorn >= 0.35): the CLI does not
+        # import the web face, and each worker reads server.* itself, as it does for the app.
+        http=EDGE_PROTOCOL,
         lifespan="on",
         access_log=False,  # the edge writes the access log itself, when server.access_log says so
         log_config=None,
