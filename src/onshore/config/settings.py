@@ -63,6 +63,9 @@ class LedgerSettings(_Strict):
     flush_interval_s: float = Field(0.5, gt=0)
     max_buffered: int = Field(100_000, ge=1)  # rows kept in memory while the database is down
     retry_interval_s: float = Field(1.0, gt=0)
+    # A client that leaves mid-stream still pays for what it read: the engine's usage is read on for
+    # at most this long (else estimated from what was relayed).
+    drain_on_disconnect_s: float = Field(2.0, ge=0, le=30)
 
 
 class AuthSettings(_Strict):

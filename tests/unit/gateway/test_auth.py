@@ -4,10 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from onshore.domain.keys import KeyDigester, new_key_secret
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.errors import AuthenticationFailed
 from onshore.gateway.auth import Authenticator, KeyCache, MissGuard
-from onshore.gateway.keys import KeyDigester, new_key_secret
 
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 DIGESTER = KeyDigester(b"0123456789abcdef0123456789abcdef")
