@@ -7,6 +7,7 @@ is written for the client and never carries an exception text, an address, a key
     OnshoreError                      500 server_error        (the fallback; never shows details)
     ├── InvalidRequest                400 invalid_request_error
     │   ├── PayloadTooLarge           413 invalid_request_error
+    │   ├── RequestTimeout            408 invalid_request_error (the body stopped arriving)
     │   └── UpstreamRejected          4xx the engine's own answer to a bad request (e.g. context too long)
     ├── AuthenticationFailed          401 authentication_error (invalid_api_key)
     ├── PermissionDenied              403 permission_error    (model_not_allowed, ...)
@@ -55,6 +56,14 @@ class InvalidRequest(OnshoreError):
     status = 400
     error_type = "invalid_request_error"
     default_message = "The request is invalid."
+
+
+class RequestTimeout(InvalidRequest):
+    """The request body stopped arriving for ``server.body_timeout_s`` (the client may retry)."""
+
+    status = 408
+    default_code = "request_timeout"
+    default_message = "The request body did not arrive in time."
 
 
 class UpstreamRejected(InvalidRequest):

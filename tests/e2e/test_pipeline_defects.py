@@ -262,3 +262,28 @@ def test_a_backend_whose_credentials_are_missing_is_visible(
         assert "needs-key" in log and "ONSHORE_TEST_UNSET_ENGINE_KEY" in log
     finally:
         gw.stop()
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line_at_once(tmp_path: Path) -> None:
+    """Issue 15: it loaded the models first, then exited 3 with a JSON line."""
+    import subprocess
+
+    from tests.support.services import ONSHORE
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        gw = make_gateway(tmp_path, [])
+        started = time.monotonic()
+        result = subprocess.run(
+            [*ONSHORE, "serve", "--config", str(gw.config_path), "--port", str(port)],
+            env=gw.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and str(port) in result.stderr
+    assert time.monotonic() - started < 10

@@ -40,7 +40,7 @@ class OnshoreApp:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope)
-        request_id = self._ids.from_headers(headers)
+        request_id = self._ids.next()
         token = request_id_var.set(request_id)
         try:
             await self._dispatch(Exchange(scope, receive, send, headers, request_id))

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from onshore.api.types import Receive, Scope, Send
-from onshore.errors import InvalidRequest, PayloadTooLarge
+from onshore.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 JSON_HEADERS = ((b"content-type", b"application/json"),)
 
@@ -36,14 +36,6 @@ _ID_BYTES = 16
 
 class ClientGone(Exception):
     """The client closed the connection before we answered."""
-
-
-class RequestTimeout(InvalidRequest):
-    """The request body stopped arriving for ``server.body_timeout_s`` (the client may retry)."""
-
-    status = 408
-    default_code = "request_timeout"
-    default_message = "The request body did not arrive in time."
 
 
 def request_headers(scope: Scope) -> dict[bytes, bytes]:

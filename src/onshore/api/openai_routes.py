@@ -27,7 +27,7 @@ async def inference(services: Services, endpoint: Endpoint, exchange: Exchange) 
         client=client,
         started=services.clock.monotonic(),
         created_at=services.clock.now(),
-        client_request_id=getattr(exchange, "client_request_id", None),
+        client_request_id=exchange.client_request_id,
     )
     try:
         await services.pipeline(ctx)

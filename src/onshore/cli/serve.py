@@ -34,6 +34,14 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
         os.environ["ONSHORE_SERVER__WORKERS"] = str(workers)
     settings = load(None)  # validate now: a bad key fails here with one line, before any worker starts
 
+    from onshore.config.checks import port_problem  # noqa: PLC0415
+
+    # Before anything loads: a port in use used to surface only after the models had loaded, as
+    # exit 3 and a JSON line. Now it is one line and exit 1, at once (issue 15).
+    problem = port_problem(settings.server.host, settings.server.port)
+    if problem is not None:
+        raise click.ClickException(problem)
+
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
     from onshore.observability.logging import configure_logging  # noqa: PLC0415

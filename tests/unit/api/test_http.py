@@ -13,11 +13,10 @@ from onshore.api.http import (
     ClientGone,
     Exchange,
     RequestIds,
-    RequestTimeout,
     client_request_id,
     read_body,
 )
-from onshore.errors import PayloadTooLarge
+from onshore.errors import PayloadTooLarge, RequestTimeout
 
 
 def test_server_ids_are_random_128_bit_hex_and_never_repeat() -> None:
