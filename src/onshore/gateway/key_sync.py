@@ -11,27 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Protocol
 
-from onshore.domain.tenancy import ApiKey
 from onshore.gateway.auth import KeyCache
 from onshore.ports import RevocationBus, StoreError, TenancyStore
 
 log = logging.getLogger(__name__)
 
 
-class KeyChangeStore(TenancyStore, Protocol):
-    """What KeySync polls (``SqlTenancyStore`` implements it)."""
-
-    def keys_changed_since_seq(self, seq: int | None) -> tuple[list[ApiKey], int]:
-        """Keys changed after change number ``seq`` (every key when None), and the newest number."""
-        ...
-
-
 class KeySync:
     def __init__(
         self,
-        store: KeyChangeStore,
+        store: TenancyStore,
         cache: KeyCache,
         *,
         interval_s: float,
