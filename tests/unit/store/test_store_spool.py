@@ -100,3 +100,38 @@ def test_a_second_claim_gets_the_next_slot(tmp_path: Path) -> None:
     assert third.path.name == "s.jsonl"
     second.release()
     third.release()
+
+
+def test_a_line_spooled_by_the_previous_version_still_replays() -> None:
+    # Written before client_request_id existed: the field takes its default.
+    line = (
+        b'{"request_id":"old","created_at":"2026-03-01T09:30:00+00:00","org_id":null,"key_id":null,'
+        b'"endpoint":"embeddings","model":"minilm","backend":null,"status":200,"streamed":false,'
+        b'"prompt_tokens":1,"completion_tokens":0,"total_tokens":1,"ttft_ms":null,"latency_ms":2.0,'
+        b'"error_code":null}\n'
+    )
+    decoded = decode(line)
+    assert decoded.request_id == "old" and decoded.client_request_id is None
+
+
+def test_lines_are_ascii_whatever_the_record_holds() -> None:
+    # What lets a refused record be set aside as it was: NUL, lone surrogates, non-ASCII all escape.
+    line = encode(record(model="x\x00\ud800모델", client_request_id="c\x00"))
+    assert line.isascii() and b"\x00" not in line
+    assert decode(line).model == "x\x00\ud800모델"
+
+
+def test_audit_entries_round_trip() -> None:
+    from onshore.domain.audit import AuditEntry
+    from onshore.store.codecs import AUDIT_CODEC
+
+    entry = AuditEntry.create(
+        actor="admin-api",
+        action="key.revoke",
+        target_type="api_key",
+        target_id="key_1",
+        org_id="org_1",
+        detail={"reason": "leaked", "nested": {"n": 1}},
+    )
+    assert AUDIT_CODEC.decode(AUDIT_CODEC.encode(entry)) == entry
+    assert AUDIT_CODEC.key(entry) == entry.id
