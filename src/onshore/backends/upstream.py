@@ -13,6 +13,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
+import orjson
 
 from onshore.config.settings import RemoteBackendSettings
 from onshore.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
@@ -120,7 +121,7 @@ class RemoteBackend:
         ``GET /models`` is not enough: an engine can list its models and answer 500 to every
         inference, and a prober that trusts the listing brings a broken backend back every few
         seconds. A chat probe that gets a 4xx (an embeddings model, say) is followed by an
-        embeddings probe; any 2xx means healthy. 5xx, 401/403 (our credentials are wrong), a
+        embeddings probe; a 2xx carrying a JSON object means healthy. 5xx, 401/403 (our credentials are wrong), a
         timeout or a refused connection mean not.
         """
         session = self._require_session()
@@ -137,10 +138,10 @@ class RemoteBackend:
             async with asyncio.timeout(min(10.0, self._settings.timeouts.connect_s + 5.0)):
                 for path, body in probes:
                     async with session.post(self._base + path, json=body) as response:
-                        await response.read()
+                        answer = await response.read()
                         status = response.status
                     if status < 300:
-                        return True
+                        return _is_json_object(answer)  # a 200 with garbage is what got it marked down
                     if status >= 500 or status in (401, 403, 407, 429):
                         log.warning(
                             "backend health probe failed", extra={"backend": self.name, "status": status}
@@ -148,4 +149,11 @@ class RemoteBackend:
                         return False
         except (TimeoutError, aiohttp.ClientError, OSError):
             return False
+        return False
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(body), dict)
+    except orjson.JSONDecodeError:
         return False

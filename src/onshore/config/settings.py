@@ -61,7 +61,7 @@ class SecuritySettings(_Strict):
 class LedgerSettings(_Strict):
     batch_size: int = Field(500, ge=1)
     flush_interval_s: float = Field(0.5, gt=0)
-    max_buffered: int = Field(100_000, ge=1)  # rows kept in memory while the database is down
+    max_buffered: int = Field(100_000, ge=1)  # rows kept in memory only if even the spool cannot take them
     retry_interval_s: float = Field(1.0, gt=0)
     # A client that leaves mid-stream still pays for what it read: the engine's usage is read on for
     # at most this long (else estimated from what was relayed).
