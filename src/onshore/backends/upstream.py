@@ -121,8 +121,8 @@ class RemoteBackend:
         ``GET /models`` is not enough: an engine can list its models and answer 500 to every
         inference, and a prober that trusts the listing brings a broken backend back every few
         seconds. A chat probe that gets a 4xx (an embeddings model, say) is followed by an
-        embeddings probe; a 2xx carrying a JSON object means healthy. 5xx, 401/403 (our credentials are wrong), a
-        timeout or a refused connection mean not.
+        embeddings probe; a 2xx carrying a JSON object means healthy. 5xx, 401/403 (our credentials
+        are wrong), a timeout or a refused connection mean not.
         """
         session = self._require_session()
         model = self._settings.models[0]
