@@ -99,15 +99,26 @@ class PublicModelName:
         return block
 
 
+_RENAMES: dict[tuple[str, str], PublicModelName] = {}  # stateless: one per (upstream, public) pair
+
+
 def public_model_name(ctx: RequestContext) -> PublicModelName | None:
     route = ctx.route
     if route is None or ctx.model is None:
         return None
     if route.upstream_name == ctx.model and ctx.stream:
         return None  # a stream that already names the public model needs no byte search
-    return PublicModelName(route.upstream_name, ctx.model)
+    pair = (route.upstream_name, ctx.model)
+    rename = _RENAMES.get(pair)
+    if rename is None:  # routes come from the configuration: the cache is as small as it is
+        rename = _RENAMES[pair] = PublicModelName(*pair)
+    return rename
 
 
 def build(ctx: RequestContext, factories: Sequence[TransformFactory]) -> list[ResponseTransform]:
-    made = (factory(ctx) for factory in factories)
-    return [transform for transform in made if transform is not None]
+    made: list[ResponseTransform] = []
+    for factory in factories:
+        transform = factory(ctx)
+        if transform is not None:
+            made.append(transform)
+    return made
