@@ -17,7 +17,7 @@ import orjson
 
 EVENT_END = b"\n\n"
 _OTHER_FIELDS = (b":", b"event:", b"id:", b"retry:")
-_DONE_LINE = re.compile(rb"(?m)^data: ?\[DONE\][ \t]*$")
+_DONE_LINE = re.compile(rb"data: ?\[DONE\][ \t]*")
 
 
 class SseFramer:
@@ -57,8 +57,18 @@ class SseFramer:
         return complete
 
     def _look_for_done(self, complete: bytes) -> None:
-        if not self.saw_done and b"[DONE]" in complete and _DONE_LINE.search(complete):
-            self.saw_done = True
+        # Only the line around each "[DONE]" is checked: a regex over the whole block cost 12 % of a
+        # 50-token stream's CPU (py-spy, c=64).
+        if self.saw_done:
+            return
+        at = complete.find(b"[DONE]")
+        while at >= 0:
+            start = complete.rfind(b"\n", 0, at) + 1
+            end = complete.find(b"\n", at)
+            if _DONE_LINE.fullmatch(complete, start, len(complete) if end < 0 else end):
+                self.saw_done = True
+                return
+            at = complete.find(b"[DONE]", at + 6)
 
 
 def event_data(event: bytes) -> bytes | None:

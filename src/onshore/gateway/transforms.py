@@ -53,22 +53,34 @@ class Usage:
         return False
 
     def on_events(self, block: bytes) -> bytes:
-        if b'"usage"' not in block or not _USAGE_OBJECT.search(block):
+        # OpenAI-style chunks all say "usage":null; only an event with a usage *object* is parsed,
+        # found by position rather than by splitting the block into events (which cost 12 % of a
+        # 50-token stream's CPU, py-spy at c=64).
+        if b'"usage"' not in block:
             return block
         kept: list[bytes] = []
-        for event in block.split(EVENT_END):
-            if not event:
+        copied = handled = 0
+        for match in _USAGE_OBJECT.finditer(block):
+            if match.start() < handled:
+                continue  # a second usage object inside an event already handled
+            start = block.rfind(EVENT_END, 0, match.start())
+            start = 0 if start < 0 else start + 2
+            end = block.find(EVENT_END, match.end())
+            end = len(block) if end < 0 else end + 2
+            handled = end
+            payload = event_json(block[start:end])
+            usage = payload.get("usage") if payload is not None else None
+            if not isinstance(usage, dict):
                 continue
-            if _USAGE_OBJECT.search(event):
-                payload = event_json(event)
-                usage = payload.get("usage") if payload is not None else None
-                if isinstance(usage, dict):
-                    self.seen = True
-                    self._ctx.set_usage(*usage_counts(usage))
-                    if self._strip and payload is not None and not payload.get("choices"):
-                        continue
-            kept.append(event)
-        return b"".join(event + EVENT_END for event in kept)
+            self.seen = True
+            self._ctx.set_usage(*usage_counts(usage))
+            if self._strip and payload is not None and not payload.get("choices"):
+                kept.append(block[copied:start])
+                copied = end
+        if not copied:
+            return block
+        kept.append(block[copied:])
+        return b"".join(kept)
 
 
 def usage_transform(ctx: RequestContext) -> Usage:
