@@ -183,7 +183,9 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     cache = KeyCache()
     bus = _revocation_bus(settings)
     key_sync = KeySync(store.tenancy, cache, interval_s=settings.auth.sync_interval_s, bus=bus)
-    authenticator = Authenticator(store.digester, cache, store.tenancy, ready=lambda: cache.loaded)
+    authenticator = Authenticator(
+        store.digester, cache, store.tenancy, ready=lambda: cache.loaded, clock=clock
+    )
     pipeline = build_pipeline(
         authenticator=authenticator,
         router=router,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
@@ -19,7 +18,8 @@ from typing import Protocol
 from onshore.domain.keys import KeyDigester, looks_like_key
 from onshore.domain.tenancy import ApiKey, Organisation, Principal
 from onshore.errors import AuthenticationFailed, ServiceUnavailable
-from onshore.ports import StoreError
+from onshore.gateway.clock import SystemClock
+from onshore.ports import Clock, StoreError
 
 _BEARER = "bearer "
 
@@ -90,15 +90,21 @@ class MissGuard:
     """
 
     def __init__(
-        self, rate: float = 20.0, burst: float = 50.0, negative_ttl_s: float = 2.0, size: int = 10_000
+        self,
+        rate: float = 20.0,
+        burst: float = 50.0,
+        negative_ttl_s: float = 2.0,
+        size: int = 10_000,
+        clock: Clock | None = None,
     ):
         self._rate, self._burst, self._ttl, self._size = rate, burst, negative_ttl_s, size
+        self._clock: Clock = clock or SystemClock()
         self._tokens = burst
-        self._stamp = time.monotonic()
+        self._stamp = self._clock.monotonic()
         self._negative: dict[str, float] = {}
 
     def may_look_up(self, digest: str) -> bool:
-        now = time.monotonic()
+        now = self._clock.monotonic()
         until = self._negative.get(digest)
         if until is not None:
             if until > now:
@@ -114,7 +120,7 @@ class MissGuard:
     def remember_unknown(self, digest: str) -> None:
         if len(self._negative) >= self._size:
             self._negative.clear()
-        self._negative[digest] = time.monotonic() + self._ttl
+        self._negative[digest] = self._clock.monotonic() + self._ttl
 
 
 def _always() -> bool:
@@ -122,7 +128,7 @@ def _always() -> bool:
 
 
 class Authenticator:
-    __slots__ = ("_cache", "_digester", "_guard", "_lookup", "_ready")
+    __slots__ = ("_cache", "_clock", "_digester", "_guard", "_lookup", "_ready")
 
     def __init__(
         self,
@@ -131,12 +137,14 @@ class Authenticator:
         lookup: KeyLookup | None = None,
         guard: MissGuard | None = None,
         ready: Callable[[], bool] | None = None,
+        clock: Clock | None = None,
     ):
+        self._clock: Clock = clock or SystemClock()
         self._ready = ready or _always
         self._digester = digester
         self._cache = cache
         self._lookup = lookup
-        self._guard = guard or MissGuard()
+        self._guard = guard or MissGuard(clock=self._clock)
 
     async def authenticate(self, authorization: str | None, now: datetime | None = None) -> Principal:
         """Return who is calling, or raise AuthenticationFailed (never says why, on purpose)."""
@@ -156,7 +164,7 @@ class Authenticator:
         # difference ever depends on how much of a guessed digest matched.
         if not hmac.compare_digest(key.digest, digest):  # pragma: no cover - defensive
             raise AuthenticationFailed
-        if principal.expires_at is not None and (now or datetime.now(UTC)) >= principal.expires_at:
+        if principal.expires_at is not None and (now or self._clock.now()) >= principal.expires_at:
             raise AuthenticationFailed
         return principal
 

@@ -119,3 +119,17 @@ async def test_revoked_key_is_not_resurrected_by_a_lookup() -> None:
     auth = Authenticator(DIGESTER, KeyCache(), Lookup(_key(secret, revoked_at=NOW)))
     with pytest.raises(AuthenticationFailed):
         await auth.authenticate(f"Bearer {secret}", now=NOW)
+
+
+def test_the_miss_guard_runs_on_the_clock_it_is_given() -> None:
+    from tests.support.fakes import ManualClock
+
+    clock = ManualClock()
+    guard = MissGuard(rate=1.0, burst=1.0, negative_ttl_s=2.0, clock=clock)
+    assert guard.may_look_up("d1")
+    assert not guard.may_look_up("d2")  # the bucket is empty until time moves
+    guard.remember_unknown("d1")
+    clock.advance(1.0)
+    assert not guard.may_look_up("d1")  # still in the negative cache
+    clock.advance(1.5)
+    assert guard.may_look_up("d1")
