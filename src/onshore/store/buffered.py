@@ -31,8 +31,8 @@ from onshore.domain.audit import AuditEntry
 from onshore.domain.usage import UsageRecord
 from onshore.ports import UsageWriter
 from onshore.store.codecs import AUDIT_CODEC, USAGE_CODEC
-from onshore.store.setaside import RejectWriter
-from onshore.store.sink import BatchWriter, BufferedSink
+from onshore.store.setaside import BatchWriter, RejectWriter
+from onshore.store.sink import BufferedSink
 
 __all__ = ["BatchWriter", "BufferedAuditSink", "BufferedSink", "BufferedUsageSink"]
 

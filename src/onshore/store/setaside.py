@@ -78,6 +78,18 @@ class Rejected:
     at: datetime
 
 
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class BatchWriter(Protocol[T_contra]):
+    """Where a buffered sink writes: the ledger's and the audit trail's SQL tables."""
+
+    def write_batch(self, items: Sequence[T_contra], /) -> None:
+        """All of ``items`` in one transaction, idempotently; ``StoreError`` when the database is
+        unavailable, ``RecordsRefused`` when it refuses the data itself."""
+        ...
+
+
 @runtime_checkable
 class RejectWriter(Protocol):
     def set_aside(self, rejects: Sequence[Rejected], /) -> None:

@@ -10,11 +10,12 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar, cast
+from typing import Generic, TypeVar, cast
 
 from onshore.ports import StoreError
 from onshore.store.codecs import Codec
 from onshore.store.setaside import (
+    BatchWriter,
     RejectWriter,
     SetAside,
     SetAsideFile,
@@ -28,14 +29,6 @@ log = logging.getLogger(__name__)
 
 
 T = TypeVar("T")
-T_contra = TypeVar("T_contra", contravariant=True)
-
-
-class BatchWriter(Protocol[T_contra]):
-    def write_batch(self, items: Sequence[T_contra], /) -> None:
-        """All of ``items`` in one transaction, idempotently; ``StoreError`` when the database is
-        unavailable, ``RecordsRefused`` when it refuses the data itself."""
-        ...
 
 
 class _WriteFailed(PartialWrite):
@@ -112,6 +105,7 @@ class BufferedSink(Generic[T]):
         self._inflight_since = 0.0
         self._progress_at = 0.0  # when the writer last finished a call (a bisection makes many)
         self._inflight_spooled = False  # the guard copied the batch being written to the spool
+        self._spooling = 0  # rows on their way to the spool: pending until its fsync returns
         self._busy_since: float | None = None  # when the worker's current cycle began
         self._spool: Spool[T] | None = None
         self._spool_failing = False
@@ -134,7 +128,8 @@ class BufferedSink(Generic[T]):
     def pending(self) -> int:
         """Records in memory only: neither written nor spooled."""
         inflight = 0 if self._inflight_spooled else len(self._inflight)
-        return len(self._incoming) + len(self._held) + inflight
+        held = self._spooling or len(self._held)  # held rows are among those being spooled
+        return len(self._incoming) + held + inflight
 
     @property
     def spooled(self) -> int:
@@ -384,6 +379,7 @@ class BufferedSink(Generic[T]):
             rows.append(self._incoming.popleft())
         if not rows:
             return
+        self._spooling = len(rows)
         try:
             self._claim_spool().append(rows)
         except StoreError:
@@ -396,5 +392,7 @@ class BufferedSink(Generic[T]):
             if len(rows) > self._max_buffered:
                 log.warning("%d %s rows held in memory (bound %d)", len(rows), self._name, self._max_buffered)
             return
+        finally:
+            self._spooling = 0
         self._held.clear()
         self._spool_failing = False
