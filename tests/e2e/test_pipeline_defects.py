@@ -145,12 +145,23 @@ def test_a_broken_backend_is_failed_over_and_marked_down(
     assert f'onshore_backend_up{{backend="{bad}"}} 0.0' in httpx.get(gw.base_url + "/metrics").text
 
 
-def test_the_prober_does_not_bring_back_a_backend_that_lists_models_but_fails_inference(
+def test_the_prober_keeps_down_what_fails_inference_even_when_it_lists_models(
     gw: Gateway, client: openai.OpenAI
 ) -> None:
-    client.chat.completions.create(model="pool-500", messages=MESSAGES)  # marks bad-500 down if not yet
+    """Each bad engine answers GET /models; the cut one even answers plain requests. A prober that
+    asked the listing (or a plain request) brought them back every two seconds."""
+    for model in ("pool-500", "pool-garbage"):
+        for _ in range(2):  # whichever backend goes first, the bad one is tried and marked down
+            client.chat.completions.create(model=model, messages=MESSAGES)
+    for _ in range(2):
+        try:
+            list(client.chat.completions.create(model="pool-cut", messages=MESSAGES, stream=True))
+        except openai.APIError:
+            pass
     time.sleep(5)  # two probe rounds
-    assert 'onshore_backend_up{backend="bad-500"} 0.0' in httpx.get(gw.base_url + "/metrics").text
+    metrics = httpx.get(gw.base_url + "/metrics").text
+    for bad in ("bad-500", "bad-garbage", "bad-cut"):
+        assert f'onshore_backend_up{{backend="{bad}"}} 0.0' in metrics, bad
 
 
 def test_duplicate_model_keys_cannot_bypass_the_allow_list(gw: Gateway) -> None:

@@ -116,22 +116,22 @@ class RemoteBackend:
         return UpstreamReply(response)
 
     async def check_health(self) -> bool:
-        """Ask what matters: a one-token inference on one of its models.
+        """Ask what matters: a one-token *streamed* inference on one of its models.
 
         ``GET /models`` is not enough: an engine can list its models and answer 500 to every
         inference, and a prober that trusts the listing brings a broken backend back every few
-        seconds. A chat probe that gets a 4xx (an embeddings model, say) is followed by an
-        embeddings probe; a 2xx carrying a JSON object means healthy. 5xx, 401/403 (our credentials
-        are wrong), a timeout or a refused connection mean not.
+        seconds. A stream is asked for because it exercises the most: an engine that answers plain
+        requests but cuts its streams must stay down too. Healthy means a 2xx whose events end in
+        ``[DONE]``. A chat probe that gets a 4xx (an embeddings model, say) is followed by an
+        embeddings probe, healthy when it answers a JSON object. 5xx, 401/403 (our credentials are
+        wrong), 429, a timeout or a refused connection mean not.
         """
         session = self._require_session()
         model = self._settings.models[0]
         name = model.upstream_name or model.name
+        ping = [{"role": "user", "content": "ping"}]
         probes = (
-            (
-                "/chat/completions",
-                {"model": name, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1},
-            ),
+            ("/chat/completions", {"model": name, "messages": ping, "max_tokens": 1, "stream": True}),
             ("/embeddings", {"model": name, "input": "ping"}),
         )
         try:
@@ -141,7 +141,7 @@ class RemoteBackend:
                         answer = await response.read()
                         status = response.status
                     if status < 300:
-                        return _is_json_object(answer)  # a 200 with garbage is what got it marked down
+                        return b"[DONE]" in answer if body.get("stream") else _is_json_object(answer)
                     if status >= 500 or status in (401, 403, 407, 429):
                         log.warning(
                             "backend health probe failed", extra={"backend": self.name, "status": status}
