@@ -40,10 +40,6 @@ class Lifecycle:
     ) -> None:
         self._entries.append(_Entry(name, start, stop, check))
 
-    @property
-    def names(self) -> list[str]:
-        return [e.name for e in self._entries]
-
     async def start(self) -> None:
         for entry in self._entries:
             if entry.start is not None:

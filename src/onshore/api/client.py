@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from types import TracebackType
 
-from onshore.api.http import SSE_HEADERS, ClientGone, Exchange, read_body, send_bytes
+from onshore.api.http import SSE_HEADERS, Exchange, read_body, send_bytes
 from onshore.errors import ClientClosed
 
 
@@ -33,9 +33,9 @@ class AsgiClient:
         exchange = self._exchange
         try:
             return await read_body(exchange.receive, exchange.headers, limit, exchange.scope)
-        except ClientGone:
+        except ClientClosed:
             self._gone = True
-            raise ClientClosed from None
+            raise
 
     def cancel_on_disconnect(self) -> _DisconnectGuard:
         return _DisconnectGuard(self)
@@ -64,9 +64,6 @@ class AsgiClient:
         if not self._finished:
             self._finished = True
             await self._exchange.send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    def mark_gone(self) -> None:
-        self._gone = True
 
 
 class _DisconnectGuard:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from onshore.api.types import Receive, Scope, Send
-from onshore.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
+from onshore.errors import ClientClosed, InvalidRequest, PayloadTooLarge, RequestTimeout
 
 JSON_HEADERS = ((b"content-type", b"application/json"),)
 
@@ -32,10 +32,6 @@ _CLIENT_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 # (a system call per request cost 6 % of the CPU at 8,000 req/s).
 _POOL_BYTES = 4096
 _ID_BYTES = 16
-
-
-class ClientGone(Exception):
-    """The client closed the connection before we answered."""
 
 
 def request_headers(scope: Scope) -> dict[bytes, bytes]:
@@ -75,13 +71,6 @@ class RequestIds:
         self._offset = offset + 2 * _ID_BYTES
         return "req_" + self._hex[offset : offset + 2 * _ID_BYTES]
 
-    def from_headers(self, headers: dict[bytes, bytes]) -> str:
-        """The server's id for a request: always a new one, whatever its headers say.
-
-        Kept for callers of the old API; the client's own id is ``Exchange.client_request_id``.
-        """
-        return self.next()
-
 
 def client_request_id(headers: dict[bytes, bytes]) -> str | None:
     """The client's own id for the request, kept beside the server's (never instead of it).
@@ -112,7 +101,7 @@ async def read_body(
             raise InvalidRequest("Invalid Content-Length header.") from None
     message = await receive()
     if message["type"] == "http.disconnect":
-        raise ClientGone
+        raise ClientClosed
     body: bytes = message.get("body", b"")
     if not message.get("more_body", False):
         if len(body) > limit:
@@ -125,7 +114,7 @@ async def read_body(
             raise RequestTimeout
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ClientGone
+            raise ClientClosed
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from onshore.bootstrap import Store
     from onshore.config.settings import Settings
 
-F = TypeVar("F", bound=Callable[..., Any])
 _DATABASE_LIBRARIES = frozenset({"sqlalchemy", "alembic", "psycopg", "sqlite3"})
 
 
@@ -67,11 +66,6 @@ class Group(click.Group):
                 f"Error: unexpected {type(exc).__name__}: a bug in onshore, please report it", err=True
             )
             sys.exit(1)
-
-
-def user_errors(func: F) -> F:
-    """Kept for commands not yet rid of it: errors are now mapped once, by ``Group``."""
-    return func
 
 
 def user_message(exc: BaseException) -> str | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from onshore.cli.common import config_option, load, user_errors
+from onshore.cli.common import config_option, load
 
 EDGE_PROTOCOL = "onshore.api.edge:EdgeProtocol"
 
@@ -19,7 +19,6 @@ EDGE_PROTOCOL = "onshore.api.edge:EdgeProtocol"
 @click.option(
     "--workers", type=click.IntRange(1, 256), default=None, help="Worker processes (server.workers)."
 )
-@user_errors
 def serve(config: str | None, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the gateway: the OpenAI-compatible API, the admin API, health and metrics."""
     # Workers are separate processes that load the settings themselves: hand them the same

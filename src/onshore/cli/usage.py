@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from onshore.cli.common import config_option, json_option, print_json, print_table, store_for, user_errors
+from onshore.cli.common import config_option, json_option, print_json, print_table, store_for
 
 
 @click.command()
@@ -12,7 +12,6 @@ from onshore.cli.common import config_option, json_option, print_json, print_tab
 @click.option("--month", default=None, help="YYYY-MM (default: the current month, UTC).")
 @config_option
 @json_option
-@user_errors
 def usage(org: str, month: str | None, config: str | None, as_json: bool) -> None:
     """Show an organisation's metered usage for a month.
 

@@ -71,11 +71,6 @@ def port_problem(host: str, port: int) -> str | None:
     return None
 
 
-def port_free(host: str, port: int) -> bool:
-    """True when ``onshore serve`` could listen on ``host:port`` now."""
-    return port_problem(host, port) is None
-
-
 def admin_token_problem(token: str | None) -> str | None:
     """Why ``token`` is too weak to guard the admin API, or None when it is strong enough (or unset).
 

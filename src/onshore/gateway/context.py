@@ -17,8 +17,6 @@ from onshore.ports import BackendReply, ClientChannel
 if TYPE_CHECKING:
     from onshore.gateway.request_body import ParsedBody
 
-CLIENT_CLOSED = 499  # nginx's convention for "the client went away"
-
 
 @dataclass(slots=True)
 class RequestContext:

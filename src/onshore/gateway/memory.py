@@ -39,7 +39,7 @@ class MemoryCounterStore:
         if used + amount > limit:
             return Admission(granted=False, used=used, limit=limit, retry_after_s=left)
         if len(self._counts) >= self._max_keys:
-            self._expire(index, window_s)
+            self._expire(index)
         self._counts[slot] = used + amount
         reservation = Reservation(key=key, window=index, window_s=window_s, amount=amount)
         return Admission(granted=True, used=used + amount, limit=limit, reservation=reservation)
@@ -53,8 +53,7 @@ class MemoryCounterStore:
         index, _ = self._window(window_s)
         return self._counts.get((key, index), 0)
 
-    def _expire(self, current: int, window_s: float) -> None:
-        del window_s
+    def _expire(self, current: int) -> None:
         for slot in [s for s in self._counts if s[1] < current]:
             del self._counts[slot]
 

@@ -38,17 +38,15 @@ TransformFactory = Callable[[RequestContext], "ResponseTransform | None"]
 class Usage:
     """Learns the usage the engine reported and keeps the usage-only event only if it was asked for."""
 
-    __slots__ = ("_ctx", "_strip", "seen")
+    __slots__ = ("_ctx", "_strip")
 
     def __init__(self, ctx: RequestContext, *, strip: bool) -> None:
         self._ctx = ctx
         self._strip = strip
-        self.seen = False
 
     def on_body(self, payload: dict[str, Any]) -> bool:
         usage = payload.get("usage")
         if isinstance(usage, dict):
-            self.seen = True
             self._ctx.set_usage(*usage_counts(usage))
         return False
 
@@ -72,7 +70,6 @@ class Usage:
             usage = payload.get("usage") if payload is not None else None
             if not isinstance(usage, dict):
                 continue
-            self.seen = True
             self._ctx.set_usage(*usage_counts(usage))
             if self._strip and payload is not None and not payload.get("choices"):
                 kept.append(block[copied:start])

@@ -11,9 +11,9 @@ import asyncio
 from typing import Protocol
 
 from onshore.domain.usage import UsageRecord
-from onshore.errors import OnshoreError
+from onshore.errors import ClientClosed, OnshoreError
 from onshore.gateway.chain import Handler
-from onshore.gateway.context import CLIENT_CLOSED, RequestContext
+from onshore.gateway.context import RequestContext
 from onshore.ports import Clock, FinishedRequest, Telemetry
 
 
@@ -39,7 +39,10 @@ class Metering:
             raise
         except asyncio.CancelledError:
             # The client leaving arrives as ClientClosed; a bare cancellation is the server stopping.
-            ctx.finish(CLIENT_CLOSED, "client_closed") if ctx.client.gone else ctx.finish(503, "cancelled")
+            if ctx.client.gone:
+                ctx.finish(ClientClosed.status, ClientClosed.default_code)
+            else:
+                ctx.finish(503, "cancelled")
             raise
         except BaseException:
             ctx.finish(500, "internal_error")

@@ -132,7 +132,7 @@ class SqlTenancyStore:
         return key
 
     def keys_updated_since(self, since: datetime | None) -> list[ApiKey]:
-        """Keys whose ``updated_at`` is at or after ``since``; kept for callers of the old port.
+        """Keys whose ``updated_at`` is at or after ``since`` (for operators; no longer in the port).
 
         ``updated_at`` comes from the writer's clock, so a poller using this misses changes made
         by a host whose clock is behind: use :meth:`keys_changed_since_seq`.

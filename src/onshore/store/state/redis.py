@@ -1,7 +1,7 @@
 """``RevocationBus`` on Redis pub/sub: a key change published by one replica reaches them all.
 
 Pub/sub keeps no history, so a message sent while a replica is disconnected is lost to it; the
-gateway's periodic ``keys_updated_since`` poll is the safety net, and this bus only makes the
+gateway's periodic ``keys_changed_since_seq`` poll is the safety net, and this bus only makes the
 common case immediate. ``listen`` therefore never gives up: it reconnects with capped exponential
 backoff and never lets a Redis error reach the server.
 """
