@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.catalog import Endpoint
+from onshore.domain.limits import Limits, Price, Scope
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.domain.usage import UsageRecord, UsageSummary
 
@@ -58,6 +59,41 @@ class TenancyStore(Protocol):
         Numbers come from the database, never from a writer's clock, so replicas whose clocks
         disagree still see every revocation."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsSnapshot:
+    """Every limit and price, as one replica keeps them in memory, and the change number they are at."""
+
+    orgs: Mapping[str, Limits]  # org id -> limits
+    keys: Mapping[str, Limits]  # key id -> limits
+    prices: Sequence[Price]
+    version: int
+
+
+class LimitsStore(Protocol):
+    """Limits per organisation and key, and the price book (durable, in SQL).
+
+    Every change takes the next number of one change sequence ("limits") inside its transaction, and
+    its audit entry commits with it; replicas poll ``limits_version`` (one tiny query) and reload the
+    snapshot only when it moved.
+    """
+
+    def get_limits(self, scope: Scope, subject_id: str) -> Limits:
+        """NO_LIMITS when none are set."""
+        ...
+
+    def put_limits(self, scope: Scope, subject_id: str, limits: Limits, audit: AuditEntry) -> Limits:
+        """Replace the subject's limits (all None deletes them) and append ``audit``, in one transaction."""
+        ...
+
+    def add_price(self, price: Price, audit: AuditEntry) -> Price:
+        """Add a price (replacing one for the same model and day) and append ``audit``, in one transaction."""
+        ...
+
+    def list_prices(self) -> list[Price]: ...
+    def limits_version(self) -> int: ...
+    def limits_snapshot(self) -> LimitsSnapshot: ...
 
 
 class UsageWriter(Protocol):
@@ -199,37 +235,84 @@ class ClientChannel(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Reservation:
-    """An amount held on a counter until the request settles it with what it really used."""
+class Counter:
+    """One limit to check for one request: add ``amount`` to ``key`` unless that passes ``limit``.
+
+    ``window_ms > 0``: a window that opens with the first amount counted on the key and lasts this
+    long, timed by the store's own clock (Redis's for the Redis store, so replicas whose clocks
+    disagree still share one window); requests per minute and tokens per minute.
+    ``window_ms == 0``: no window; the key itself names its period when it has one ("...:2026-12"
+    for a monthly quota) and the count is forgotten ``ttl_ms`` after its last change (0: kept
+    until settled to zero); monthly quotas and concurrent requests.
+
+    Keys of one request share a ``{hash tag}`` (the organisation) so a Redis Cluster can run the
+    check as one script on one node.
+    """
 
     key: str
-    window: int  # the index of the fixed window the amount was counted in
-    window_s: float
+    amount: int
+    limit: int
+    window_ms: int = 0
+    ttl_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CounterState:
+    """A counter as the check left it: the total after this request (granted) or as it stands
+    (refused), and how long until its window ends (0 for a counter without a window)."""
+
+    used: int
+    limit: int
+    reset_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """One amount held on one counter, and which window it was counted in."""
+
+    key: str
+    window_end_ms: int  # 0 for a counter without a window
     amount: int
 
 
 @dataclass(frozen=True, slots=True)
+class Reservation:
+    """What a granted request holds until it settles: one entry per counter, in the order asked."""
+
+    held: tuple[Held, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Admission:
-    """A counter's answer: granted with a reservation, or refused with when to try again."""
+    """The answer for all of a request's counters at once: all granted, or none counted.
+
+    ``refused`` is the index of the first counter that would have passed its limit (None when
+    granted); ``states`` has one entry per counter, in the order asked, for the rate-limit headers.
+    """
 
     granted: bool
-    used: int  # the window's total after this request (when granted) or as it stands (when refused)
-    limit: int
+    states: tuple[CounterState, ...]
     reservation: Reservation | None = None
-    retry_after_s: float = 0.0
+    refused: int | None = None
 
 
 class CounterStore(Protocol):
-    """Fixed-window counters shared by every replica (in-process by default; Redis with Lua later).
+    """Counters shared by every replica (in-process by default; Redis with server-side scripts).
 
-    ``reserve`` checks and adds atomically, so concurrent requests can never overrun a limit
-    together; ``settle`` replaces the reserved amount by the real one when the request ends
-    (``actual=0`` releases it). Token and KRW budgets reserve an estimate and settle the usage.
+    ``reserve`` checks every counter and adds to all of them atomically, or to none: concurrent
+    requests can never overrun a limit together, and a request refused by one limit takes nothing
+    from the others. ``settle`` replaces each held amount by the real one when the request ends
+    (``actual[i] = 0`` releases it; more than was held is counted too); an amount held in a window
+    that has since ended is dropped with it. Both are one round trip to a shared store.
+
+    Raises ``StoreError`` when the store cannot answer; the caller decides to fail open or closed.
     """
 
-    async def reserve(self, key: str, amount: int, limit: int, window_s: float) -> Admission: ...
-    async def settle(self, reservation: Reservation, actual: int) -> None: ...
-    async def used(self, key: str, window_s: float) -> int: ...
+    async def reserve(self, counters: Sequence[Counter]) -> Admission: ...
+    async def settle(self, reservation: Reservation, actual: Sequence[int]) -> None: ...
+    async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
+        """The counters as they stand, adding nothing (``amount`` is ignored): operators' views."""
+        ...
 
 
 # --- telemetry -------------------------------------------------------------------------------------

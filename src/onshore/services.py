@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from onshore.config.settings import Settings
 from onshore.domain.keys import KeyDigester
+from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.gateway.auth import Authenticator, KeyCache
 from onshore.gateway.chain import Handler
 from onshore.gateway.key_sync import KeySync
@@ -22,6 +23,7 @@ from onshore.ports import (
     Backend,
     Clock,
     HealthCheck,
+    LimitsStore,
     RevocationBus,
     TenancyStore,
     UsageReader,
@@ -40,6 +42,7 @@ class Store:
     digester: KeyDigester
     audit: AuditSink
     audit_reader: AuditReader
+    limits: LimitsStore
     close: Callable[[], None]
 
 
@@ -58,6 +61,8 @@ class Services:
     render_metrics: Callable[[], bytes]
     bus: RevocationBus | None
     admin_token: str | None
+    # Reloads this replica's limits and prices snapshot (set by the composition root).
+    on_limits_changed: Callable[[], Awaitable[None]] | None = None
 
     async def start(self) -> None:
         await self.lifecycle.start()
@@ -73,3 +78,14 @@ class Services:
                 await self.bus.publish(key_id)
             except Exception:
                 log.warning("could not publish a key revocation; replicas will see it by polling")
+
+    async def announce_limits_change(self) -> None:
+        """After a limit or price changed through this replica: every replica reloads at once."""
+        refresh = self.on_limits_changed
+        if refresh is not None:
+            await refresh()
+        if self.bus is not None:
+            try:
+                await self.bus.publish(LIMITS_CHANGED_NOTICE)
+            except Exception:
+                log.warning("could not publish a limits change; replicas will see it by polling")

@@ -6,10 +6,14 @@ silently falls back to a default.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from onshore.domain.limits import Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 
@@ -72,6 +76,55 @@ class AuthSettings(_Strict):
     sync_interval_s: float = Field(0.5, gt=0, le=60)
 
 
+class LimitsSettings(_Strict):
+    """Rate limits, token quotas and KRW budgets (set per organisation and key with `onshore limits`)."""
+
+    # Where the counters live: `memory` (one replica), `redis` (shared by every replica; needs
+    # `redis.url`), or `auto`: Redis when `redis.url` is set, else memory.
+    store: Literal["auto", "memory", "redis"] = "auto"
+    # When the shared counter store cannot answer within `store_timeout_s`: `open` admits the
+    # request unchecked (the ledger still meters every token), `closed` refuses it with 503.
+    on_store_error: Literal["open", "closed"] = "open"
+    store_timeout_s: float = Field(0.1, ge=0.005, le=5.0)
+    # After a failure the store is not asked again for this long (decided at once meanwhile).
+    store_retry_s: float = Field(1.0, ge=0.0, le=60.0)
+    # Token limits reserve the prompt estimate plus `max_tokens`, or this when a request sets none.
+    default_max_tokens: int = Field(4096, ge=1)
+    # The prompt estimate: body bytes / this (3 bytes is one Hangul syllable; settled to the real count).
+    prompt_bytes_per_token: float = Field(3.0, ge=0.5, le=16.0)
+
+
+def _default_tier_weights() -> dict[Tier, float]:
+    return {Tier.PRIORITY: 4.0, Tier.STANDARD: 2.0, Tier.BATCH: 1.0}
+
+
+class SchedulingSettings(_Strict):
+    """Weighted fair queuing in tokens across organisations when a model is at `max_in_flight`."""
+
+    tier_weights: dict[Tier, Annotated[float, Field(gt=0, le=1_000_000)]] = Field(
+        default_factory=_default_tier_weights
+    )
+    # A request that has waited this long gets 503 `queue_timeout` (the engine never sees it).
+    queue_timeout_s: float = Field(30.0, gt=0, le=3600.0)
+    # Requests waiting per model; past it new ones get 503 `queue_timeout` at once.
+    max_queued: int = Field(10_000, ge=0)
+
+    @field_validator("tier_weights")
+    @classmethod
+    def _every_tier(cls, weights: dict[Tier, float]) -> dict[Tier, float]:
+        return {**_default_tier_weights(), **weights}
+
+
+class PriceSettings(_Strict):
+    """A price from the config file (prices set with `onshore prices set` win on the same day)."""
+
+    model: Annotated[str, Field(pattern=_NAME_PATTERN)]
+    input_krw: Decimal = Field(ge=0, le=1_000_000_000)  # KRW per million input tokens
+    output_krw: Decimal = Field(ge=0, le=1_000_000_000)
+    cached_input_krw: Decimal | None = Field(None, ge=0, le=1_000_000_000)
+    effective_from: date = date(2000, 1, 1)
+
+
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
@@ -86,6 +139,9 @@ class Timeouts(_Strict):
 class ModelSettings(_Strict):
     name: Annotated[str, Field(pattern=_NAME_PATTERN)]
     upstream_name: str | None = None
+    # The most requests this backend serves for this model at once (per gateway replica). Past it,
+    # requests wait in the fair queue (`scheduling`); unset: no queue, the engine queues itself.
+    max_in_flight: int | None = Field(None, ge=1, le=100_000)
 
 
 class _BackendBase(_Strict):
@@ -173,6 +229,9 @@ class Settings(_Strict):
     ledger: LedgerSettings = LedgerSettings()
     auth: AuthSettings = AuthSettings()
     logging: LoggingSettings = LoggingSettings()
+    limits: LimitsSettings = LimitsSettings()
+    scheduling: SchedulingSettings = SchedulingSettings()
+    prices: list[PriceSettings] = Field(default_factory=list)
     # With no `backends` key at all, the embedded embeddings model is served (`local_embeddings()`);
     # `backends: []` serves nothing.
     backends: list[BackendSettings] = Field(default_factory=_default_backends)
