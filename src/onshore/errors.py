@@ -16,6 +16,7 @@ is written for the client and never carries an exception text, an address, a key
     ├── Conflict                      409 invalid_request_error
     ├── MethodNotAllowed              405 invalid_request_error
     ├── RateLimited                   429 rate_limit_error (rate_limit_exceeded; Retry-After when known)
+    │   └── QuotaExceeded             429 insufficient_quota (a monthly quota or budget; x-should-retry: false)
     ├── ClientClosed                  499 the client went away (never sent: there is no one to send it to)
     ├── ServiceUnavailable            503 server_error        (e.g. keys not loaded yet: the database is down)
     ├── ConfigError                   (start-up only: names the bad key; never reaches HTTP)
@@ -148,8 +149,30 @@ class RateLimited(OnshoreError):
         super().__init__(message, param=param, code=code)
         self.retry_after_s = retry_after_s
         if retry_after_s is not None:
-            # Retry-After takes whole seconds; round up so a client that obeys it is not refused again.
-            self.headers = ((b"retry-after", str(max(1, math.ceil(retry_after_s))).encode()),)
+            self.headers = retry_headers(retry_after_s)
+
+
+class QuotaExceeded(RateLimited):
+    """A monthly token quota or KRW budget is spent: waiting a second does not help, so the official
+    SDKs are told not to retry (``x-should-retry: false``), as OpenAI answers a spent quota."""
+
+    error_type = "insufficient_quota"
+    default_code = "insufficient_quota"
+    default_message = "You exceeded your current quota; ask the platform operator to raise it."
+
+    def __init__(self, message: str | None = None, *, retry_after_s: float | None = None):
+        super().__init__(message, retry_after_s=retry_after_s)
+        self.headers = (*self.headers, (b"x-should-retry", b"false"))
+
+
+def retry_headers(retry_after_s: float) -> tuple[tuple[bytes, bytes], ...]:
+    """``Retry-After`` in whole seconds, rounded up so a client that obeys it is not refused again,
+    and ``retry-after-ms``, which the official SDKs read first for the exact delay."""
+    seconds = max(0.0, retry_after_s)
+    return (
+        (b"retry-after", str(max(1, math.ceil(seconds))).encode()),
+        (b"retry-after-ms", str(max(1, math.ceil(seconds * 1000))).encode()),
+    )
 
 
 class ClientClosed(OnshoreError):

@@ -8,7 +8,7 @@ released so the step tests can assert "exactly once".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
@@ -50,6 +50,7 @@ class FakeClient:
         self._gone = False
         self._task: asyncio.Task[object] | None = None
         self._inside = False
+        self.headers: tuple[tuple[bytes, bytes], ...] = ()
 
     @property
     def started(self) -> bool:
@@ -68,6 +69,13 @@ class FakeClient:
         if len(self._body) > limit:
             raise PayloadTooLarge
         return self._body
+
+    def add_headers(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        self.headers = (*self.headers, *headers)
+
+    @property
+    def extra_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return self.headers
 
     def cancel_on_disconnect(self) -> FakeClient._Guard:
         return FakeClient._Guard(self)

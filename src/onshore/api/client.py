@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from types import TracebackType
 
 from onshore.api.http import SSE_HEADERS, Exchange, read_body, send_bytes
@@ -10,13 +11,14 @@ from onshore.errors import ClientClosed
 
 
 class AsgiClient:
-    __slots__ = ("_exchange", "_finished", "_gone", "_started")
+    __slots__ = ("_exchange", "_extra", "_finished", "_gone", "_started")
 
     def __init__(self, exchange: Exchange) -> None:
         self._exchange = exchange
         self._started = False
         self._gone = False
         self._finished = False
+        self._extra: tuple[tuple[bytes, bytes], ...] = ()
 
     @property
     def started(self) -> bool:
@@ -37,13 +39,20 @@ class AsgiClient:
             self._gone = True
             raise
 
+    def add_headers(self, headers: Sequence[tuple[bytes, bytes]]) -> None:
+        self._extra = (*self._extra, *headers)
+
+    @property
+    def extra_headers(self) -> tuple[tuple[bytes, bytes], ...]:
+        return self._extra
+
     def cancel_on_disconnect(self) -> _DisconnectGuard:
         return _DisconnectGuard(self)
 
     async def send_complete(self, status: int, body: bytes) -> None:
         self._started = True
         exchange = self._exchange
-        await send_bytes(exchange.send, status, body, exchange.request_id)
+        await send_bytes(exchange.send, status, body, exchange.request_id, extra=self._extra)
         self._finished = True
 
     async def start_stream(self) -> None:
@@ -53,7 +62,7 @@ class AsgiClient:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [*SSE_HEADERS, (b"x-request-id", exchange.request_id.encode())],
+                "headers": [*SSE_HEADERS, (b"x-request-id", exchange.request_id.encode()), *self._extra],
             }
         )
 

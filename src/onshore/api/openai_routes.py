@@ -33,8 +33,10 @@ async def inference(services: Services, endpoint: Endpoint, exchange: Exchange) 
         await services.pipeline(ctx)
     except ClientClosed:
         return  # there is no one left to tell
-    except OnshoreError:
+    except OnshoreError as exc:
         if not client.started:
+            if client.extra_headers:  # the rate-limit headers go with a refusal too, as OpenAI's do
+                exc.headers = (*exc.headers, *client.extra_headers)
             raise  # the app answers it in OpenAI's shape
         await client.end_stream()  # the stream already carries the error event
     except Exception:

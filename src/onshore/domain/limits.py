@@ -103,17 +103,21 @@ class Price:
 class PriceBook:
     """Every price ever set, so any day's price can be found; immutable, rebuilt on change."""
 
-    __slots__ = ("_by_model",)
+    __slots__ = ("_by_model", "_days")
 
     def __init__(self, prices: Iterable[Price] = ()) -> None:
+        """Later prices in ``prices`` win over earlier ones for the same model and day (so config
+        prices are passed first and the stored ones after them)."""
         by_model: dict[str, list[Price]] = {}
+        # sorted() is stable: for one model and day the later source stays last, and wins.
         for price in sorted(prices, key=lambda p: (p.model, p.effective_from)):
             entries = by_model.setdefault(price.model, [])
             if entries and entries[-1].effective_from == price.effective_from:
-                entries[-1] = price  # the later source wins for the same day
+                entries[-1] = price
             else:
                 entries.append(price)
         self._by_model = by_model
+        self._days = {model: [p.effective_from for p in entries] for model, entries in by_model.items()}
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_model.values())
@@ -126,7 +130,7 @@ class PriceBook:
         entries = self._by_model.get(model)
         if not entries:
             return None
-        index = bisect.bisect_right([p.effective_from for p in entries], day) - 1
+        index = bisect.bisect_right(self._days[model], day) - 1
         return entries[index] if index >= 0 else None
 
 

@@ -39,13 +39,15 @@ class RequestContext:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens the engine served from its prefix cache
     first_byte_at: float | None = None
 
     def finish(self, status: int, error_code: str | None = None) -> None:
         self.status = status
         self.error_code = error_code
 
-    def set_usage(self, prompt: int, completion: int, total: int | None = None) -> None:
+    def set_usage(self, prompt: int, completion: int, total: int | None = None, cached: int = 0) -> None:
         self.prompt_tokens = prompt
         self.completion_tokens = completion
         self.total_tokens = total if total is not None else prompt + completion
+        self.cached_tokens = cached

@@ -112,13 +112,16 @@ def first_data_is_json(block: bytes) -> bool | None:
     return None
 
 
-def usage_counts(usage: Any) -> tuple[int, int, int]:
+def usage_counts(usage: Any) -> tuple[int, int, int, int]:
+    """(prompt, completion, total, cached prompt) tokens from an OpenAI usage object; garbage is 0."""
     if not isinstance(usage, dict) or not usage:
-        return 0, 0, 0
+        return 0, 0, 0, 0
     prompt = _as_int(usage.get("prompt_tokens"))
     completion = _as_int(usage.get("completion_tokens"))
     total = _as_int(usage.get("total_tokens")) or prompt + completion
-    return prompt, completion, total
+    details = usage.get("prompt_tokens_details")
+    cached = min(_as_int(details.get("cached_tokens")), prompt) if isinstance(details, dict) else 0
+    return prompt, completion, total, cached
 
 
 def _as_int(value: object) -> int:

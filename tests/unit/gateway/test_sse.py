@@ -117,5 +117,8 @@ def test_error_event_is_openai_shaped() -> None:
 
 
 def test_usage_counts_ignores_garbage() -> None:
-    assert usage_counts({"prompt_tokens": "3", "completion_tokens": -1}) == (0, 0, 0)
-    assert usage_counts({"prompt_tokens": 3, "completion_tokens": 4}) == (3, 4, 7)
+    assert usage_counts({"prompt_tokens": "3", "completion_tokens": -1}) == (0, 0, 0, 0)
+    assert usage_counts({"prompt_tokens": 3, "completion_tokens": 4}) == (3, 4, 7, 0)
+    cached = {"prompt_tokens": 30, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 20}}
+    assert usage_counts(cached) == (30, 4, 34, 20)
+    assert usage_counts({**cached, "prompt_tokens_details": {"cached_tokens": 99}})[3] == 30
