@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -99,7 +100,7 @@ api_keys = Table(
     Column("change_seq", BigInteger, nullable=False, server_default="0", index=True),
 )
 
-# One row per sequence ("api_keys"). Taking the next number is an UPDATE of this row, whose row
+# One row per sequence ("api_keys", "limits"). Taking the next number is an UPDATE of this row, whose row
 # lock is held to the end of the writing transaction: writers queue here, so numbers become
 # visible in the order they were taken (a PostgreSQL SEQUENCE does not promise that).
 change_counters = Table(
@@ -131,6 +132,12 @@ usage_records = Table(
     Column("error_code", String, nullable=True),
     # The client's own x-request-id, for correlation only (the key above is the server's).
     Column("client_request_id", String(128), nullable=True),
+    # Prompt tokens served from the engine's prefix cache (priced as cached input). The default
+    # lets a replica of the previous release keep inserting rows while the new one runs.
+    Column("cached_tokens", Integer, nullable=False, server_default="0"),
+    # The cost at the price in force when the request was served, in micro-won; NULL when the
+    # model had no price (or the row was written by a release before prices).
+    Column("cost_micro_krw", BigInteger, nullable=True),
     # Billing reads one organisation's rows for a period.
     Index("ix_usage_records_org_id_created_at", "org_id", "created_at"),
 )
@@ -164,4 +171,35 @@ audit_log = Table(
     Column("org_id", String, nullable=True),
     Column("detail", JSON, nullable=False),
     Index("ix_audit_log_org_id_at", "org_id", "at"),
+)
+
+# Limits per organisation or key: one row per subject that has any, a NULL column means "no limit
+# of this kind". No foreign key, like the audit log: a deleted key's row is harmless, and the
+# admin operations check that the subject exists. ``tier`` is set on organisations only.
+limits = Table(
+    "limits",
+    metadata,
+    Column("scope", String(8), primary_key=True),  # "org" or "key"
+    Column("subject_id", String, primary_key=True),
+    Column("rpm", BigInteger, nullable=True),
+    Column("tpm", BigInteger, nullable=True),
+    Column("max_concurrent", BigInteger, nullable=True),
+    Column("monthly_tokens", BigInteger, nullable=True),
+    Column("monthly_budget_krw", BigInteger, nullable=True),  # whole won
+    Column("tier", String(16), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# The price book: every price ever set, so a day's price can always be found again. Prices are in
+# won per million tokens, stored as integer micro-won per million tokens: exact on SQLite (whose
+# NUMERIC is a float) and PostgreSQL alike, and six decimal places is finer than any tariff.
+prices = Table(
+    "prices",
+    metadata,
+    Column("model", String, primary_key=True),
+    Column("effective_from", Date, primary_key=True),  # a UTC day
+    Column("input_micro_krw", BigInteger, nullable=False),
+    Column("output_micro_krw", BigInteger, nullable=False),
+    Column("cached_input_micro_krw", BigInteger, nullable=True),  # NULL: cached input costs input's price
+    Column("created_at", UtcDateTime, nullable=False),
 )
