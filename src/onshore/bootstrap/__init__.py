@@ -37,6 +37,7 @@ from onshore.store.buffered import BufferedAuditSink, BufferedUsageSink
 from onshore.store.sql.audit import SqlAuditLog
 from onshore.store.sql.engine import make_engine
 from onshore.store.sql.ledger import SqlUsageStore
+from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.migrate import upgrade
 from onshore.store.sql.tenancy import SqlTenancyStore
 
@@ -101,6 +102,7 @@ class _Sql:
         self.usage = SqlUsageStore(self.engine)
         self.tenancy = SqlTenancyStore(self.engine)
         self.audit = SqlAuditLog(self.engine)
+        self.limits = SqlLimitsStore(self.engine)
         self.digester = KeyDigester(load_secret(settings))
 
     def store(self, audit: _AuditLog, close: Callable[[], None]) -> Store:
@@ -111,6 +113,7 @@ class _Sql:
             digester=self.digester,
             audit=audit,
             audit_reader=audit,
+            limits=self.limits,
             close=close,
         )
 

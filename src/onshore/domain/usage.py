@@ -47,6 +47,9 @@ class ModelUsage:
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    # The sum of the rows' costs, each at the price in force when it was served; rows of a model
+    # without a price add nothing.
+    cost_micro_krw: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,3 +83,4 @@ class UsageSummary:
     billable_requests: int = 0
     rejected_requests: int = 0
     rejected: tuple[RejectedUsage, ...] = field(default_factory=tuple)
+    cost_micro_krw: int = 0  # the sum over ``by_model``

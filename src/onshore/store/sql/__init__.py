@@ -7,16 +7,19 @@ Typical wiring (the composition root does this once)::
     tenancy = SqlTenancyStore(engine)   # TenancyStore, with unit_of_work() for change + audit
     ledger = SqlUsageStore(engine)      # UsageWriter, UsageReader, HealthCheck, RejectWriter
     audit = SqlAuditLog(engine)         # append-only audit trail (BatchWriter, RejectWriter)
+    limits = SqlLimitsStore(engine)     # LimitsStore: limits per organisation and key, prices
 """
 
 from onshore.store.sql.audit import SqlAuditLog
 from onshore.store.sql.engine import make_engine, normalise_url, redact_url
 from onshore.store.sql.ledger import SqlUsageStore
+from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.rejects import SqlRejectStore
 from onshore.store.sql.tenancy import SqlTenancyStore
 
 __all__ = [
     "SqlAuditLog",
+    "SqlLimitsStore",
     "SqlRejectStore",
     "SqlTenancyStore",
     "SqlUsageStore",

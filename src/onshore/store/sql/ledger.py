@@ -90,6 +90,7 @@ class SqlUsageStore:
                 func.coalesce(func.sum(t.prompt_tokens), 0),
                 func.coalesce(func.sum(t.completion_tokens), 0),
                 total_tokens,
+                func.coalesce(func.sum(t.cost_micro_krw), 0),
             )
             .where(*period, billable)
             .group_by(model)
@@ -112,8 +113,9 @@ class SqlUsageStore:
                 prompt_tokens=int(p),
                 completion_tokens=int(c),
                 total_tokens=int(tt),
+                cost_micro_krw=int(cost),
             )
-            for name, count, p, c, tt in models
+            for name, count, p, c, tt, cost in models
         )
         rejected = tuple(
             RejectedUsage(status=int(status), error_code=code, requests=int(count))
@@ -132,6 +134,7 @@ class SqlUsageStore:
             billable_requests=sum(m.requests for m in by_model),
             rejected_requests=sum(r.requests for r in rejected),
             rejected=rejected,
+            cost_micro_krw=sum(m.cost_micro_krw for m in by_model),
         )
 
     def records(

@@ -1,0 +1,207 @@
+"""The ``LimitsStore`` contract, run against the SQL store on SQLite and PostgreSQL.
+
+What the admission step relies on: a change and its audit entry commit together or not at all, every
+change moves ``limits_version``, and the snapshot is never older than the version it reports.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from onshore.domain.audit import AuditEntry
+from onshore.domain.limits import NO_LIMITS, Limits, Price, Scope, Tier
+from onshore.ports import LimitsStore, StoreError
+from onshore.store.sql import migrate
+from onshore.store.sql.engine import make_engine
+from onshore.store.sql.limits import SqlLimitsStore
+from onshore.store.sql.schema import audit_log, change_counters, metadata
+from tests.support.services import postgres_database
+
+T0 = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def _postgres() -> Iterator[str]:
+    with postgres_database() as url:
+        migrate.upgrade(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'limits.db'}"
+        migrate.upgrade(url)
+    else:
+        url = str(request.getfixturevalue("_postgres"))
+    engine = make_engine(url)
+    with engine.begin() as conn:  # empty tables, and the change counter back where 0003 seeds it
+        for table in reversed(metadata.sorted_tables):
+            if table is not change_counters:
+                conn.execute(table.delete())
+        conn.execute(change_counters.update().values(value=0))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> SqlLimitsStore:
+    return SqlLimitsStore(engine, clock=lambda: T0)
+
+
+def _audit(action: str = "limits.set") -> AuditEntry:
+    return AuditEntry.create(actor="test", action=action, target_type="limits", at=T0)
+
+
+def _audit_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
+
+
+def test_is_the_port(store: SqlLimitsStore) -> None:
+    port: LimitsStore = store
+    assert port is store
+
+
+def test_nothing_set_reads_as_no_limits(store: SqlLimitsStore) -> None:
+    assert store.get_limits(Scope.ORG, "org_a") == NO_LIMITS
+    assert store.limits_version() == 0
+    snapshot = store.limits_snapshot()
+    assert (dict(snapshot.orgs), dict(snapshot.keys), list(snapshot.prices), snapshot.version) == (
+        {},
+        {},
+        [],
+        0,
+    )
+
+
+def test_limits_round_trip_per_scope(store: SqlLimitsStore, engine: Engine) -> None:
+    org = Limits(rpm=60, tpm=10_000, monthly_budget_krw=5_000_000_000_000, tier=Tier.PRIORITY)
+    key = Limits(max_concurrent=2, monthly_tokens=3_000_000_000)
+
+    assert store.put_limits(Scope.ORG, "same_id", org, _audit()) == org
+    store.put_limits(Scope.KEY, "same_id", key, _audit())
+
+    assert store.get_limits(Scope.ORG, "same_id") == org
+    assert store.get_limits(Scope.KEY, "same_id") == key
+    assert _audit_count(engine) == 2
+
+
+def test_put_replaces_and_all_none_deletes(store: SqlLimitsStore) -> None:
+    store.put_limits(Scope.ORG, "org_a", Limits(rpm=60, tpm=100), _audit())
+    store.put_limits(Scope.ORG, "org_a", Limits(tpm=200), _audit())
+    assert store.get_limits(Scope.ORG, "org_a") == Limits(tpm=200)
+
+    store.put_limits(Scope.ORG, "org_a", NO_LIMITS, _audit("limits.clear"))
+
+    assert store.get_limits(Scope.ORG, "org_a") == NO_LIMITS
+    assert dict(store.limits_snapshot().orgs) == {}
+
+
+def test_zero_is_a_limit_not_its_absence(store: SqlLimitsStore) -> None:
+    store.put_limits(Scope.KEY, "key_a", Limits(monthly_budget_krw=0, rpm=0), _audit())
+    assert store.get_limits(Scope.KEY, "key_a") == Limits(monthly_budget_krw=0, rpm=0)
+
+
+def test_every_change_moves_the_version(store: SqlLimitsStore) -> None:
+    versions = [store.limits_version()]
+    store.put_limits(Scope.ORG, "org_a", Limits(rpm=1), _audit())
+    versions.append(store.limits_version())
+    store.add_price(Price("llama", date(2026, 1, 1), Decimal(1), Decimal(2)), _audit("prices.set"))
+    versions.append(store.limits_version())
+    store.put_limits(Scope.ORG, "org_a", NO_LIMITS, _audit("limits.clear"))
+    versions.append(store.limits_version())
+
+    assert versions == sorted(set(versions)) and len(versions) == 4
+    assert store.limits_snapshot().version == versions[-1]
+
+
+def test_prices_round_trip_exactly_and_replace_on_the_same_day(store: SqlLimitsStore) -> None:
+    first = Price("llama", date(2026, 1, 1), Decimal("1500.123456"), Decimal("0.000001"))
+    later = Price("llama", date(2026, 6, 1), Decimal(2000), Decimal(4000), Decimal("500.5"))
+    other = Price("bge", date(2025, 1, 1), Decimal(0), Decimal(0))
+    for price in (later, first, other):
+        store.add_price(price, _audit("prices.set"))
+    replacement = Price("llama", date(2026, 6, 1), Decimal(2100), Decimal(4200))
+    store.add_price(replacement, _audit("prices.set"))
+
+    # Decimal equality is by value: 1500.123456 == 1500.123456000, and cached None stays None.
+    assert store.list_prices() == [other, first, replacement]
+    assert list(store.limits_snapshot().prices) == [other, first, replacement]
+    assert store.list_prices()[2].cached_input_krw is None
+
+
+def test_a_price_finer_than_a_micro_won_is_refused_and_nothing_changes(
+    store: SqlLimitsStore, engine: Engine
+) -> None:
+    with pytest.raises(ValueError, match="six decimal places"):
+        store.add_price(Price("llama", date(2026, 1, 1), Decimal("0.0000001"), Decimal(1)), _audit())
+    assert store.list_prices() == []
+    assert store.limits_version() == 0
+    assert _audit_count(engine) == 0
+
+
+def test_the_change_and_its_audit_entry_commit_together(store: SqlLimitsStore, engine: Engine) -> None:
+    # An entry that cannot be stored (detail is not JSON) takes the change down with it.
+    bad = AuditEntry.create(actor="test", action="limits.set", target_type="limits", detail={"x": object()})
+    with pytest.raises(StoreError):
+        store.put_limits(Scope.ORG, "org_a", Limits(rpm=5), bad)
+    with pytest.raises(StoreError):
+        store.add_price(Price("llama", date(2026, 1, 1), Decimal(1), Decimal(1)), bad)
+
+    assert store.get_limits(Scope.ORG, "org_a") == NO_LIMITS
+    assert store.list_prices() == []
+    assert store.limits_version() == 0
+    assert _audit_count(engine) == 0
+
+
+def test_snapshot_holds_orgs_keys_and_prices(store: SqlLimitsStore) -> None:
+    store.put_limits(Scope.ORG, "org_a", Limits(rpm=10, tier=Tier.BATCH), _audit())
+    store.put_limits(Scope.KEY, "key_a", Limits(rpm=5), _audit())
+    price = Price("llama", date(2026, 1, 1), Decimal(1), Decimal(2), Decimal("0.5"))
+    store.add_price(price, _audit("prices.set"))
+
+    snapshot = store.limits_snapshot()
+
+    assert dict(snapshot.orgs) == {"org_a": Limits(rpm=10, tier=Tier.BATCH)}
+    assert dict(snapshot.keys) == {"key_a": Limits(rpm=5)}
+    assert list(snapshot.prices) == [price]
+    assert snapshot.version == 3
+
+
+def test_an_unseeded_counter_is_recreated(store: SqlLimitsStore, engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(change_counters.delete().where(change_counters.c.name == "limits"))
+    assert store.limits_version() == 0
+
+    store.put_limits(Scope.ORG, "org_a", Limits(rpm=1), _audit())
+
+    assert store.limits_version() == 1
+
+
+def test_concurrent_writers_each_get_their_own_number(store: SqlLimitsStore) -> None:
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(5):
+                store.put_limits(Scope.KEY, f"key_{n}", Limits(rpm=i + 1), _audit())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert store.limits_version() == 20
+    assert {k: v.rpm for k, v in store.limits_snapshot().keys.items()} == {f"key_{n}": 5 for n in range(4)}
