@@ -350,6 +350,23 @@ class Telemetry(Protocol):
 
     def upstream_failed(self, backend: str, reason: str) -> None: ...
 
+    def request_limited(self, scope: str, limit: str) -> None:
+        """A partner's request refused by one of its limits (scope "key" or "organization")."""
+        ...
+
+    def limits_unavailable(self, decision: str) -> None:
+        """The limits store did not answer: the request was let through ("open") or refused
+        ("closed"), or a settlement was lost ("settle_failed")."""
+        ...
+
+    def request_queued(self, model: str, org: str, tier: str, waited_s: float, outcome: str) -> None:
+        """A request left the fair queue: "admitted", "timeout" or "left" (its client went away)."""
+        ...
+
+    def tokens_served(self, org: str, tier: str, tokens: int) -> None:
+        """Tokens served to an organisation through a queued model (its fair share, as counted)."""
+        ...
+
 
 # --- audit -------------------------------------------------------------------------------------------
 

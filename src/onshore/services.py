@@ -14,7 +14,9 @@ from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.gateway.auth import Authenticator, KeyCache
 from onshore.gateway.chain import Handler
+from onshore.gateway.fair_queue import FairQueue
 from onshore.gateway.key_sync import KeySync
+from onshore.gateway.limit_book import LimitBook
 from onshore.gateway.routing import Router
 from onshore.lifecycle import Lifecycle
 from onshore.ports import (
@@ -63,6 +65,8 @@ class Services:
     admin_token: str | None
     # Reloads this replica's limits and prices snapshot (set by the composition root).
     on_limits_changed: Callable[[], Awaitable[None]] | None = None
+    limit_book: LimitBook | None = None  # the limits and prices this replica enforces
+    queue: FairQueue | None = None  # the fair queue of the models at capacity
 
     async def start(self) -> None:
         await self.lifecycle.start()

@@ -60,3 +60,30 @@ def test_odd_but_possible_values_are_accepted(telemetry: tuple[Telemetry, Reader
     sink.request_refused("embeddings", 413, None)
     sink.upstream_failed("b", "http_429")
     assert read() == (1, 1, 1)
+
+
+def test_admission_and_queue_reports_are_accepted(telemetry: tuple[Telemetry, Reader]) -> None:
+    sink, read = telemetry
+    sink.request_limited("key", "rpm")
+    sink.request_limited("organization", "monthly_budget_krw")
+    sink.limits_unavailable("open")
+    sink.limits_unavailable("settle_failed")
+    sink.request_queued("m", "kakao", "priority", 0.25, "admitted")
+    sink.request_queued("m", "toss", "batch", 30.0, "timeout")
+    sink.request_queued("m", "toss", "batch", 0.0, "left")
+    sink.tokens_served("kakao", "priority", 120)
+    sink.tokens_served("kakao", "priority", 0)
+    assert read() == (0, 0, 0)  # none of these is a finished, refused or failed request
+
+
+def test_prometheus_names_the_admission_series() -> None:
+    metrics = GatewayMetrics()
+    metrics.request_limited("key", "tpm")
+    metrics.limits_unavailable("closed")
+    metrics.request_queued("m", "kakao", "standard", 0.5, "admitted")
+    metrics.tokens_served("kakao", "standard", 42)
+    text = metrics.render().decode()
+    assert 'onshore_requests_limited_total{limit="tpm",scope="key"} 1.0' in text
+    assert 'onshore_limits_store_unavailable_total{decision="closed"} 1.0' in text
+    assert 'onshore_queue_requests_total{model="m",org="kakao",outcome="admitted",tier="standard"} 1.0' in text
+    assert 'onshore_fair_share_tokens_total{org="kakao",tier="standard"} 42.0' in text

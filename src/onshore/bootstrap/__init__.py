@@ -18,15 +18,18 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from onshore.backends.registry import build_backend, build_routes
+from onshore.bootstrap.admission import build_admission
 from onshore.config.checks import admin_token_problem, backend_problems
 from onshore.config.settings import RemoteBackendSettings, Settings
 from onshore.domain.audit import AuditEntry
 from onshore.domain.keys import KeyDigester
+from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.errors import ConfigError
 from onshore.gateway.auth import Authenticator, KeyCache
 from onshore.gateway.clock import SystemClock
 from onshore.gateway.health import BackendProber
 from onshore.gateway.key_sync import KeySync
+from onshore.gateway.limit_book import LimitSync
 from onshore.gateway.pipeline import build_pipeline
 from onshore.gateway.routing import Router
 from onshore.lifecycle import Check, Lifecycle
@@ -184,8 +187,21 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         label="backend",
     )
     cache = KeyCache()
+    admission = build_admission(settings, store.limits, clock, metrics, cache.org_name)
+    metrics.add_gauges(
+        "onshore_queue_depth",
+        "Requests waiting in the fair queue of each model with a capacity.",
+        lambda: ((model, float(admission.queue.depth(model))) for model in admission.queued_models),
+        label="model",
+    )
     bus = _revocation_bus(settings)
-    key_sync = KeySync(store.tenancy, cache, interval_s=settings.auth.sync_interval_s, bus=bus)
+    key_sync = KeySync(
+        store.tenancy,
+        cache,
+        interval_s=settings.auth.sync_interval_s,
+        bus=bus,
+        notices={LIMITS_CHANGED_NOTICE: admission.sync.on_notice},
+    )
     authenticator = Authenticator(
         store.digester, cache, store.tenancy, ready=lambda: cache.loaded, clock=clock
     )
@@ -197,15 +213,18 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         clock=clock,
         max_body_bytes=settings.server.max_body_bytes,
         drain_s=settings.ledger.drain_on_disconnect_s,
+        pricing=admission.book,
+        admission=admission.steps,
     )
     lifecycle = Lifecycle()
     lifecycle.add("ledger", start=_in_thread(sink.start), stop=lambda: asyncio.to_thread(sink.close, 30.0))
     lifecycle.add(
         "audit", start=_in_thread(audit_sink.start), stop=lambda: asyncio.to_thread(audit_sink.close, 30.0)
     )
-    database = _Database(settings, store, key_sync, cache)
+    database = _Database(settings, store, key_sync, cache, admission.sync)
     lifecycle.add("database", start=database.start, stop=database.stop, check=database.check)
     lifecycle.add("keys", check=database.keys_check)
+    lifecycle.add("limits", stop=admission.stop, check=database.limits_check)
     for backend in backends:
         lifecycle.add(f"backend:{backend.name}", start=backend.start, stop=backend.aclose)
     prober = BackendProber(router)
@@ -236,6 +255,9 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         render_metrics=metrics.render,
         bus=bus,
         admin_token=admin_token,
+        on_limits_changed=admission.sync.on_notice,
+        limit_book=admission.book,
+        queue=admission.queue,
     )
 
 
@@ -243,11 +265,14 @@ class _Database:
     """Migrations and the key snapshot. A replica starts while the database is down: it refuses
     requests clearly (503) until the first key load succeeds, retried in the background."""
 
-    def __init__(self, settings: Settings, store: Store, key_sync: KeySync, cache: KeyCache) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, key_sync: KeySync, cache: KeyCache, limit_sync: LimitSync
+    ) -> None:
         self._settings = settings
         self._store = store
         self._key_sync = key_sync
         self._cache = cache
+        self._limit_sync = limit_sync
         self._retry: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -260,9 +285,12 @@ class _Database:
     async def _connect(self) -> None:
         if self._settings.database.auto_migrate:
             await asyncio.to_thread(upgrade, self._settings.database_url)
+        # Limits before keys: the first request a key can make must already meet its limits.
+        await self._limit_sync.refresh(force=True)
         await self._key_sync.load()
         self._cache.mark_loaded()
         self._key_sync.start()
+        self._limit_sync.start()
 
     async def _keep_trying(self) -> None:
         while True:
@@ -278,6 +306,7 @@ class _Database:
         if self._retry is not None:
             self._retry.cancel()
         await self._key_sync.stop()
+        await self._limit_sync.stop()
 
     async def check(self) -> Check:
         try:
@@ -285,6 +314,11 @@ class _Database:
         except StoreError:
             return Check(False, "failing")
         return Check(True, "ok")
+
+    async def limits_check(self) -> Check:
+        if self._limit_sync.loaded_version < 0:
+            return Check(False, "not loaded")
+        return Check(True, "ok") if self._limit_sync.healthy else Check(False, "stale")
 
     async def keys_check(self) -> Check:
         if not self._cache.loaded:

@@ -257,6 +257,12 @@ class Settings(_Strict):
             seen.add(backend.name)
         return backends
 
+    @model_validator(mode="after")
+    def _limits_store_reachable(self) -> Settings:
+        if self.limits.store == "redis" and not self.redis.url:
+            raise ValueError("limits.store is 'redis' but redis.url is not set")
+        return self
+
     @property
     def database_url(self) -> str:
         return self.database.url or f"sqlite:///{self.data_dir / 'onshore.db'}"

@@ -25,14 +25,20 @@ _MONTH_SLACK_MS = 35 * 24 * 3_600_000
 
 # What each limit counts, and how it settles: "requests" keeps its 1, "tokens" and "krw" become the
 # real usage, "slot" is released.
-RPM, TPM, CONC, MONTH_TOKENS, MONTH_KRW = "rpm", "tpm", "max_concurrent", "monthly_tokens", "monthly_budget_krw"
+RPM, TPM, CONC, MONTH_TOKENS, MONTH_KRW = (
+    "rpm",
+    "tpm",
+    "max_concurrent",
+    "monthly_tokens",
+    "monthly_budget_krw",
+)
 _QUOTAS = frozenset({MONTH_TOKENS, MONTH_KRW})
 _NAMES = {
     RPM: "requests per minute (RPM)",
     TPM: "tokens per minute (TPM)",
     CONC: "concurrent requests",
     MONTH_TOKENS: "monthly tokens",
-    MONTH_KRW: "monthly budget (KRW, in thousandths of a won)",
+    MONTH_KRW: "monthly budget (KRW)",
 }
 
 
@@ -81,7 +87,9 @@ def plan(
             counters.append(Counter(prefix + "rpm", 1, limits.rpm, MINUTE_MS))
             labels.append((scope, RPM))
         if limits.tpm is not None:
-            counters.append(Counter(prefix + "tpm", _amount(demand.tokens, limits.tpm, demand), limits.tpm, MINUTE_MS))
+            counters.append(
+                Counter(prefix + "tpm", _amount(demand.tokens, limits.tpm, demand), limits.tpm, MINUTE_MS)
+            )
             labels.append((scope, TPM))
         if limits.max_concurrent is not None:
             counters.append(Counter(prefix + "conc", 1, limits.max_concurrent, 0, CONCURRENCY_TTL_MS))
@@ -89,7 +97,13 @@ def plan(
         if limits.monthly_tokens is not None:
             limit = limits.monthly_tokens
             counters.append(
-                Counter(f"{prefix}mt:{period}", _amount(demand.tokens, limit, demand), limit, 0, left_ms + _MONTH_SLACK_MS)
+                Counter(
+                    f"{prefix}mt:{period}",
+                    _amount(demand.tokens, limit, demand),
+                    limit,
+                    0,
+                    left_ms + _MONTH_SLACK_MS,
+                )
             )
             labels.append((scope, MONTH_TOKENS))
         if limits.monthly_budget_krw is not None:
@@ -127,7 +141,10 @@ def refusal(plan: Plan, admission: Admission, now: datetime) -> RateLimited:
     scope, name = plan.limits[index]
     counter = plan.counters[index]
     state = admission.states[index]
-    detail = f"Limit {state.limit}, Used {state.used}, Requested {counter.amount}."
+    if name == MONTH_KRW:  # counted in milli-won; told in won
+        detail = f"Limit {_won(state.limit)}, Used {_won(state.used)}, Requested {_won(counter.amount)}."
+    else:
+        detail = f"Limit {state.limit}, Used {state.used}, Requested {counter.amount}."
     if name in _QUOTAS:
         _, left_ms = month_period(now)
         what = "monthly token quota" if name == MONTH_TOKENS else "monthly budget"
@@ -138,8 +155,7 @@ def refusal(plan: Plan, admission: Admission, now: datetime) -> RateLimited:
     if counter.amount > state.limit:
         # It can never pass, however long the client waits: say so, and tell the SDKs not to retry.
         error = RateLimited(
-            f"Request too large for the {scope}'s {_NAMES[name]}: {detail} "
-            "Lower max_tokens or the prompt.",
+            f"Request too large for the {scope}'s {_NAMES[name]}: {detail} Lower max_tokens or the prompt.",
             retry_after_s=60.0,
         )
         error.headers = (*error.headers, (b"x-should-retry", b"false"))
@@ -167,6 +183,10 @@ def rate_limit_headers(plan: Plan, states: tuple[CounterState, ...]) -> list[tup
                 (b"x-ratelimit-reset-" + suffix, openai_duration(best.reset_ms).encode()),
             ]
     return headers
+
+
+def _won(milli: int) -> str:
+    return f"KRW {milli / 1000:,.3f}".rstrip("0").rstrip(".")
 
 
 def _tighter(a: CounterState, b: CounterState) -> bool:
@@ -200,4 +220,4 @@ def requested_output(payload: dict[str, Any]) -> int | None:
     return best
 
 
-__all__ = ["Demand", "Plan", "plan", "refusal", "rate_limit_headers", "retry_headers", "settle_amounts"]
+__all__ = ["Demand", "Plan", "plan", "rate_limit_headers", "refusal", "retry_headers", "settle_amounts"]

@@ -43,6 +43,10 @@ class KeyCache:
     def set_org_names(self, names: dict[str, str]) -> None:
         self._org_names.update(names)
 
+    def org_name(self, org_id: str) -> str:
+        """The organisation's name (its id when not known yet): for metrics labels and listings."""
+        return self._org_names.get(org_id, org_id)
+
     def knows_org(self, org_id: str) -> bool:
         return org_id in self._org_names
 

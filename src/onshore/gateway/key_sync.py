@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
 
 from onshore.gateway.auth import KeyCache
 from onshore.ports import RevocationBus, StoreError, TenancyStore
@@ -26,8 +28,11 @@ class KeySync:
         *,
         interval_s: float,
         bus: RevocationBus | None = None,
+        notices: Mapping[str, Callable[[], Coroutine[Any, Any, None]]] | None = None,
     ):
         self._store = store
+        # Other notices on the same bus (e.g. "limits"): a name here is never a key id.
+        self._notices = dict(notices or {})
         self._cache = cache
         self._interval = interval_s
         self._bus = bus
@@ -91,7 +96,9 @@ class KeySync:
 
     async def _listen(self, bus: RevocationBus) -> None:
         def on_change(key_id: str) -> None:
-            task = asyncio.get_running_loop().create_task(self._refresh_quietly(key_id))
+            notice = self._notices.get(key_id)
+            work = notice() if notice is not None else self._refresh_quietly(key_id)
+            task = asyncio.get_running_loop().create_task(work)
             self._tasks.append(task)
             task.add_done_callback(self._tasks.remove)
 

@@ -3,14 +3,16 @@ the very chain that serves partners)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from onshore.gateway.auth import Authenticator
-from onshore.gateway.chain import Handler, compose
+from onshore.gateway.chain import Handler, Step, compose
 from onshore.gateway.policy import CheckAccess
 from onshore.gateway.routing import Router
 from onshore.gateway.steps.authenticate import Authenticate
 from onshore.gateway.steps.disconnect import CancelOnDisconnect
 from onshore.gateway.steps.dispatch import Dispatch
-from onshore.gateway.steps.metering import Metering, UsageSink
+from onshore.gateway.steps.metering import Metering, Pricing, UsageSink
 from onshore.gateway.steps.read_request import ReadRequest
 from onshore.gateway.steps.respond import Respond
 from onshore.gateway.transforms import public_model_name, usage_transform
@@ -26,15 +28,18 @@ def build_pipeline(
     clock: Clock,
     max_body_bytes: int,
     drain_s: float = 2.0,
+    pricing: Pricing | None = None,
+    admission: Sequence[Step] = (),
 ) -> Handler:
+    """``admission``: rate limits and budgets (``Admit``), then the fair queue (``Schedule``)."""
     return compose(
         [
-            Metering(sink, telemetry, clock),  # outermost: sees every way a request ends
+            Metering(sink, telemetry, clock, pricing),  # outermost: sees every way a request ends
             Authenticate(authenticator),
             ReadRequest(max_body_bytes),
-            CancelOnDisconnect(),  # from here a client that leaves cancels the work
+            CancelOnDisconnect(),  # from here a client that leaves cancels the work (and its wait)
             CheckAccess(router),
-            # admission (rate limits, budgets, fair queue) goes here: before a backend slot is held
+            *admission,  # before a backend slot is held: a refused or queued request holds none
             Dispatch(router, telemetry, clock),
         ],
         Respond((usage_transform, public_model_name), clock, drain_s=drain_s),

@@ -58,6 +58,37 @@ class GatewayMetrics:
             ("endpoint", "status"),
             registry=self.registry,
         )
+        self.limited = Counter(
+            "onshore_requests_limited",
+            "Partner requests refused by a rate limit, quota or budget (429).",
+            ("scope", "limit"),
+            registry=self.registry,
+        )
+        self.limits_store = Counter(
+            "onshore_limits_store_unavailable",
+            "Decisions taken without the limits store: let through (open), refused (closed), settle_failed.",
+            ("decision",),
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "onshore_queue_wait_seconds",
+            "Time requests waited in the fair queue, by how they left it (admitted, timeout, left).",
+            ("model", "tier", "outcome"),
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_exits = Counter(
+            "onshore_queue_requests",
+            "Requests that waited in the fair queue, by organisation and how they left it.",
+            ("model", "org", "tier", "outcome"),
+            registry=self.registry,
+        )
+        self.served = Counter(
+            "onshore_fair_share_tokens",
+            "Tokens served through queued models, per organisation and tier (the fair share's count).",
+            ("org", "tier"),
+            registry=self.registry,
+        )
         # Resolving label children is the costly part of an update: keep them per label tuple.
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
 
@@ -89,6 +120,20 @@ class GatewayMetrics:
 
     def upstream_failed(self, backend: str, reason: str) -> None:
         self.upstream_errors.labels(backend, reason).inc()
+
+    def request_limited(self, scope: str, limit: str) -> None:
+        self.limited.labels(scope, limit).inc()
+
+    def limits_unavailable(self, decision: str) -> None:
+        self.limits_store.labels(decision).inc()
+
+    def request_queued(self, model: str, org: str, tier: str, waited_s: float, outcome: str) -> None:
+        self.queue_wait.labels(model, tier, outcome).observe(waited_s)
+        self.queue_exits.labels(model, org, tier, outcome).inc()
+
+    def tokens_served(self, org: str, tier: str, tokens: int) -> None:
+        if tokens > 0:
+            self.served.labels(org, tier).inc(tokens)
 
     def add_gauges(
         self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]], label: str = "kind"

@@ -8,6 +8,7 @@ row. The row's key is the server's request id; the client's own id rides along f
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Protocol
 
 from onshore.domain.usage import UsageRecord
@@ -17,6 +18,14 @@ from onshore.gateway.context import RequestContext
 from onshore.ports import Clock, FinishedRequest, Telemetry
 
 
+class Pricing(Protocol):
+    def cost_micro_krw(
+        self, model: str | None, at: datetime, prompt: int, completion: int, cached: int = 0
+    ) -> int | None:
+        """The cost at the price in force at ``at`` (None: the model has no price)."""
+        ...
+
+
 class UsageSink(Protocol):
     def submit(self, record: UsageRecord) -> None:
         """Queue a row; O(1) and non-blocking: called on the event loop for every request."""
@@ -24,12 +33,15 @@ class UsageSink(Protocol):
 
 
 class Metering:
-    __slots__ = ("_clock", "_sink", "_telemetry")
+    __slots__ = ("_clock", "_pricing", "_sink", "_telemetry")
 
-    def __init__(self, sink: UsageSink, telemetry: Telemetry, clock: Clock) -> None:
+    def __init__(
+        self, sink: UsageSink, telemetry: Telemetry, clock: Clock, pricing: Pricing | None = None
+    ) -> None:
         self._sink = sink
         self._telemetry = telemetry
         self._clock = clock
+        self._pricing = pricing
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
         try:
@@ -59,6 +71,14 @@ class Metering:
             self._telemetry.request_refused(ctx.endpoint.value, ctx.status, ctx.error_code)
             return
         ttft_s = None if ctx.first_byte_at is None else ctx.first_byte_at - ctx.started
+        pricing = self._pricing
+        cost = None
+        if pricing is not None and ctx.total_tokens:
+            # The price in force when the request arrived, kept on the row: a later price change
+            # never rewrites what this request cost.
+            cost = pricing.cost_micro_krw(
+                ctx.model, ctx.created_at, ctx.prompt_tokens, ctx.completion_tokens, ctx.cached_tokens
+            )
         self._sink.submit(
             UsageRecord(
                 request_id=ctx.request_id,
@@ -77,6 +97,8 @@ class Metering:
                 latency_ms=latency_s * 1000.0,
                 error_code=ctx.error_code,
                 client_request_id=ctx.client_request_id,
+                cached_tokens=ctx.cached_tokens,
+                cost_micro_krw=cost,
             )
         )
         self._telemetry.request_finished(

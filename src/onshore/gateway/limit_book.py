@@ -1,0 +1,121 @@
+"""Every limit and price in memory, and how it is kept in step with the database off the request path.
+
+Admission reads two dict entries per request (the key's limits, its organisation's) and never waits
+for the database. ``LimitSync`` polls the store's change number (one tiny query) and reloads the
+whole snapshot only when it moved; a change made through any replica is also announced on the change
+bus, so every replica reloads at once rather than at its next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from onshore.domain.limits import Limits, Price, PriceBook, Tier
+from onshore.ports import LimitsSnapshot, LimitsStore, StoreError
+
+log = logging.getLogger(__name__)
+
+
+class LimitBook:
+    """The snapshot admission and metering read. Replaced whole on reload (readers never lock)."""
+
+    __slots__ = ("_config_prices", "_keys", "_orgs", "_prices", "version")
+
+    def __init__(self, config_prices: Sequence[Price] = ()) -> None:
+        self._config_prices = tuple(config_prices)
+        self._orgs: dict[str, Limits] = {}
+        self._keys: dict[str, Limits] = {}
+        self._prices = PriceBook(self._config_prices)
+        self.version = -1
+
+    def load(self, snapshot: LimitsSnapshot) -> None:
+        self._orgs = {org: limits for org, limits in snapshot.orgs.items() if not limits.empty}
+        self._keys = {key: limits for key, limits in snapshot.keys.items() if not limits.empty}
+        # Stored prices after the config's: on the same model and day the stored one wins.
+        self._prices = PriceBook([*self._config_prices, *snapshot.prices])
+        self.version = snapshot.version
+
+    def key_limits(self, key_id: str) -> Limits | None:
+        return self._keys.get(key_id)
+
+    def org_limits(self, org_id: str) -> Limits | None:
+        return self._orgs.get(org_id)
+
+    def tier(self, org_id: str) -> Tier:
+        limits = self._orgs.get(org_id)
+        return limits.tier if limits is not None and limits.tier is not None else Tier.STANDARD
+
+    @property
+    def prices(self) -> PriceBook:
+        return self._prices
+
+    def cost_micro_krw(
+        self, model: str | None, at: datetime, prompt: int, completion: int, cached: int = 0
+    ) -> int | None:
+        """The cost at the price in force on ``at``'s UTC day; None when the model has no price."""
+        if model is None:
+            return None
+        price = self._prices.price_at(model, at.date())
+        return None if price is None else price.cost_micro_krw(prompt, completion, cached)
+
+
+class LimitSync:
+    def __init__(self, store: LimitsStore, book: LimitBook, *, interval_s: float) -> None:
+        self._store = store
+        self._book = book
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.healthy = False
+
+    async def refresh(self, *, force: bool = False) -> None:
+        """Reload when the store's change number moved (or always, with ``force``)."""
+        async with self._lock:  # one reload at a time; a notice during a reload waits for it
+            if not force:
+                version = await asyncio.to_thread(self._store.limits_version)
+                if version == self._book.version:
+                    self.healthy = True
+                    return
+            snapshot = await asyncio.to_thread(self._store.limits_snapshot)
+            self._book.load(snapshot)
+            self.healthy = True
+
+    @property
+    def loaded_version(self) -> int:
+        """The change number of the snapshot in use (-1 before the first load)."""
+        return self._book.version
+
+    async def on_notice(self) -> None:
+        """A replica announced a change: reload now; the next poll retries if the database fails."""
+        try:
+            await self.refresh(force=True)
+        except StoreError:
+            log.warning("limits changed, but the database did not answer; the next poll retries")
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._poll(), name="onshore-limit-sync")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.refresh()
+            except StoreError:
+                if self.healthy:
+                    log.warning("limit sync: database unreachable; enforcing the last snapshot")
+                self.healthy = False
+            except Exception:
+                log.exception("limit sync failed")
+                self.healthy = False
