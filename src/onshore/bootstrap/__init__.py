@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
 from onshore.config.checks import admin_token_problem, backend_problems
-from onshore.config.settings import RemoteBackendSettings, Settings
+from onshore.config.settings import Settings
 from onshore.domain.audit import AuditEntry
 from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
@@ -361,48 +361,21 @@ def _revocation_bus(settings: Settings) -> RevocationBus | None:
     return RedisRevocationBus(settings.redis.url)
 
 
-# --- Operator wiring for the CLI (cli/db, cli/backends, cli/keys) ----------------------------------
-# The faces see no adapter: what the operator's commands need from one is wired here.
+# Operator wiring for the CLI lives in bootstrap/operator.py; imported here so `onshore.bootstrap`
+# keeps its public names.
+from onshore.bootstrap.operator import (  # noqa: E402
+    database_revision,
+    migrate_database,
+    probe_remote_backend,
+    publish_revocation,
+)
 
-
-def migrate_database(settings: Settings) -> str:
-    """Apply every migration; returns "<database, password hidden> is at <revision>"."""
-    from onshore.store.sql import migrate  # noqa: PLC0415 - only for `onshore db`
-    from onshore.store.sql.engine import redact_url  # noqa: PLC0415
-
-    _ensure_data_dir(settings.data_dir, settings.database_url)
-    migrate.upgrade(settings.database_url)
-    return f"{redact_url(settings.database_url)} is at {migrate.head_revision()}"
-
-
-def database_revision(settings: Settings) -> tuple[str | None, str]:
-    """(the database's migration revision or None, the newest this release ships)."""
-    from onshore.store.sql import migrate  # noqa: PLC0415 - only for `onshore db`
-
-    return migrate.current_revision(settings.database_url), migrate.head_revision()
-
-
-async def probe_remote_backend(spec: RemoteBackendSettings) -> bool:
-    """Whether a remote engine answers now (`onshore backends list`)."""
-    from onshore.backends.upstream import RemoteBackend  # noqa: PLC0415 - aiohttp only for this
-
-    backend = RemoteBackend(spec)
-    await backend.start()
-    try:
-        return await backend.check_health()
-    finally:
-        await backend.aclose()
-
-
-async def publish_revocation(settings: Settings, key_id: str) -> bool | None:
-    """Tell every replica through Redis now: True if sent, False if Redis failed, None without it."""
-    bus = _revocation_bus(settings)
-    if bus is None:
-        return None
-    try:
-        await bus.publish(key_id)
-    except StoreError:
-        return False
-    finally:
-        await bus.aclose()
-    return True
+__all__ = [
+    "build_services",
+    "database_revision",
+    "load_secret",
+    "migrate_database",
+    "open_store",
+    "probe_remote_backend",
+    "publish_revocation",
+]
