@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from onshore.admin.prices import krw_number
 from onshore.admin.tenancy import require_org
+from onshore.domain.limits import micro_to_krw
 from onshore.domain.usage import UsageSummary
 from onshore.errors import InvalidRequest
 from onshore.ports import TenancyStore, UsageReader
@@ -43,6 +45,9 @@ def summary_to_json(summary: UsageSummary, org_name: str) -> dict[str, object]:
     ``billable_requests`` (the sum over ``by_model``) and ``rejected_requests`` (the sum over
     ``rejected``: refused, failed before any token, unknown models) add up to it, and the token
     totals are the sums over ``by_model``.
+
+    Cost: ``cost_krw`` is won as a JSON number (each row at the price in force when it was served;
+    rows of a model without a price add nothing), ``cost_micro_krw`` the same as an exact integer.
     """
     return {
         "org": org_name,
@@ -61,6 +66,8 @@ def summary_to_json(summary: UsageSummary, org_name: str) -> dict[str, object]:
                 "prompt_tokens": m.prompt_tokens,
                 "completion_tokens": m.completion_tokens,
                 "total_tokens": m.total_tokens,
+                "cost_krw": krw_number(micro_to_krw(m.cost_micro_krw)),
+                "cost_micro_krw": m.cost_micro_krw,
             }
             for m in summary.by_model
         ],
@@ -69,4 +76,6 @@ def summary_to_json(summary: UsageSummary, org_name: str) -> dict[str, object]:
         "rejected": [
             {"status": r.status, "error_code": r.error_code, "requests": r.requests} for r in summary.rejected
         ],
+        "cost_krw": krw_number(micro_to_krw(summary.cost_micro_krw)),
+        "cost_micro_krw": summary.cost_micro_krw,
     }
