@@ -23,6 +23,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("onshore.cli.keys:keys", "Create, list and revoke partner API keys."),
     "backends": ("onshore.cli.backends:backends", "List configured inference backends and their health."),
     "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
+    "limits": ("onshore.cli.limits:limits", "Set, show and clear rate limits, quotas and budgets."),
+    "prices": ("onshore.cli.prices:prices", "Set and list prices per model (KRW per million tokens)."),
     "audit": ("onshore.cli.audit:audit", "Show who changed which organisation or key, and when."),
     "db": ("onshore.cli.db:db", "Database migrations."),
     "pii": ("onshore.cli.pii:pii", "Detect Korean personal data in text."),

@@ -40,10 +40,11 @@ def usage(org: str, month: str | None, config: str | None, as_json: bool) -> Non
         f"billable requests {summary.billable_requests}, "
         f"requests without billable usage {summary.rejected_requests}"
     )
+    click.echo(f"cost {won(summary.cost_micro_krw)} (each request at the price in force when it was served)")
     print_table(
-        ["model", "requests", "prompt", "completion", "total"],
+        ["model", "requests", "prompt", "completion", "total", "cost"],
         [
-            (m.model, m.requests, m.prompt_tokens, m.completion_tokens, m.total_tokens)
+            (m.model, m.requests, m.prompt_tokens, m.completion_tokens, m.total_tokens, won(m.cost_micro_krw))
             for m in summary.by_model
         ],
     )
@@ -54,3 +55,10 @@ def usage(org: str, month: str | None, config: str | None, as_json: bool) -> Non
             ["status", "error", "requests"],
             [(r.status, r.error_code or "-", r.requests) for r in summary.rejected],
         )
+
+
+def won(micro_krw: int) -> str:
+    """Micro-won as ₩1,234.56 (rounded half-even to the 0.01 won shown; the JSON has it exactly)."""
+    from onshore.domain.limits import micro_to_krw  # noqa: PLC0415
+
+    return f"₩{micro_to_krw(micro_krw):,.2f}"
