@@ -49,38 +49,64 @@ def set_price(
     actor: str = "system",
     today: date | None = None,
 ) -> Price:
-    """Store a price (replacing the stored one for the same model and day) and its audit entry.
+    """Check a price (see :func:`new_price`) and store it with its audit entry (:func:`store_price`).
 
-    Won amounts may be given as ``Decimal``, ``int``, ``float`` (a JSON number) or a string;
-    ``effective_from`` as a ``date`` or ``YYYY-MM-DD`` (default: today, UTC). A price set for a day
-    in the past applies to requests served from then on only if they are metered after it is set:
-    ledger rows already written keep the cost they were written with.
+    A price set for a day in the past applies to requests metered after it is set: ledger rows
+    already written keep the cost they were written with.
+
+    Raises:
+        InvalidRequest: as :func:`new_price`.
+    """
+    price = new_price(model, input_krw, output_krw, cached_input_krw, effective_from, today=today)
+    return store_price(store, price, actor=actor)
+
+
+def new_price(
+    model: object,
+    input_krw: object,
+    output_krw: object,
+    cached_input_krw: object = None,
+    effective_from: object = None,
+    *,
+    today: date | None = None,
+) -> Price:
+    """A checked price. Won amounts may be a ``Decimal``, ``int``, ``float`` (a JSON number) or a
+    string; ``effective_from`` a ``date`` or ``YYYY-MM-DD`` (default: today, UTC).
 
     Raises:
         InvalidRequest: a bad model name, an amount that is negative, above 1e9, finer than six
-            decimal places or not a number, or a bad date.
+            decimal places or not a number, or a bad date (``param`` names the field).
     """
     if not isinstance(model, str) or not _MODEL.match(model):
         raise InvalidRequest(
             "model must be 1-128 characters: letters, digits, '.', '_', ':', '/' or '-'", param="model"
         )
-    price = Price(
+    cached = None if cached_input_krw is None else parse_krw(cached_input_krw, "cached_input_krw")
+    return Price(
         model=model,
         effective_from=parse_day(effective_from, today=today),
         input_krw=parse_krw(input_krw, "input_krw"),
         output_krw=parse_krw(output_krw, "output_krw"),
-        cached_input_krw=None
-        if cached_input_krw is None
-        else parse_krw(cached_input_krw, "cached_input_krw"),
+        cached_input_krw=cached,
     )
+
+
+def store_price(store: LimitsStore, price: Price, *, actor: str = "system") -> Price:
+    """Store a checked price (replacing the stored one for its model and day) with its audit entry,
+    which records the price it replaced, if any."""
     replaced = next(
-        (p for p in store.list_prices() if (p.model, p.effective_from) == (model, price.effective_from)), None
+        (
+            p
+            for p in store.list_prices()
+            if (p.model, p.effective_from) == (price.model, price.effective_from)
+        ),
+        None,
     )
     entry = AuditEntry.create(
         actor=actor,
         action="prices.set",
         target_type="price",
-        target_id=model,
+        target_id=price.model,
         # Amounts as strings: exact, and the audit detail must be plain JSON.
         detail={**_audit_values(price), "replaced": None if replaced is None else _audit_values(replaced)},
     )

@@ -1,4 +1,4 @@
-"""``/admin/v1/…``: organisations, keys, backends and usage, behind the operator's admin token.
+"""``/admin/v1/…``: organisations, keys, limits, prices, backends and usage, behind the admin token.
 
 A partner key is never an admin credential: it gets 401 here like any other wrong token.
 """
@@ -16,6 +16,7 @@ import orjson
 
 from onshore.admin import audit, tenancy, usage
 from onshore.admin.tenancy import key_json, org_json
+from onshore.api import admin_limits
 from onshore.api.http import Exchange
 from onshore.config.checks import admin_token_problem
 from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
@@ -168,6 +169,9 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
     (("keys",), {"GET": _list_keys, "POST": _create_key}),
     (("keys", "*", "revoke"), {"POST": _revoke_key}),
     (("keys", "*"), {"DELETE": _revoke_key}),
+    (("orgs", "*", "limits"), {"GET": admin_limits.get_org_limits, "PUT": admin_limits.put_org_limits}),
+    (("keys", "*", "limits"), {"GET": admin_limits.get_key_limits, "PUT": admin_limits.put_key_limits}),
+    (("prices",), {"GET": admin_limits.get_prices, "PUT": admin_limits.put_prices}),
     (("backends",), {"GET": _backends}),
     (("usage",), {"GET": _usage}),
     (("audit",), {"GET": _audit}),

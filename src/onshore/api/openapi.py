@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from onshore import __version__
+from onshore.api.openapi_limits import limits_schemas
 from onshore.api.openapi_schemas import schemas
 
 
@@ -174,6 +175,36 @@ def _admin_paths() -> dict[str, Any]:
     }
 
 
+def _limits_paths() -> dict[str, Any]:
+    admin: dict[str, Any] = {"tag": "admin", "security": _ADMIN}
+    paths: dict[str, Any] = {}
+    for path, whose, param in (
+        ("/admin/v1/orgs/{name}/limits", "an organisation", "name"),
+        ("/admin/v1/keys/{key_id}/limits", "a key", "key_id"),
+    ):
+        params = (_path_param(param),)
+        paths[path] = {
+            "get": _op(f"The limits of {whose}", None, "Limits", 401, 404, params=params, **admin),
+            "put": _op(
+                f"Change the limits of {whose}: null clears a field, a field left out keeps its value",
+                "LimitsUpdate",
+                "Limits",
+                400,
+                401,
+                404,
+                params=params,
+                **admin,
+            ),
+        }
+    paths["/admin/v1/prices"] = {
+        "get": _op("Every price, from the config and stored (stored wins)", None, "PriceList", 401, **admin),
+        "put": _op(
+            "Set one price or several (all checked first)", "PriceSet", "PriceList", 400, 401, **admin
+        ),
+    }
+    return paths
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/v1/chat/completions": {
@@ -245,6 +276,7 @@ def document() -> dict[str, Any]:
             }
         },
         **_admin_paths(),
+        **_limits_paths(),
     }
     statuses = {
         400: "Invalid request",
@@ -280,7 +312,7 @@ def document() -> dict[str, Any]:
             "responses": {
                 f"E{s}": {"description": d, "content": _json("Error")} for s, d in statuses.items()
             },
-            "schemas": schemas(),
+            "schemas": {**schemas(), **limits_schemas()},
         },
     }
 
