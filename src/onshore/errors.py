@@ -19,6 +19,7 @@ is written for the client and never carries an exception text, an address, a key
     │   └── QuotaExceeded             429 insufficient_quota (a monthly quota or budget; x-should-retry: false)
     ├── ClientClosed                  499 the client went away (never sent: there is no one to send it to)
     ├── ServiceUnavailable            503 server_error        (e.g. keys not loaded yet: the database is down)
+    ├── QueueTimeout                  503 server_error        (queue_timeout: model at capacity; Retry-After)
     ├── ConfigError                   (start-up only: names the bad key; never reaches HTTP)
     └── UpstreamError                 502 upstream_error
         ├── UpstreamUnavailable       502 no healthy backend / connection refused
@@ -191,6 +192,20 @@ class ServiceUnavailable(OnshoreError):
     default_code = "service_unavailable"
     default_message = "The service is starting and cannot serve this request yet; retry shortly."
     headers = ((b"retry-after", b"2"),)
+
+
+class QueueTimeout(OnshoreError):
+    """The model is at capacity and the request waited in the fair queue past its deadline (or the
+    queue was full): it never reached the engine, so retrying after ``Retry-After`` is safe."""
+
+    status = 503
+    default_code = "queue_timeout"
+    default_message = "The model is at capacity and the request waited too long in the queue; retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after_s: float = 2.0):
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.headers = retry_headers(retry_after_s)
 
 
 class ConfigError(OnshoreError):
