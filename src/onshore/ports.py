@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.catalog import Endpoint
-from onshore.domain.limits import Limits, Price, Scope
+from onshore.domain.limits import Limits, Price, Scope, Tier
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.domain.usage import UsageRecord, UsageSummary
 
@@ -71,6 +71,21 @@ class LimitsSnapshot:
     version: int
 
 
+@dataclass(frozen=True, slots=True)
+class LimitsUpdate:
+    """What ``LimitsStore.update_limits`` found and left: the subject's limits before and after (equal
+    when nothing changed, and then nothing was written), and the binding organisation's limits as read
+    in the same transaction (None when no ``bound_by`` was given)."""
+
+    before: Limits
+    after: Limits
+    org: Limits | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
 class LimitsStore(Protocol):
     """Limits per organisation and key, and the price book (durable, in SQL).
 
@@ -83,8 +98,29 @@ class LimitsStore(Protocol):
         """NO_LIMITS when none are set."""
         ...
 
-    def put_limits(self, scope: Scope, subject_id: str, limits: Limits, audit: AuditEntry) -> Limits:
-        """Replace the subject's limits (all None deletes them) and append ``audit``, in one transaction."""
+    def update_limits(
+        self,
+        scope: Scope,
+        subject_id: str,
+        changes: Mapping[str, int | Tier | None],
+        audit_for: Callable[[Limits, Limits], AuditEntry | None],
+        *,
+        bound_by: str | None = None,
+        check: Callable[[Limits], None] | None = None,
+    ) -> LimitsUpdate:
+        """Apply ``changes`` (field -> value, None clears it) to the limits as they stand, in one transaction.
+
+        The row is read, merged and written in the transaction that writes it, with every other
+        limits writer queued behind it, so two admins changing different fields of one subject at
+        once both keep their change (no lost update). When something changes, ``audit_for(old, new)``
+        builds the audit entry (None: none) and it commits with the change; when nothing changes,
+        nothing is written: no entry, no new ``limits_version``.
+
+        ``bound_by`` names the organisation whose limits bind the subject (a key's): they are read
+        in the same transaction, passed to ``check`` before anything is written (it raises to refuse
+        the change, which then writes nothing) and returned. Anything ``check`` or ``audit_for``
+        raises propagates unchanged.
+        """
         ...
 
     def add_price(self, price: Price, audit: AuditEntry) -> Price:

@@ -12,7 +12,7 @@ Every change writes one audit entry in the transaction that makes it (``limits.s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,23 +89,24 @@ def set_limits(
 ) -> LimitsView:
     """Apply ``changes`` (field -> a whole number >= 0, a tier name, or None to clear) and audit them.
 
-    Fields not named keep their value. When nothing would change, nothing is written (no entry,
-    no change for the replicas to reload).
+    Fields not named keep their value, as they stand when the change is written (the store merges
+    inside its transaction, so concurrent changes to other fields are kept). A key's new limits are
+    checked against its organisation's as read in that same transaction. When nothing would change,
+    nothing is written (no entry, no change for the replicas to reload).
 
     Raises:
         NotFound: no such organisation or key.
         InvalidRequest: an unknown field, a value that is not a whole number >= 0 (or too large),
             a tier on a key or an unknown tier, or a key's limit above its organisation's.
     """
-    view = show_limits(tenancy, store, scope, subject)
-    parsed = {name: _parse(view.scope, name, value) for name, value in changes.items()}
-    if view.org_limits is not None:
-        _check_within_org(parsed, view.org_limits)
-    new = view.limits.with_changes(parsed)
-    if new == view.limits:
-        return view
+    scope, org, key = _subject(tenancy, scope, subject)
+    parsed = {name: _parse(scope, name, value) for name, value in changes.items()}
     action = "limits.clear" if all(v is None for v in parsed.values()) else "limits.set"
-    return _store(store, view, new, action, actor)
+
+    def within_org(org_limits: Limits) -> None:
+        _check_within_org(parsed, org_limits)
+
+    return _update(store, scope, org, key, parsed, action, actor, check=within_org if key else None)
 
 
 def clear_limits(
@@ -123,33 +124,48 @@ def clear_limits(
         NotFound: no such organisation or key.
         InvalidRequest: an unknown field, or ``tier`` for a key.
     """
-    view = show_limits(tenancy, store, scope, subject)
+    scope, org, key = _subject(tenancy, scope, subject)
     wanted = list(dict.fromkeys(names or ()))
     for name in wanted:
-        _check_field(view.scope, name)
-    fields = wanted or [n for n in ALL_FIELDS if view.scope is Scope.ORG or n != "tier"]
-    new = view.limits.without(fields)
-    if new == view.limits:
-        return view  # nothing was set: no change to announce, no entry to write
-    return _store(store, view, new, "limits.clear", actor)
+        _check_field(scope, name)
+    fields = wanted or [n for n in ALL_FIELDS if scope is Scope.ORG or n != "tier"]
+    # Nothing set: nothing to announce, no entry to write (the store skips an unchanged subject).
+    return _update(store, scope, org, key, dict.fromkeys(fields), "limits.clear", actor)
 
 
-def _store(store: LimitsStore, view: LimitsView, new: Limits, action: str, actor: str) -> LimitsView:
-    before, after = view.limits.as_dict(), new.as_dict()
-    changed = {
-        name: {"from": before[name], "to": after[name]} for name in ALL_FIELDS if before[name] != after[name]
-    }
-    subject_id = view.key.id if view.key is not None else view.org.id
-    entry = AuditEntry.create(
-        actor=actor,
-        action=action,
-        target_type="api_key" if view.key is not None else "organisation",
-        target_id=subject_id,
-        org_id=view.org.id,
-        detail={"scope": view.scope.value, "changes": changed},
+def _update(
+    store: LimitsStore,
+    scope: Scope,
+    org: Organisation,
+    key: ApiKey | None,
+    changes: Mapping[str, Change],
+    action: str,
+    actor: str,
+    *,
+    check: Callable[[Limits], None] | None = None,
+) -> LimitsView:
+    subject_id = key.id if key is not None else org.id
+
+    def audit_for(old: Limits, new: Limits) -> AuditEntry:
+        before, after = old.as_dict(), new.as_dict()
+        changed = {
+            name: {"from": before[name], "to": after[name]}
+            for name in ALL_FIELDS
+            if before[name] != after[name]
+        }
+        return AuditEntry.create(
+            actor=actor,
+            action=action,
+            target_type="api_key" if key is not None else "organisation",
+            target_id=subject_id,
+            org_id=org.id,
+            detail={"scope": scope.value, "changes": changed},
+        )
+
+    result = store.update_limits(
+        scope, subject_id, changes, audit_for, bound_by=org.id if key is not None else None, check=check
     )
-    stored = store.put_limits(view.scope, subject_id, new, entry)
-    return LimitsView(view.scope, view.org, view.key, stored, view.org_limits)
+    return LimitsView(scope, org, key, result.after, result.org)
 
 
 # --- validation ---------------------------------------------------------------------------------

@@ -205,3 +205,32 @@ def test_a_keys_entry_names_the_key(world: World) -> None:
 
 def test_scope_may_be_given_as_the_enum(world: World) -> None:
     assert world.set(Scope.ORG, "acme", rpm=1).scope is Scope.ORG
+
+
+class _OrgLoweredMeanwhile:
+    """A store on which another admin lowers the organisation's tpm just before a key's change is
+    written: the race a check made outside the writing transaction would miss."""
+
+    def __init__(self, world: World) -> None:
+        self._world = world
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._world.limits, name)
+
+    def update_limits(self, scope: Scope, *args: Any, **kwargs: Any) -> Any:
+        if scope is Scope.KEY:
+            self._world.set("org", "acme", tpm=100)
+        return self._world.limits.update_limits(scope, *args, **kwargs)
+
+
+def test_a_keys_limit_is_checked_against_its_organisation_as_it_stands_when_written(world: World) -> None:
+    world.set("org", "acme", tpm=1000)
+    racing: Any = _OrgLoweredMeanwhile(world)
+
+    with pytest.raises(InvalidRequest) as caught:
+        ops.set_limits(world.tenancy, racing, "key", world.key_id, {"tpm": 500}, actor="tester")
+
+    assert "100" in caught.value.message
+    assert world.show("key", world.key_id).limits == Limits()
+    view = ops.set_limits(world.tenancy, racing, "key", world.key_id, {"tpm": 100}, actor="tester")
+    assert view.org_limits == Limits(tpm=100) and view.limits == Limits(tpm=100)

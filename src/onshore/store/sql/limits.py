@@ -8,7 +8,7 @@ limits and prices are a few rows per partner, and admins change them rarely.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, Row, delete, select, update
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.limits import LIMIT_FIELDS, NO_LIMITS, Limits, Price, Scope, Tier, micro_to_krw
-from onshore.ports import LimitsSnapshot
+from onshore.ports import LimitsSnapshot, LimitsUpdate
 from onshore.store.sql.audit import append_entries
 from onshore.store.sql.errors import translate_errors
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
@@ -68,30 +68,51 @@ class SqlLimitsStore:
 
     def get_limits(self, scope: Scope, subject_id: str) -> Limits:
         """The subject's limits; ``NO_LIMITS`` when none are set."""
-        query = select(limits_table).where(
-            limits_table.c.scope == scope.value, limits_table.c.subject_id == subject_id
-        )
         with translate_errors("reading limits"), self._engine.connect() as conn:
-            row = conn.execute(query).first()
-        return NO_LIMITS if row is None else _limits(row)
+            return _read_limits(conn, scope, subject_id)
 
-    def put_limits(self, scope: Scope, subject_id: str, limits: Limits, audit: AuditEntry) -> Limits:
-        """Replace the subject's limits (all None deletes its row) and append ``audit``, atomically."""
+    def update_limits(
+        self,
+        scope: Scope,
+        subject_id: str,
+        changes: Mapping[str, int | Tier | None],
+        audit_for: Callable[[Limits, Limits], AuditEntry | None],
+        *,
+        bound_by: str | None = None,
+        check: Callable[[Limits], None] | None = None,
+    ) -> LimitsUpdate:
+        """Merge ``changes`` into the stored limits and write them with their audit entry, atomically.
+
+        See ``LimitsStore.update_limits``. All None deletes the subject's row.
+        """
         where = (limits_table.c.scope == scope.value, limits_table.c.subject_id == subject_id)
-        with translate_errors("changing limits"), self._engine.begin() as conn:
-            # First, so the counter's row lock queues every other limits writer behind this one:
-            # the update-then-insert below can then never race another writer of the same row.
+        with translate_errors("changing limits"), self._engine.connect() as conn, conn.begin() as tx:
+            # The sequence row first: its lock (taken by the UPDATE, held until commit) queues every
+            # other limits writer behind this one, so the rows read next cannot change before this
+            # transaction ends. A row lock on the subject (SELECT ... FOR UPDATE) would not do: it
+            # locks nothing when the subject has no row yet, and SQLite has no such clause, whereas
+            # a write as the first statement takes SQLite's one write lock too.
             self._next_version(conn)
-            if limits.empty:
+            before = _read_limits(conn, scope, subject_id)
+            org = None if bound_by is None else _read_limits(conn, Scope.ORG, bound_by)
+            after = before.with_changes(changes)
+            if check is not None:
+                check(NO_LIMITS if org is None else org)
+            if after == before:
+                tx.rollback()  # gives the number back: nothing changed, nothing for replicas to reload
+                return LimitsUpdate(before, after, org)
+            if after.empty:
                 conn.execute(delete(limits_table).where(*where))
             else:
-                values = {**_limit_values(limits), "updated_at": self._clock()}
+                values = {**_limit_values(after), "updated_at": self._clock()}
                 if conn.execute(update(limits_table).where(*where).values(**values)).rowcount == 0:
                     conn.execute(
                         limits_table.insert().values(scope=scope.value, subject_id=subject_id, **values)
                     )
-            append_entries(conn, self._audit_insert, [audit])
-        return limits
+            entry = audit_for(before, after)
+            if entry is not None:
+                append_entries(conn, self._audit_insert, [entry])
+        return LimitsUpdate(before, after, org)
 
     # --- prices ---------------------------------------------------------------------------------
 
@@ -159,6 +180,14 @@ class SqlLimitsStore:
             conn.execute(self._seed, [{"name": LIMITS_SEQUENCE, "value": 0}])
             conn.execute(bump)
         return int(conn.execute(select(c.value).where(c.name == LIMITS_SEQUENCE)).scalar_one())
+
+
+def _read_limits(conn: Connection, scope: Scope, subject_id: str) -> Limits:
+    query = select(limits_table).where(
+        limits_table.c.scope == scope.value, limits_table.c.subject_id == subject_id
+    )
+    row = conn.execute(query).first()
+    return NO_LIMITS if row is None else _limits(row)
 
 
 def _limit_values(value: Limits) -> dict[str, Any]:
