@@ -6,56 +6,165 @@ replica set can swap in Redis or SQL without the pipeline noticing.
 
 from __future__ import annotations
 
-import math
 from collections import deque
+from collections.abc import Sequence
 
 from onshore.domain.audit import AuditEntry
-from onshore.ports import Admission, Clock, FinishedRequest, Reservation
+from onshore.ports import (
+    Admission,
+    Clock,
+    Counter,
+    CounterState,
+    FinishedRequest,
+    Held,
+    Reservation,
+    StoreError,
+)
+
+_NEVER = 1 << 62  # ms: "until" of a gauge without a ttl
+_FULL_PAUSE_MS = 1_000
+
+
+class _Count:
+    """One counter's total, its window's end (0: a gauge) and the ms from which it counts as gone."""
+
+    __slots__ = ("end", "n", "ttl", "until")
+
+    def __init__(self, end: int, ttl: int, until: int) -> None:
+        self.n = 0
+        self.end = end  # ms; 0 for a counter without a window
+        self.ttl = ttl  # ms a gauge lives after its last change; 0: until settled to zero
+        self.until = until  # ms; the window's end, the ttl's expiry, or _NEVER
 
 
 class MemoryCounterStore:
-    """``CounterStore`` in one process: fixed windows keyed by (key, window index).
+    """``CounterStore`` in one process, with the Redis store's semantics (the same contract suite).
 
     Methods are ``async`` for the port's sake (the Redis one awaits the network) but never yield
-    while checking and adding, so two requests can never both take the last unit.
+    between checking and adding, so two requests can never both take the last unit. Windows and
+    ttls are timed by ``clock.now()`` in whole milliseconds. A key may appear once per reservation.
+
+    Memory stays bounded without a timer: a gauge settled to zero is dropped at once, ended windows
+    and expired gauges by a sweep that runs when the table has doubled since the last one (amortised
+    O(1) per new key, like a growing list). A table still holding ``max_keys`` live counters after a
+    sweep refuses new keys with ``StoreError``, so the caller's fail-open or fail-closed choice
+    applies instead of the process growing without bound.
+
+    Cost (timeit, ``SystemClock``, CPU time on the 2-core dev VM shared with other work): ``reserve``
+    of four counters about 6.5 µs, ``reserve`` + ``settle`` about 9 µs. About 4 µs of the 6.5 is
+    building the port's result values (ten ``frozen=True`` dataclasses at ~0.4 µs each; plain
+    slotted ones would cost ~0.15 µs) and 0.5 µs reading the clock; the counting is under 2 µs.
     """
 
     def __init__(self, clock: Clock, *, max_keys: int = 1_000_000) -> None:
+        if max_keys < 1:
+            raise ValueError("max_keys must be >= 1")
         self._clock = clock
-        self._counts: dict[tuple[str, int], int] = {}
+        self._counts: dict[str, _Count] = {}
         self._max_keys = max_keys
+        self._sweep_at = min(max_keys, 1024)
+        self._full_until = 0  # ms: a sweep found the table full of live counters; wait till then
 
-    def _window(self, window_s: float) -> tuple[int, float]:
-        now = self._clock.now().timestamp()
-        index = math.floor(now / window_s)
-        return index, (index + 1) * window_s - now
+    def _now_ms(self) -> int:
+        return int(self._clock.now().timestamp() * 1000)
 
-    async def reserve(self, key: str, amount: int, limit: int, window_s: float) -> Admission:
-        if amount < 0 or limit < 0 or window_s <= 0:
-            raise ValueError("amount and limit must be >= 0 and window_s > 0")
-        index, left = self._window(window_s)
-        slot = (key, index)
-        used = self._counts.get(slot, 0)
-        if used + amount > limit:
-            return Admission(granted=False, used=used, limit=limit, retry_after_s=left)
-        if len(self._counts) >= self._max_keys:
-            self._expire(index)
-        self._counts[slot] = used + amount
-        reservation = Reservation(key=key, window=index, window_s=window_s, amount=amount)
-        return Admission(granted=True, used=used + amount, limit=limit, reservation=reservation)
+    async def reserve(self, counters: Sequence[Counter]) -> Admission:
+        now = self._now_ms()
+        found, refused, fresh = self._find(counters, now)
+        if refused is not None:
+            states = tuple(_state(c, k, now) for c, k in zip(counters, found, strict=True))
+            return Admission(granted=False, states=states, refused=refused)
+        if fresh and len(self._counts) + fresh > self._sweep_at:
+            self._make_room(fresh, now)  # before the first add: a full table refuses all or none
+        counts = self._counts
+        states_: list[CounterState] = []
+        held: list[Held] = []
+        for c, known in zip(counters, found, strict=True):
+            count = known if known is not None else _open(c, now)
+            if known is None:
+                counts[c.key] = count
+            count.n += c.amount
+            if count.ttl:
+                count.until = now + count.ttl
+            states_.append(CounterState(count.n, c.limit, count.end - now if count.end else 0))
+            held.append(Held(c.key, count.end, c.amount))
+        return Admission(granted=True, states=tuple(states_), reservation=Reservation(tuple(held)))
 
-    async def settle(self, reservation: Reservation, actual: int) -> None:
-        slot = (reservation.key, reservation.window)
-        if slot in self._counts:  # a window already gone needs no correction
-            self._counts[slot] = max(0, self._counts[slot] + max(0, actual) - reservation.amount)
+    def _find(self, counters: Sequence[Counter], now: int) -> tuple[list[_Count | None], int | None, int]:
+        """Each counter's live entry (None: none, or ended), the first that refuses, how many new."""
+        counts = self._counts
+        found: list[_Count | None] = []
+        refused: int | None = None
+        fresh = 0
+        for i, c in enumerate(counters):
+            if (c.amount | c.limit | c.window_ms | c.ttl_ms) < 0:  # negative if any one is
+                raise ValueError(f"negative amount, limit, window_ms or ttl_ms in {c!r}")
+            count = counts.get(c.key)
+            if count is not None and count.until <= now:
+                count = None
+            if count is None:
+                fresh += 1
+            if refused is None and (count.n if count is not None else 0) + c.amount > c.limit:
+                refused = i
+            found.append(count)
+        if len({c.key for c in counters}) != len(counters):
+            raise ValueError("a key appears twice in one reservation")
+        return found, refused, fresh
 
-    async def used(self, key: str, window_s: float) -> int:
-        index, _ = self._window(window_s)
-        return self._counts.get((key, index), 0)
+    async def settle(self, reservation: Reservation, actual: Sequence[int]) -> None:
+        held = reservation.held
+        if len(actual) != len(held):
+            raise ValueError(f"{len(actual)} actual amounts for {len(held)} held")
+        if any(a < 0 for a in actual):
+            raise ValueError("an actual amount is negative")
+        now = self._now_ms()
+        counts = self._counts
+        for h, amount in zip(held, actual, strict=True):
+            count = counts.get(h.key)
+            if count is None or count.end != h.window_end_ms or count.until <= now:
+                continue  # its window (or the gauge) is gone, and what was held went with it
+            count.n = max(0, count.n + amount - h.amount)
+            if not count.end and not count.n:
+                del counts[h.key]  # a gauge back at zero is the same as no gauge
+            elif count.ttl:
+                count.until = now + count.ttl
 
-    def _expire(self, current: int) -> None:
-        for slot in [s for s in self._counts if s[1] < current]:
-            del self._counts[slot]
+    async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
+        now = self._now_ms()
+        states: list[CounterState] = []
+        for c in counters:
+            if (c.limit | c.window_ms | c.ttl_ms) < 0:
+                raise ValueError(f"negative limit, window_ms or ttl_ms in {c!r}")
+            count = self._counts.get(c.key)
+            states.append(_state(c, None if count is None or count.until <= now else count, now))
+        return tuple(states)
+
+    def _make_room(self, fresh: int, now: int) -> None:
+        counts = self._counts
+        if now >= self._full_until:
+            # Only what has ended: every live entry may be one this reservation is about to add to.
+            for stale in [k for k, v in counts.items() if v.until <= now]:
+                del counts[stale]
+            # The next sweep waits until the table has doubled, so each costs O(1) per insertion.
+            self._sweep_at = min(self._max_keys, max(1024, 2 * len(counts)))
+        if len(counts) + fresh > self._max_keys:
+            # Full of live counters: refuse new keys without sweeping again for a second, so a
+            # full table costs one O(n) pass per second rather than one per request.
+            if now >= self._full_until:
+                self._full_until = now + _FULL_PAUSE_MS
+            raise StoreError(f"the in-process counter table is full ({self._max_keys} live keys)")
+
+
+def _open(counter: Counter, now: int) -> _Count:
+    if counter.window_ms:
+        return _Count(now + counter.window_ms, 0, now + counter.window_ms)
+    return _Count(0, counter.ttl_ms, _NEVER)
+
+
+def _state(counter: Counter, count: _Count | None, now: int) -> CounterState:
+    if count is None:  # no open window: the whole limit is there now
+        return CounterState(0, counter.limit, 0)
+    return CounterState(count.n, counter.limit, count.end - now if count.end else 0)
 
 
 class MemoryAuditLog:
@@ -85,6 +194,10 @@ class RecordingTelemetry:
         self.finished: list[FinishedRequest] = []
         self.refused: list[tuple[str, int, str | None]] = []
         self.failures: list[tuple[str, str]] = []
+        self.limited: list[tuple[str, str]] = []
+        self.unavailable: list[str] = []
+        self.queued: list[tuple[str, str, str, float, str]] = []
+        self.served: dict[tuple[str, str], int] = {}
 
     def request_finished(self, request: FinishedRequest) -> None:
         self.finished.append(request)
@@ -94,3 +207,15 @@ class RecordingTelemetry:
 
     def upstream_failed(self, backend: str, reason: str) -> None:
         self.failures.append((backend, reason))
+
+    def request_limited(self, scope: str, limit: str) -> None:
+        self.limited.append((scope, limit))
+
+    def limits_unavailable(self, decision: str) -> None:
+        self.unavailable.append(decision)
+
+    def request_queued(self, model: str, org: str, tier: str, waited_s: float, outcome: str) -> None:
+        self.queued.append((model, org, tier, waited_s, outcome))
+
+    def tokens_served(self, org: str, tier: str, tokens: int) -> None:
+        self.served[(org, tier)] = self.served.get((org, tier), 0) + tokens
