@@ -1,0 +1,194 @@
+"""``RedisCounterStore`` against Redis outages, and how it lays counters out in Redis.
+
+The shared semantics are the contract suite's (tests/contracts/test_counter_store.py). Here each
+test starts a Redis of its own on a free port (never the shared one, which other tests use) so it
+can stop, freeze and restart it; the server is stopped by its PID when the test ends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Awaitable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+from tests.support.services import IN_CI, STARTED, free_port
+
+from onshore.ports import Counter, Held, Reservation, StoreError
+from onshore.store.state.counters import RedisCounterStore
+
+TIMEOUT_S = 0.1
+RPM = Counter("{org:a}:rpm", 1, 100, 60_000)
+CONCURRENT = Counter("{org:a}:conc", 1, 10, 0, 30_000)
+
+
+@dataclass
+class OwnRedis:
+    """A redis-server this test started: no persistence, so a restart starts empty."""
+
+    port: int
+    workdir: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+    def start(self) -> None:
+        command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.workdir),
+        ]
+        self.proc = subprocess.Popen(
+            [*command, "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        STARTED.append(self.proc)  # the session stops it should this test fail before teardown
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client().ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def freeze(self) -> None:
+        """The process stays, its socket accepts, nothing answers: a hung server."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        if IN_CI:
+            pytest.fail("CI=true: redis-server is required to test outages")
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(free_port(), tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+async def elapsed_raising_store_error(call: Awaitable[object]) -> float:
+    started = time.monotonic()
+    with pytest.raises(StoreError):
+        await call
+    return time.monotonic() - started
+
+
+async def test_an_unreachable_redis_is_a_store_error_within_the_timeout() -> None:
+    store = RedisCounterStore(f"redis://127.0.0.1:{free_port()}/0", timeout_s=TIMEOUT_S)
+    held = Reservation((Held(RPM.key, 0, 1),))
+    for call in (store.reserve([RPM]), store.settle(held, [0]), store.used([RPM])):
+        assert await elapsed_raising_store_error(call) < 1.0
+    await store.aclose()
+
+
+async def test_a_hung_redis_is_given_up_within_the_timeout_and_used_again_when_it_answers(
+    own_redis: OwnRedis,
+) -> None:
+    store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S)
+    assert (await store.reserve([RPM])).granted
+    own_redis.freeze()
+    try:
+        assert await elapsed_raising_store_error(store.reserve([RPM])) < 1.0
+        assert await elapsed_raising_store_error(store.used([RPM])) < 1.0
+    finally:
+        own_redis.thaw()
+    assert (await store.reserve([RPM])).granted
+    # A reserve that timed out may still have run once Redis woke (it had reached the socket):
+    # the error is on the strict side, never a lost count.
+    assert (await store.used([RPM]))[0].used in (2, 3)
+    await store.aclose()
+
+
+async def test_redis_stopped_mid_use_fails_fast_and_the_store_recovers_when_it_returns(
+    own_redis: OwnRedis,
+) -> None:
+    store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S)
+    admission = await store.reserve([RPM, CONCURRENT])
+    assert admission.granted and admission.reservation is not None
+
+    own_redis.stop()
+    assert await elapsed_raising_store_error(store.reserve([RPM])) < 1.0
+    assert await elapsed_raising_store_error(store.settle(admission.reservation, [1, 0])) < 1.0
+    assert await elapsed_raising_store_error(store.used([RPM])) < 1.0
+
+    own_redis.start()  # same port, empty: no persistence
+    again = await store.reserve([RPM, CONCURRENT])
+    assert again.granted and [s.used for s in again.states] == [1, 1]
+    await store.settle(admission.reservation, [1, 0])  # from before the restart: its window is gone
+    assert [s.used for s in await store.used([RPM, CONCURRENT])] == [1, 0]
+    await store.aclose()
+
+
+async def test_pooled_connections_closed_by_a_restart_are_replaced_before_use(
+    own_redis: OwnRedis,
+) -> None:
+    store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S)
+    for _ in range(3):  # leave a connection in the pool
+        assert (await store.reserve([RPM])).granted
+    own_redis.stop()
+    own_redis.start()
+    for _ in range(3):  # no call fails: the pool notices the closed socket and reconnects
+        assert (await store.reserve([RPM])).granted
+    await store.aclose()
+
+
+async def test_scripts_are_loaded_again_after_a_script_flush(own_redis: OwnRedis) -> None:
+    store = RedisCounterStore(own_redis.url, timeout_s=1.0)
+    assert (await store.reserve([RPM])).granted
+    own_redis.client().script_flush()
+    assert (await store.reserve([RPM])).granted
+    assert (await store.used([RPM]))[0].used == 2
+    await store.aclose()
+
+
+async def test_counters_are_namespaced_hashes_that_expire_with_their_window(own_redis: OwnRedis) -> None:
+    store = RedisCounterStore(own_redis.url, namespace="ns:", timeout_s=1.0)
+    kept = Counter("{org:a}:kept", 1, 10, 0)
+    admission = await store.reserve([RPM, CONCURRENT, kept])
+    assert admission.reservation is not None
+    client = own_redis.client()
+    assert sorted(client.keys("*")) == [b"ns:{org:a}:conc", b"ns:{org:a}:kept", b"ns:{org:a}:rpm"]
+    window_end = admission.reservation.held[0].window_end_ms
+    assert client.hgetall("ns:{org:a}:rpm") == {b"n": b"1", b"e": str(window_end).encode()}
+    assert 59_000 < client.pttl("ns:{org:a}:rpm") <= 60_000
+    assert client.pexpiretime("ns:{org:a}:rpm") == window_end
+    assert 29_000 < client.pttl("ns:{org:a}:conc") <= 30_000  # a gauge's ttl, from its last change
+    assert client.pttl("ns:{org:a}:kept") == -1  # no ttl: kept until settled to zero
+    await store.settle(admission.reservation, [1, 0, 0])
+    assert sorted(client.keys("*")) == [b"ns:{org:a}:rpm"]  # gauges at zero are deleted
+    await store.aclose()
+
+
+def test_a_namespace_cannot_take_the_callers_hash_tag() -> None:
+    with pytest.raises(ValueError):
+        RedisCounterStore("redis://127.0.0.1:6379/0", namespace="{onshore}:")
