@@ -1,93 +1,246 @@
-"""The ``CounterStore`` contract (limits, token and KRW budgets), run against every implementation.
+"""The ``CounterStore`` contract (rate limits, token quotas, KRW budgets), run against every store.
 
-The in-process store is the only one today; the admission issue adds the Redis one, which must pass
-this same suite unchanged (add it to the ``store`` fixture).
+The in-process store and the Redis one pass this same suite. Windows are timed by the store's own
+clock: a ``ManualClock`` moved by hand for the in-process store, Redis's real clock for Redis, so
+the tests that need a window to end use short windows and ``Harness.wait``, which does the right
+thing for each. Each Redis store gets a namespace of its own on the shared server. Random
+interleavings against a model: ``test_counter_store_properties.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from onshore.gateway.memory import MemoryCounterStore
-from onshore.ports import CounterStore
-from tests.support.fakes import ManualClock
+from onshore.ports import Counter, CounterStore, Reservation
+from tests.support.counter_stores import Harness, open_store
 
-Factory = Callable[[ManualClock], CounterStore]
-
-
-@pytest.fixture(params=["memory"])
-def make(request: pytest.FixtureRequest) -> Factory:
-    return MemoryCounterStore
+MINUTE = 60_000
+SHORT = 400  # ms: a window or ttl a test waits out (real time on Redis, so short but not tight)
+Make = Callable[[], Harness]
 
 
-async def test_reserve_grants_up_to_the_limit_and_refuses_past_it(make: Factory) -> None:
-    store = make(ManualClock())
-    first = await store.reserve("org:a", 6, 10, 60)
-    second = await store.reserve("org:a", 4, 10, 60)
-    refused = await store.reserve("org:a", 1, 10, 60)
-    assert first.granted and second.granted and second.used == 10
-    assert not refused.granted and refused.reservation is None and refused.used == 10
-    assert 0 < refused.retry_after_s <= 60
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def make(request: pytest.FixtureRequest) -> AsyncIterator[Make]:
+    closers: list[Callable[[], Awaitable[None]]] = []
+
+    def factory() -> Harness:
+        harness, close = open_store(request.param)
+        closers.append(close)
+        return harness
+
+    yield factory
+    for close in closers:
+        await close()
 
 
-async def test_keys_are_independent(make: Factory) -> None:
-    store = make(ManualClock())
-    await store.reserve("org:a", 10, 10, 60)
-    assert (await store.reserve("org:b", 10, 10, 60)).granted
+def rpm(key: str = "{org:a}:rpm", amount: int = 1, limit: int = 10, window_ms: int = MINUTE) -> Counter:
+    return Counter(key, amount, limit, window_ms)
 
 
-async def test_settle_replaces_the_estimate_by_the_real_amount(make: Factory) -> None:
-    store = make(ManualClock())
-    admission = await store.reserve("tokens:a", 100, 1000, 60)
-    assert admission.reservation is not None
-    await store.settle(admission.reservation, 30)
-    assert await store.used("tokens:a", 60) == 30
-    await store.settle((await store.reserve("tokens:a", 50, 1000, 60)).reservation, 0)  # type: ignore[arg-type]
-    assert await store.used("tokens:a", 60) == 30
+def gauge(key: str = "{org:a}:conc", amount: int = 1, limit: int = 2, ttl_ms: int = 0) -> Counter:
+    return Counter(key, amount, limit, 0, ttl_ms)
 
 
-async def test_actual_usage_may_exceed_what_was_reserved(make: Factory) -> None:
-    store = make(ManualClock())
-    admission = await store.reserve("tokens:a", 10, 100, 60)
-    assert admission.reservation is not None
-    await store.settle(admission.reservation, 150)
-    assert await store.used("tokens:a", 60) == 150
-    assert not (await store.reserve("tokens:a", 1, 100, 60)).granted
+async def used(store: CounterStore, *counters: Counter) -> list[int]:
+    return [state.used for state in await store.used(counters)]
 
 
-async def test_a_new_window_starts_from_zero(make: Factory) -> None:
-    clock = ManualClock()
-    store = make(clock)
-    await store.reserve("rpm:a", 5, 5, 60)
-    assert not (await store.reserve("rpm:a", 1, 5, 60)).granted
-    clock.advance(60)
-    assert (await store.reserve("rpm:a", 5, 5, 60)).granted
+def held(admission_reservation: Reservation | None) -> Reservation:
+    assert admission_reservation is not None, "expected a granted admission"
+    return admission_reservation
 
 
-async def test_settling_a_past_window_does_not_touch_the_current_one(make: Factory) -> None:
-    clock = ManualClock()
-    store = make(clock)
-    old = await store.reserve("rpm:a", 5, 5, 60)
-    clock.advance(60)
-    await store.reserve("rpm:a", 2, 5, 60)
-    assert old.reservation is not None
-    await store.settle(old.reservation, 0)
-    assert await store.used("rpm:a", 60) == 2
+async def test_reserve_grants_up_to_the_limit_and_refuses_past_it(make: Make) -> None:
+    store = make().store
+    first = await store.reserve([rpm(amount=6)])
+    second = await store.reserve([rpm(amount=4)])
+    refused = await store.reserve([rpm(amount=1)])
+    assert first.granted and first.states[0].used == 6 and first.refused is None
+    assert second.granted and second.states[0].used == 10 and second.states[0].limit == 10
+    assert not refused.granted and refused.reservation is None and refused.refused == 0
+    assert refused.states[0].used == 10
+    assert 0 < refused.states[0].reset_ms <= MINUTE
 
 
-async def test_concurrent_reservations_never_overrun_the_limit(make: Factory) -> None:
-    store = make(ManualClock())
-    results = await asyncio.gather(*(store.reserve("org:a", 1, 50, 60) for _ in range(200)))
+async def test_a_refused_request_takes_nothing_from_the_other_counters(make: Make) -> None:
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 500, 1000, MINUTE)
+    budget = Counter("{org:a}:krw", 70, 100, 0)
+    assert (await store.reserve([rpm(), budget])).granted
+
+    refused = await store.reserve([rpm(), tokens, budget])
+
+    assert not refused.granted and refused.refused == 2  # the first counter past its limit
+    assert [s.used for s in refused.states] == [1, 0, 70]  # as they stand, nothing added
+    assert await used(store, rpm(), tokens, budget) == [1, 0, 70]
+
+
+async def test_an_empty_request_is_granted(make: Make) -> None:
+    store = make().store
+    admission = await store.reserve([])
+    assert admission.granted and admission.states == ()
+    await store.settle(held(admission.reservation), [])
+    assert await store.used([]) == ()
+
+
+async def test_keys_are_independent(make: Make) -> None:
+    store = make().store
+    assert (await store.reserve([rpm("{org:a}:rpm", 10)])).granted
+    assert (await store.reserve([rpm("{org:b}:rpm", 10)])).granted
+    assert not (await store.reserve([rpm("{org:a}:rpm")])).granted
+
+
+async def test_used_reads_without_adding(make: Make) -> None:
+    store = make().store
+    assert await used(store, rpm(amount=5)) == [0]
+    await store.reserve([rpm(amount=3)])
+    states = await store.used([rpm(amount=5), gauge()])
+    assert [s.used for s in states] == [3, 0] and [s.limit for s in states] == [10, 2]
+    assert await used(store, rpm()) == [3]
+
+
+async def test_settle_replaces_the_estimate_by_the_real_amount(make: Make) -> None:
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 100, 1000, MINUTE)
+    await store.settle(held((await store.reserve([tokens])).reservation), [30])  # down
+    assert await used(store, tokens) == [30]
+    await store.settle(held((await store.reserve([tokens])).reservation), [250])  # up
+    assert await used(store, tokens) == [280]
+    await store.settle(held((await store.reserve([tokens])).reservation), [0])  # released
+    assert await used(store, tokens) == [280]
+
+
+async def test_settle_applies_each_counter_its_own_amount(make: Make) -> None:
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 100, 1000, MINUTE)
+    budget = Counter("{org:a}:krw", 5_000, 100_000, 0)
+    admission = await store.reserve([rpm(), tokens, budget, gauge()])
+    await store.settle(held(admission.reservation), [1, 42, 1_234, 0])
+    assert await used(store, rpm(), tokens, budget, gauge()) == [1, 42, 1_234, 0]
+
+
+async def test_actual_usage_may_exceed_what_was_reserved(make: Make) -> None:
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 10, 100, MINUTE)
+    await store.settle(held((await store.reserve([tokens])).reservation), [150])
+    assert await used(store, tokens) == [150]
+    refused = await store.reserve([tokens])
+    assert not refused.granted and refused.states[0].used == 150
+
+
+async def test_milli_won_budgets_count_exactly_beyond_32_bits(make: Make) -> None:
+    store = make().store
+    budget = Counter("{org:a}:krw:2026-12", 3_000_000_000_123, 10_000_000_000_000, 0, 40 * 86_400_000)
+    admission = await store.reserve([budget])
+    assert admission.states[0].used == 3_000_000_000_123
+    await store.settle(held(admission.reservation), [9_999_999_999_999])
+    assert await used(store, budget) == [9_999_999_999_999]
+    assert (await store.reserve([Counter(budget.key, 1, budget.limit, 0, budget.ttl_ms)])).granted
+    assert not (await store.reserve([Counter(budget.key, 1, budget.limit, 0, budget.ttl_ms)])).granted
+
+
+async def test_a_window_restarts_from_zero_once_it_ends(make: Make) -> None:
+    harness = make()
+    store = harness.store
+    assert (await store.reserve([rpm(amount=5, limit=5, window_ms=SHORT)])).granted
+    assert not (await store.reserve([rpm(limit=5, window_ms=SHORT)])).granted
+    await harness.wait(SHORT)
+    assert await used(store, rpm(window_ms=SHORT)) == [0]
+    again = await store.reserve([rpm(amount=5, limit=5, window_ms=SHORT)])
+    assert again.granted and again.states[0].used == 5
+
+
+async def test_settling_a_reservation_from_an_ended_window_leaves_the_new_one_alone(make: Make) -> None:
+    harness = make()
+    store = harness.store
+    old = await store.reserve([rpm(amount=5, window_ms=SHORT)])
+    await harness.wait(SHORT)
+    assert (await store.reserve([rpm(amount=2, window_ms=SHORT)])).granted
+    await store.settle(held(old.reservation), [0])  # would take 5 off the new window if wrong
+    await store.settle(held(old.reservation), [9])  # would add 4 if wrong
+    assert await used(store, rpm(window_ms=SHORT)) == [2]
+
+
+async def test_reset_ms_counts_down_to_the_end_of_the_window(make: Make) -> None:
+    harness = make()
+    store = harness.store
+    first = await store.reserve([rpm(), gauge()])
+    window, concurrency = first.states
+    assert 0 < window.reset_ms <= MINUTE and concurrency.reset_ms == 0
+    await harness.wait(200)
+    later = (await store.reserve([rpm()])).states[0]
+    assert later.reset_ms <= window.reset_ms - 200
+    assert (await store.used([rpm()]))[0].reset_ms <= later.reset_ms
+    assert (await store.used([rpm("{org:unused}:rpm")]))[0].reset_ms == 0  # no window open
+
+
+async def test_a_gauge_counts_requests_in_flight(make: Make) -> None:
+    store = make().store
+    first = await store.reserve([gauge()])
+    second = await store.reserve([gauge()])
+    assert first.granted and second.granted and second.states[0].used == 2
+    assert not (await store.reserve([gauge()])).granted
+    await store.settle(held(first.reservation), [0])  # the request finished
+    assert await used(store, gauge()) == [1]
+    assert (await store.reserve([gauge()])).granted
+
+
+async def test_a_gauge_back_at_zero_and_released_again_stays_at_zero(make: Make) -> None:
+    store = make().store
+    admission = await store.reserve([gauge()])
+    await store.settle(held(admission.reservation), [0])
+    await store.settle(held(admission.reservation), [0])  # a double release must not go negative
+    assert await used(store, gauge()) == [0]
+    assert (await store.reserve([gauge(amount=2)])).granted
+
+
+async def test_a_gauge_with_a_ttl_is_forgotten_after_it(make: Make) -> None:
+    harness = make()
+    store = harness.store
+    leaked = await store.reserve([gauge(limit=1, ttl_ms=SHORT)])  # a replica died holding it
+    assert not (await store.reserve([gauge(limit=1, ttl_ms=SHORT)])).granted
+    await harness.wait(SHORT)
+    assert await used(store, gauge(ttl_ms=SHORT)) == [0]
+    assert (await store.reserve([gauge(limit=1, ttl_ms=SHORT)])).granted
+    await store.settle(held(leaked.reservation), [0])  # settles the new holder's count, not below 0
+    assert await used(store, gauge(ttl_ms=SHORT)) == [0]
+
+
+async def test_a_gauge_without_a_ttl_is_kept(make: Make) -> None:
+    harness = make()
+    await harness.store.reserve([gauge()])
+    await harness.wait(SHORT)
+    assert await used(harness.store, gauge()) == [1]
+
+
+async def test_concurrent_reservations_never_overrun_the_limit(make: Make) -> None:
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 7, 10_000, MINUTE)
+    results = await asyncio.gather(*(store.reserve([rpm(limit=50), tokens]) for _ in range(200)))
     assert sum(r.granted for r in results) == 50
-    assert await store.used("org:a", 60) == 50
+    assert await used(store, rpm(), tokens) == [50, 350]
 
 
-async def test_bad_arguments_are_refused(make: Factory) -> None:
-    store = make(ManualClock())
+async def test_bad_arguments_are_refused(make: Make) -> None:
+    store = make().store
+    for bad in (
+        Counter("k", -1, 10, MINUTE),
+        Counter("k", 1, -1, MINUTE),
+        Counter("k", 1, 10, -1),
+        Counter("k", 1, 10, 0, -1),
+    ):
+        with pytest.raises(ValueError):
+            await store.reserve([rpm("{org:a}:ok"), bad])
     with pytest.raises(ValueError):
-        await store.reserve("org:a", -1, 10, 60)
+        await store.reserve([rpm(), rpm()])  # one key twice
     with pytest.raises(ValueError):
-        await store.reserve("org:a", 1, 10, 0)
+        await store.used([Counter("k", 0, -1, MINUTE)])
+    admission = await store.reserve([rpm(), gauge()])
+    with pytest.raises(ValueError):
+        await store.settle(held(admission.reservation), [1])
+    with pytest.raises(ValueError):
+        await store.settle(held(admission.reservation), [1, -1])
+    assert await used(store, rpm("{org:a}:ok"), rpm(), gauge()) == [0, 1, 1]  # nothing half-done
