@@ -16,7 +16,7 @@ is written for the client and never carries an exception text, an address, a key
     ├── Conflict                      409 invalid_request_error
     ├── MethodNotAllowed              405 invalid_request_error
     ├── RateLimited                   429 rate_limit_error (rate_limit_exceeded; Retry-After when known)
-    │   └── QuotaExceeded             429 insufficient_quota (a monthly quota or budget; x-should-retry: false)
+    │   └── QuotaExceeded             429 insufficient_quota (monthly quota or budget; x-should-retry: false)
     ├── ClientClosed                  499 the client went away (never sent: there is no one to send it to)
     ├── ServiceUnavailable            503 server_error        (e.g. keys not loaded yet: the database is down)
     ├── QueueTimeout                  503 server_error        (queue_timeout: model at capacity; Retry-After)

@@ -15,9 +15,10 @@ from typing import Any, Protocol
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.catalog import Endpoint
+from onshore.domain.counters import Admission, Counter, CounterState, Reservation
 from onshore.domain.limits import Limits, Price, Scope, Tier
 from onshore.domain.tenancy import ApiKey, Organisation
-from onshore.domain.usage import UsageRecord, UsageSummary
+from onshore.domain.usage import MonthTotal, UsageRecord, UsageSummary
 
 
 class StoreError(Exception):
@@ -140,6 +141,13 @@ class UsageWriter(Protocol):
 
 class UsageReader(Protocol):
     def summary(self, org_id: str, start: datetime, end: datetime) -> UsageSummary: ...
+    def month_totals(self, start: datetime, end: datetime) -> list[MonthTotal]:
+        """Billable tokens and cost of ``start <= created_at < end``, per organisation and key.
+
+        What monthly quotas and budgets must at least have counted: their counters are raised to
+        these after a restart of the counter store (see ``CounterStore.raise_to``)."""
+        ...
+
     def records(
         self, start: datetime, end: datetime, org_id: str | None = None, limit: int | None = None
     ) -> list[UsageRecord]: ...
@@ -275,68 +283,7 @@ class ClientChannel(Protocol):
 
 
 # --- limits: counters with reservations --------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Counter:
-    """One limit to check for one request: add ``amount`` to ``key`` unless that passes ``limit``.
-
-    ``window_ms > 0``: a window that opens with the first amount counted on the key and lasts this
-    long, timed by the store's own clock (Redis's for the Redis store, so replicas whose clocks
-    disagree still share one window); requests per minute and tokens per minute.
-    ``window_ms == 0``: no window; the key itself names its period when it has one ("...:2026-12"
-    for a monthly quota) and the count is forgotten ``ttl_ms`` after its last change (0: kept
-    until settled to zero); monthly quotas and concurrent requests.
-
-    Keys of one request share a ``{hash tag}`` (the organisation) so a Redis Cluster can run the
-    check as one script on one node.
-    """
-
-    key: str
-    amount: int
-    limit: int
-    window_ms: int = 0
-    ttl_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class CounterState:
-    """A counter as the check left it: the total after this request (granted) or as it stands
-    (refused), and how long until its window ends (0 for a counter without a window)."""
-
-    used: int
-    limit: int
-    reset_ms: int
-
-
-@dataclass(frozen=True, slots=True)
-class Held:
-    """One amount held on one counter, and which window it was counted in."""
-
-    key: str
-    window_end_ms: int  # 0 for a counter without a window
-    amount: int
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """What a granted request holds until it settles: one entry per counter, in the order asked."""
-
-    held: tuple[Held, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """The answer for all of a request's counters at once: all granted, or none counted.
-
-    ``refused`` is the index of the first counter that would have passed its limit (None when
-    granted); ``states`` has one entry per counter, in the order asked, for the rate-limit headers.
-    """
-
-    granted: bool
-    states: tuple[CounterState, ...]
-    reservation: Reservation | None = None
-    refused: int | None = None
+# The values (Counter, CounterState, Held, Reservation, Admission) live in onshore.domain.counters.
 
 
 class CounterStore(Protocol):
@@ -355,6 +302,21 @@ class CounterStore(Protocol):
     async def settle(self, reservation: Reservation, actual: Sequence[int]) -> None: ...
     async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
         """The counters as they stand, adding nothing (``amount`` is ignored): operators' views."""
+        ...
+
+    async def raise_to(self, floors: Sequence[tuple[Counter, int]]) -> None:
+        """Set each counter to at least its floor: ``max(current, floor)``, in one round trip.
+
+        For counters without a window only (``window_ms == 0``; monthly quotas): a store that lost
+        its counts (a restart of the process, or of a Redis without persistence) is brought back to
+        what the ledger says was used, and a counter already at or above its floor is left as it is,
+        so raising it again and again changes nothing. A counter missing is created with its
+        ``ttl_ms``; one that is raised has its ttl refreshed; ``amount`` and ``limit`` are ignored.
+
+        Raises:
+            ValueError: a windowed counter, or a negative floor or ttl.
+            StoreError: the store cannot answer.
+        """
         ...
 
 

@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from onshore.ports import Counter, CounterStore, Reservation
+from onshore.domain.counters import Counter, Reservation
+from onshore.ports import CounterStore
 from tests.support.counter_stores import Harness, open_store
 
 MINUTE = 60_000

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from onshore.ports import Counter, Reservation
+from onshore.domain.counters import Counter, Reservation
 from tests.support.counter_stores import open_store
 
 # key, limit, window_ms, ttl_ms: a request rate and a token window, a concurrency gauge and a

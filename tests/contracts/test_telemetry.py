@@ -85,5 +85,7 @@ def test_prometheus_names_the_admission_series() -> None:
     text = metrics.render().decode()
     assert 'onshore_requests_limited_total{limit="tpm",scope="key"} 1.0' in text
     assert 'onshore_limits_store_unavailable_total{decision="closed"} 1.0' in text
-    assert 'onshore_queue_requests_total{model="m",org="kakao",outcome="admitted",tier="standard"} 1.0' in text
+    assert (
+        'onshore_queue_requests_total{model="m",org="kakao",outcome="admitted",tier="standard"} 1.0' in text
+    )
     assert 'onshore_fair_share_tokens_total{org="kakao",tier="standard"} 42.0' in text

@@ -53,6 +53,19 @@ class ModelUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class MonthTotal:
+    """One key's billable usage over a period (a month, for quotas): what its counters must at least hold.
+
+    ``key_id`` is None for rows without a key (none the gateway writes as billable).
+    """
+
+    org_id: str
+    key_id: str | None
+    total_tokens: int
+    cost_micro_krw: int  # rows of a model without a price add nothing
+
+
+@dataclass(frozen=True, slots=True)
 class RejectedUsage:
     """Requests that produced no billable usage, grouped by how they ended."""
 

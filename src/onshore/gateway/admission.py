@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from onshore.domain.counters import Admission, Counter, CounterState
 from onshore.domain.limits import Limits
 from onshore.errors import QuotaExceeded, RateLimited, retry_headers
-from onshore.ports import Admission, Counter, CounterState
 
 MINUTE_MS = 60_000
 # A concurrency count outlives a replica that died holding it by at most this long.
@@ -117,7 +117,8 @@ def plan(
 def _amount(wanted: int, limit: int, demand: Demand) -> int:
     # When the client set no max_tokens the default is only a guess: never let the guess alone make
     # a request impossible; it settles to what was really used anyway.
-    return wanted if demand.explicit else min(wanted, limit)
+    # At least 1 while anything is wanted, so a limit of 0 still refuses everything.
+    return wanted if demand.explicit else min(wanted, max(limit, 1))
 
 
 def settle_amounts(plan: Plan, tokens: int, cost_milli_krw: int) -> list[int]:

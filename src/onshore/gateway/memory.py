@@ -10,16 +10,8 @@ from collections import deque
 from collections.abc import Sequence
 
 from onshore.domain.audit import AuditEntry
-from onshore.ports import (
-    Admission,
-    Clock,
-    Counter,
-    CounterState,
-    FinishedRequest,
-    Held,
-    Reservation,
-    StoreError,
-)
+from onshore.domain.counters import Admission, Counter, CounterState, Held, Reservation
+from onshore.ports import Clock, FinishedRequest, StoreError
 
 _NEVER = 1 << 62  # ms: "until" of a gauge without a ttl
 _FULL_PAUSE_MS = 1_000
@@ -139,6 +131,27 @@ class MemoryCounterStore:
             states.append(_state(c, None if count is None or count.until <= now else count, now))
         return tuple(states)
 
+    async def raise_to(self, floors: Sequence[tuple[Counter, int]]) -> None:
+        _check_floors(floors)
+        now = self._now_ms()
+        counts = self._counts
+        live = [(c, floor, _live(counts.get(c.key), now)) for c, floor in floors]
+        fresh = len({c.key for c, floor, count in live if count is None and floor > 0})
+        if fresh and len(counts) + fresh > self._sweep_at:
+            self._make_room(fresh, now)  # before the first change: a full table raises none
+        for c, floor, _ in live:
+            count = _live(counts.get(c.key), now)  # again: an earlier floor may have made it
+            if count is None:
+                if floor <= 0:
+                    continue  # a gauge at zero is the same as no gauge
+                count = counts[c.key] = _open(c, now)
+            elif count.end or count.n >= floor:
+                continue  # at or above its floor already (or a window under the same key)
+            count.n = floor
+            count.ttl = c.ttl_ms or count.ttl
+            if count.ttl:
+                count.until = now + count.ttl
+
     def _make_room(self, fresh: int, now: int) -> None:
         counts = self._counts
         if now >= self._full_until:
@@ -159,6 +172,18 @@ def _open(counter: Counter, now: int) -> _Count:
     if counter.window_ms:
         return _Count(now + counter.window_ms, 0, now + counter.window_ms)
     return _Count(0, counter.ttl_ms, _NEVER)
+
+
+def _live(count: _Count | None, now: int) -> _Count | None:
+    return None if count is None or count.until <= now else count
+
+
+def _check_floors(floors: Sequence[tuple[Counter, int]]) -> None:
+    for c, floor in floors:
+        if c.window_ms:
+            raise ValueError(f"only a counter without a window can be raised, not {c!r}")
+        if floor < 0 or c.ttl_ms < 0:
+            raise ValueError(f"negative floor or ttl_ms for {c!r}")
 
 
 def _state(counter: Counter, count: _Count | None, now: int) -> CounterState:

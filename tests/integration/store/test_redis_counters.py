@@ -19,7 +19,8 @@ import pytest
 import redis
 from tests.support.services import IN_CI, STARTED, free_port
 
-from onshore.ports import Counter, Held, Reservation, StoreError
+from onshore.domain.counters import Counter, Held, Reservation
+from onshore.ports import StoreError
 from onshore.store.state.counters import RedisCounterStore
 
 TIMEOUT_S = 0.1

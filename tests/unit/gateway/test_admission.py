@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from onshore.domain.counters import Admission, CounterState
 from onshore.domain.limits import Limits
 from onshore.errors import QuotaExceeded, RateLimited
 from onshore.gateway.admission import (
@@ -18,7 +19,6 @@ from onshore.gateway.admission import (
     requested_output,
     settle_amounts,
 )
-from onshore.ports import Admission, CounterState
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from onshore.domain.catalog import Endpoint, ModelRoute
+from onshore.domain.counters import Admission, Counter, CounterState, Reservation
 from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import Limits, Price
 from onshore.domain.tenancy import ApiKey
@@ -24,7 +25,7 @@ from onshore.gateway.memory import MemoryCounterStore, RecordingTelemetry
 from onshore.gateway.pipeline import build_pipeline
 from onshore.gateway.routing import Router
 from onshore.gateway.steps.admit import Admit, GuardedCounters
-from onshore.ports import Admission, Counter, CounterState, LimitsSnapshot, Reservation, StoreError
+from onshore.ports import LimitsSnapshot, StoreError
 from tests.support.fakes import FakeBackend, FakeClient, FakeReply, ListSink, ManualClock
 
 DIGESTER = KeyDigester(b"x" * 32)
@@ -170,11 +171,13 @@ async def test_a_client_that_leaves_mid_stream_pays_only_for_what_it_read() -> N
     h = Harness(Slow(200, b""), key=Limits(tpm=10_000))
     client = FakeClient(orjson.dumps(chat(stream=True, max_tokens=500)), AUTH)
     ctx = RequestContext("req", Endpoint.CHAT, client, h.clock.monotonic(), h.clock.now())
-    task = asyncio.create_task(h.pipeline(ctx))
-    while len(client.sent) < 2:
+    task = asyncio.ensure_future(h.pipeline(ctx))
+    for _ in range(1000):  # until two events reached the client
+        if len(client.sent) >= 2:
+            break
         await asyncio.sleep(0)
     client.leave()
-    with pytest.raises(BaseException):  # noqa: B017 - the client's departure, however it surfaces
+    with pytest.raises(BaseException):
         await task
     used = await h.used("{org_1}:k:key_1:tpm")
     assert 0 < used < 500  # the estimate from what was relayed, not the reservation
@@ -237,3 +240,43 @@ async def test_fail_closed_refuses_with_503() -> None:
         await h.run()
     assert refused.value.code == "limits_unavailable" and refused.value.status == 503
     assert h.sink.rows[-1].status == 503
+
+
+async def test_a_request_cancelled_while_a_shared_store_answers_gives_back_what_it_was_granted() -> None:
+    clock = ManualClock()
+    inner = MemoryCounterStore(clock)
+    gate = asyncio.Event()
+
+    class SlowShared:
+        async def reserve(self, counters: Sequence[Counter]) -> Admission:
+            await gate.wait()
+            return await inner.reserve(counters)
+
+        async def settle(self, reservation: Reservation, actual: Sequence[int]) -> None:
+            await inner.settle(reservation, actual)
+
+        async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
+            return await inner.used(counters)
+
+    guard = GuardedCounters(
+        SlowShared(),
+        fail_open=True,
+        retry_s=1.0,
+        clock=clock,
+        telemetry=RecordingTelemetry(),
+        settle_in_background=True,
+    )
+    from onshore.gateway.admission import Demand, plan
+
+    p = plan("o", "k", Limits(max_concurrent=1, rpm=5), None, Demand(1, 0, True), clock.now())
+    waiting = asyncio.ensure_future(guard.reserve(p))
+    await asyncio.sleep(0)
+    waiting.cancel()  # the client left while the store was answering
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    gate.set()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    await guard.drain()
+    conc, rpm = await inner.used([Counter("{o}:k:k:conc", 0, 1), Counter("{o}:k:k:rpm", 0, 5, 60_000)])
+    assert (conc.used, rpm.used) == (0, 1)  # the place is free again; the request still counted

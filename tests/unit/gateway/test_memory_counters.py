@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from onshore.domain.counters import Counter
 from onshore.gateway.memory import MemoryCounterStore
-from onshore.ports import Counter, StoreError
+from onshore.ports import StoreError
 from tests.support.fakes import ManualClock
 
 

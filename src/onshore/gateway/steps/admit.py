@@ -16,6 +16,7 @@ import logging
 import math
 
 from onshore.domain.catalog import Endpoint
+from onshore.domain.counters import Admission, Reservation
 from onshore.errors import ServiceUnavailable
 from onshore.gateway.admission import (
     Demand,
@@ -29,7 +30,7 @@ from onshore.gateway.admission import (
 from onshore.gateway.chain import Handler
 from onshore.gateway.context import RequestContext
 from onshore.gateway.limit_book import LimitBook
-from onshore.ports import Admission, Clock, CounterStore, Reservation, StoreError, Telemetry
+from onshore.ports import Clock, CounterStore, StoreError, Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class GuardedCounters:
             self._unavailable()
             return None
         try:
-            admission = await self.store.reserve(plan.counters)
+            admission = await self._ask(plan)
         except StoreError:
             if not self._down:
                 log.warning(
@@ -85,6 +86,26 @@ class GuardedCounters:
             log.info("the limits store answers again; limits are enforced")
         return admission
 
+    async def _ask(self, plan: Plan) -> Admission:
+        if not self._background:
+            return await self.store.reserve(plan.counters)  # in process: never suspends
+        # A shared store: a client that leaves while Redis answers must not strand what Redis
+        # counted (a concurrency place would stay taken until its TTL), so the call finishes on its
+        # own and, when the request is gone, whatever it granted is given back at once.
+        task = asyncio.get_running_loop().create_task(self.store.reserve(plan.counters))
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.add_done_callback(lambda done: self._give_back(done, plan))
+            raise
+
+    def _give_back(self, done: asyncio.Task[Admission], plan: Plan) -> None:
+        if done.cancelled() or done.exception() is not None:
+            return
+        reservation = done.result().reservation
+        if reservation is not None:
+            self._settle_later(reservation, settle_amounts(plan, 0, 0))
+
     def _unavailable(self) -> None:
         """Count the decision; raise 503 when the deployment fails closed."""
         decision = "open" if self._fail_open else "closed"
@@ -98,6 +119,9 @@ class GuardedCounters:
         if not self._background:
             await self._settle(reservation, actual)  # in process: no I/O, done before the row is written
             return
+        self._settle_later(reservation, actual)
+
+    def _settle_later(self, reservation: Reservation, actual: list[int]) -> None:
         # A shared store settles off the request's path: the answer has already gone out.
         task = asyncio.get_running_loop().create_task(self._settle(reservation, actual))
         self._pending.add(task)

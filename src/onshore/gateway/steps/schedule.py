@@ -26,7 +26,9 @@ class Schedule:
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
         principal, body, model = ctx.principal, ctx.body, ctx.model
-        assert principal is not None and body is not None and model is not None
+        assert principal is not None
+        assert body is not None
+        assert model is not None
         estimate = math.ceil(len(body.raw) / self._bytes_per_token)
         tier = self._book.tier(principal.org_id)
         async with self._queue.slot(model, principal.org_id, tier, estimate) as slot:

@@ -29,7 +29,8 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from onshore.ports import Admission, Counter, CounterState, Held, Reservation, StoreError
+from onshore.domain.counters import Admission, Counter, CounterState, Held, Reservation
+from onshore.ports import StoreError
 
 DEFAULT_NAMESPACE = "onshore:lim:"
 
