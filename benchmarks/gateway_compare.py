@@ -33,6 +33,13 @@ The final measurement, on a quiet machine (nothing else running; 12-15 minutes):
 
     .venv/bin/python benchmarks/gateway_compare.py --baseline-src /tmp/onshore-base --smoke
 
+Admission (issue 8): `--limits memory,redis` adds this tree twice more, with every limit set on the key
+and its organisation (counters in process, or in the Redis on 127.0.0.1:6379), and a table of what
+limits cost against limits off:
+
+    .venv/bin/python benchmarks/gateway_compare.py --limits memory,redis --anchors '' --name admission \\
+        -- --concurrency 1,64 --modes nonstream --repeat 3 --requests 6000 --max-seconds 20
+
 Results: benchmarks/results/gateway-NAME.json (every run; git-ignored) and gateway-NAME.md (tables).
 Everything after `--` goes to compare.py (`--help` there lists it: --tokens, --token-delay-ms, ...).
 """
@@ -93,7 +100,36 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ONSHORE_") and k != "PYTHONPATH"}
 
 
-def _prepare_onshore(name: str, tree: Path, python: str, work: Path, upstream: str) -> Onshore:
+# Admission variants of this tree (issue 8): every kind of limit set on the key and its organisation,
+# high enough never to refuse, so each request pays for all of its counters: key rpm/tpm/concurrency,
+# org rpm/tpm/monthly tokens and a KRW budget (priced), six counters in one reserve and one settle.
+LIMIT_VARIANTS = {
+    "memory": "limits: {store: memory}\n",
+    "redis": "redis: {url: 'redis://127.0.0.1:6379/0'}\nlimits: {store: redis}\n",
+}
+_HIGH = str(10**12)
+LIMIT_COMMANDS = [
+    ["prices", "set", "--model", "bench-model", "--input", "1000", "--output", "2000"],
+    [
+        "limits",
+        "set",
+        "--org",
+        "bench",
+        "--rpm",
+        _HIGH,
+        "--tpm",
+        _HIGH,
+        "--monthly-tokens",
+        _HIGH,
+        "--monthly-budget-krw",
+        _HIGH,
+    ],
+]
+
+
+def _prepare_onshore(
+    name: str, tree: Path, python: str, work: Path, upstream: str, limits: str | None = None
+) -> Onshore:
     src = (tree / "src").resolve()
     if not (src / "onshore" / "__init__.py").exists():
         raise SystemExit(f"{name}: no src/onshore/__init__.py under {tree}")
@@ -107,6 +143,7 @@ def _prepare_onshore(name: str, tree: Path, python: str, work: Path, upstream: s
         "logging: {level: WARNING}\n"
         "backends:\n"
         f"  - {{name: bench, url: '{upstream}', models: [{{name: bench-model}}, {{name: bench-embed}}]}}\n"
+        + (LIMIT_VARIANTS[limits] if limits else "")
     )
     env = _clean_env()
     cfg = ["--config", str(target.config)]
@@ -127,6 +164,11 @@ def _prepare_onshore(name: str, tree: Path, python: str, work: Path, upstream: s
     imported = IMPORTED.search(created.stderr)
     _expect_tree(name, imported.group(1) if imported else "?", src)
     target.key = json.loads(created.stdout)["key"]
+    if limits:
+        key_id = json.loads(created.stdout)["id"]
+        key_limits = ["limits", "set", "--key", key_id, "--rpm", _HIGH, "--tpm", _HIGH]
+        for command in [*LIMIT_COMMANDS, [*key_limits, "--max-concurrent", "1000000"]]:
+            subprocess.run(target.argv(python, *command, *cfg), check=True, env=env, capture_output=True)
     return target
 
 
@@ -277,6 +319,24 @@ def report(rows: list[dict[str, Any]], names: list[str]) -> str:
                 f"{_times(cpu, get(ng, 'cpu_s_per_1k'))} | "
                 f"{_pct(rps, get(base, 'rps'))} | {_pct(cpu, get(base, 'cpu_s_per_1k'))} |"
             )
+    variants = [n for n in names if n.startswith("onshore-limits-")]
+    if variants:
+        out.append("\n## Admission: the same tree with every limit set (vs limits off)\n")
+        out.append("| mode | c | target | req/s | CPU ms/req | CPU vs limits off | req/s vs LiteLLM |")
+        out.append("|---|---|---|---|---|---|---|")
+        for mode in modes:
+            for c in concs:
+                off, lit = _row(rows, mode, c, "onshore"), _row(rows, mode, c, "litellm")
+                for name in ["onshore", *variants]:
+                    r = _row(rows, mode, c, name)
+                    if r is None:
+                        continue
+                    base_cpu = None if off is None else off["cpu_s_per_1k"]
+                    out.append(
+                        f"| {mode} | {c} | {name} | {_num(r['rps'], 1)} | {_num(r['cpu_s_per_1k'], 3)} | "
+                        f"{_pct(r['cpu_s_per_1k'], base_cpu)} | "
+                        f"{_times(r['rps'], None if lit is None else lit['rps'])} |"
+                    )
     return "\n".join(out) + "\n"
 
 
@@ -304,6 +364,11 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny end-to-end check; the numbers mean nothing"
     )
+    parser.add_argument(
+        "--limits",
+        default="",
+        help="also run this tree with every limit set, counters in: memory, redis (e.g. memory,redis)",
+    )
     parser.add_argument("--upstream-port", type=int, default=9000)
     parser.add_argument("--name", default=time.strftime("%Y%m%d-%H%M%S"), help="results file name")
     parser.add_argument("extra", nargs="*", help="passed to compare.py (after --)")
@@ -318,9 +383,17 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="onshore-bench-"))
     logs = Path(tempfile.mkdtemp(prefix="onshore-bench-logs-"))  # kept when something fails
     try:
-        trees = [("onshore", ROOT)] + ([("onshore-base", args.baseline_src)] if args.baseline_src else [])
+        trees: list[tuple[str, Path, str | None]] = [("onshore", ROOT, None)]
+        if args.baseline_src:
+            trees.append(("onshore-base", args.baseline_src, None))
+        for variant in (v.strip() for v in args.limits.split(",") if v.strip()):
+            if variant not in LIMIT_VARIANTS:
+                raise SystemExit(f"--limits: unknown variant {variant!r} (memory, redis)")
+            trees.append((f"onshore-limits-{variant}", ROOT, variant))
         try:
-            onshores = [_prepare_onshore(n, tree, sys.executable, work, upstream) for n, tree in trees]
+            onshores = [
+                _prepare_onshore(n, tree, sys.executable, work, upstream, limits) for n, tree, limits in trees
+            ]
         except subprocess.CalledProcessError as e:
             print(f"setting up Onshore failed: {e.cmd[4:]}: {e.stderr!s:.800}", file=sys.stderr)
             return 2
