@@ -245,3 +245,77 @@ async def test_bad_arguments_are_refused(make: Make) -> None:
     with pytest.raises(ValueError):
         await store.settle(held(admission.reservation), [1, -1])
     assert await used(store, rpm("{org:a}:ok"), rpm(), gauge()) == [0, 1, 1]  # nothing half-done
+
+
+# --- raise_to: monthly counters brought back to the ledger's totals ------------------------------
+
+
+def month(key: str = "{org:a}:mt:2026-12", limit: int = 1_000, ttl_ms: int = 0) -> Counter:
+    return Counter(key, 0, limit, 0, ttl_ms)
+
+
+async def test_raise_to_sets_a_floor_and_never_lowers(make: Make) -> None:
+    store = make().store
+    budget = month("{org:a}:krw:2026-12", limit=10**15)
+    await store.raise_to([(month(), 300), (budget, 2**40)])  # missing: created at their floors
+    assert await used(store, month(), budget) == [300, 2**40]
+
+    await store.raise_to([(month(), 200), (budget, 2**40 + 1)])  # lower: kept; higher: raised
+    assert await used(store, month(), budget) == [300, 2**40 + 1]
+
+    await store.raise_to([(month("{org:b}:mt:2026-12"), 0)])  # a floor of 0 creates nothing
+    await store.raise_to([])
+    assert await used(store, month("{org:b}:mt:2026-12")) == [0]
+
+
+async def test_the_higher_of_a_repeated_key_wins(make: Make) -> None:
+    store = make().store
+    await store.raise_to([(month(), 50), (month(), 70), (month(), 60)])
+    assert await used(store, month()) == [70]
+
+
+async def test_a_raised_counter_binds_and_reservations_held_across_the_raise_still_settle(
+    make: Make,
+) -> None:
+    store = make().store
+    admission = await store.reserve([Counter("{org:a}:mt:2026-12", 100, 1_000)])  # in flight
+
+    await store.raise_to([(month(), 950)])  # the ledger says more was used this month
+
+    assert not (await store.reserve([Counter("{org:a}:mt:2026-12", 51, 1_000)])).granted
+    assert (await store.reserve([Counter("{org:a}:mt:2026-12", 50, 1_000)])).granted
+    await store.settle(held(admission.reservation), [30])  # what it held (100) becomes 30
+    assert await used(store, month()) == [930]
+
+
+async def test_a_counter_at_or_above_its_floor_is_left_as_it_is(make: Make) -> None:
+    harness = make()
+    store = harness.store
+    counter = Counter("{org:a}:mt:2026-12", 500, 1_000, 0, SHORT)
+    await store.reserve([counter])
+    await harness.wait(SHORT // 2)
+
+    await store.raise_to([(month(ttl_ms=SHORT), 500)])  # equal: its ttl is not refreshed either
+
+    await harness.wait(SHORT // 2 + 50)
+    assert await used(store, month()) == [0]
+
+
+async def test_a_raised_gauge_lives_its_ttl_from_the_raise(make: Make) -> None:
+    harness = make()
+    store = harness.store
+    await store.raise_to([(month(ttl_ms=SHORT), 10)])
+    await harness.wait(SHORT // 2)
+    await store.raise_to([(month(ttl_ms=SHORT), 20)])  # raised: the ttl starts again
+    await harness.wait(SHORT // 2 + 50)
+    assert await used(store, month()) == [20]
+    await harness.wait(SHORT // 2)
+    assert await used(store, month()) == [0]
+
+
+async def test_raise_to_refuses_windows_and_negative_floors_and_changes_nothing(make: Make) -> None:
+    store = make().store
+    for bad in ((rpm(), 5), (month(), -1), (month(ttl_ms=-1), 5)):
+        with pytest.raises(ValueError):
+            await store.raise_to([(month("{org:a}:ok"), 5), bad])
+    assert await used(store, month("{org:a}:ok"), rpm(), month()) == [0, 0, 0]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
-from onshore.domain.usage import ModelUsage, RejectedUsage, UsageRecord
+from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord
 from onshore.ports import HealthCheck, StoreError, UsageReader, UsageWriter
 from onshore.store.sql import SqlUsageStore, make_engine
 from onshore.store.sql.schema import usage_records
@@ -183,6 +183,48 @@ def test_totals_and_rows_add_up_and_unknown_models_are_never_billing_rows(ledger
     assert summary.total_tokens == 18
     assert summary.failed_requests == 4  # the cut stream is both failed and billable
     assert RejectedUsage(status=404, error_code="model_not_found", requests=2) in summary.rejected
+
+
+def test_month_totals_sum_billable_rows_per_organisation_and_key(ledger: SqlUsageStore) -> None:
+    end = T0 + timedelta(days=31)
+    ledger.write_batch(
+        [
+            record("a1", total_tokens=100, cost_micro_krw=1_500),
+            record("a2", total_tokens=50, cost_micro_krw=None),  # a model without a price
+            record("a3", key_id="key_b", total_tokens=7, cost_micro_krw=2**40),  # past 32 bits
+            record("b1", org_id="org_b", key_id="key_c", total_tokens=9, cost_micro_krw=3),
+            # A stream cut after some tokens is billable; a refusal with none is not.
+            record("b2", org_id="org_b", key_id="key_c", status=502, total_tokens=4, cost_micro_krw=1),
+            record(
+                "b3",
+                org_id="org_b",
+                key_id="key_c",
+                status=429,
+                prompt_tokens=0,
+                completion_tokens=0,
+                total_tokens=0,
+            ),
+            record(
+                "x1",
+                org_id="org_c",
+                key_id="key_d",
+                status=401,
+                prompt_tokens=0,
+                completion_tokens=0,
+                total_tokens=0,
+            ),
+            record("n1", org_id=None, key_id=None, total_tokens=1_000),  # no organisation: left out
+            record("old", created_at=T0 - timedelta(microseconds=1), total_tokens=1_000),  # before
+            record("next", created_at=end, total_tokens=1_000),  # the next month
+        ]
+    )
+
+    assert ledger.month_totals(T0, end) == [
+        MonthTotal("org_a", "key_a", 150, 1_500),
+        MonthTotal("org_a", "key_b", 7, 2**40),
+        MonthTotal("org_b", "key_c", 13, 4),
+    ]
+    assert ledger.month_totals(end, end + timedelta(days=30)) == [MonthTotal("org_a", "key_a", 1_000, 0)]
 
 
 def test_client_request_id_round_trips_and_is_bounded(ledger: SqlUsageStore) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, and_, case, func, or_, select, text
+from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, or_, select, text
 
-from onshore.domain.usage import ModelUsage, RejectedUsage, UsageRecord, UsageSummary
+from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord, UsageSummary
 from onshore.store.setaside import Rejected
 from onshore.store.sql.errors import translate_errors, translate_write_errors
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
@@ -73,12 +73,7 @@ class SqlUsageStore:
         """
         t = usage_records.c
         period = (t.org_id == org_id, t.created_at >= start, t.created_at < end)
-        billable = or_(
-            and_(t.status >= 200, t.status < 300),
-            t.total_tokens > 0,
-            t.prompt_tokens > 0,
-            t.completion_tokens > 0,
-        )
+        billable = _billable()
         failed = func.coalesce(func.sum(case((t.status >= 400, 1), else_=0)), 0)
         totals = select(func.count(), failed).where(*period)
         model = func.coalesce(t.model, NO_MODEL)
@@ -137,6 +132,30 @@ class SqlUsageStore:
             cost_micro_krw=sum(m.cost_micro_krw for m in by_model),
         )
 
+    def month_totals(self, start: datetime, end: datetime) -> list[MonthTotal]:
+        """Billable tokens and cost of ``start <= created_at < end`` per organisation and key, in one
+        GROUP BY over the period (read through the ``created_at`` index); rows without an
+        organisation are left out. Ordered by organisation, then key (no key first).
+        """
+        t = usage_records.c
+        query = (
+            select(
+                t.org_id,
+                t.key_id,
+                func.coalesce(func.sum(t.total_tokens), 0),
+                func.coalesce(func.sum(t.cost_micro_krw), 0),
+            )
+            .where(t.created_at >= start, t.created_at < end, t.org_id.is_not(None), _billable())
+            .group_by(t.org_id, t.key_id)
+            .order_by(t.org_id, t.key_id.is_not(None), t.key_id)
+        )
+        with translate_errors("totalling usage per key"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            MonthTotal(org_id=str(org), key_id=key, total_tokens=int(tokens), cost_micro_krw=int(cost))
+            for org, key, tokens, cost in rows
+        ]
+
     def records(
         self, start: datetime, end: datetime, org_id: str | None = None, limit: int | None = None
     ) -> list[UsageRecord]:
@@ -158,6 +177,17 @@ class SqlUsageStore:
         """Raise ``StoreError`` unless the database answers ``SELECT 1``."""
         with translate_errors("pinging the database"), self._engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+
+def _billable() -> ColumnElement[bool]:
+    """A row is billable when its status is 2xx or it carries tokens (see ``onshore.domain.usage``)."""
+    t = usage_records.c
+    return or_(
+        and_(t.status >= 200, t.status < 300),
+        t.total_tokens > 0,
+        t.prompt_tokens > 0,
+        t.completion_tokens > 0,
+    )
 
 
 def _values(record: UsageRecord) -> dict[str, Any]:

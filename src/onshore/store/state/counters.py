@@ -123,6 +123,25 @@ return table.concat(out, ',')
 """
 )
 
+# KEYS: gauges. ARGV: floor, ttl_ms per key. Sets n to the floor where it is lower (a missing key
+# counts as 0; a floor of 0 creates nothing), keeping or refreshing the ttl as reserve does. A key
+# holding a window ('e') is not a gauge and is left alone. Idempotent, so a retry is safe.
+_RAISE = """
+for i, key in ipairs(KEYS) do
+  local floor, ttl = ARGV[2*i-1], ARGV[2*i]
+  local v = redis.call('HMGET', key, 'n', 'e', 't')
+  if not v[2] and tonumber(floor) > (tonumber(v[1]) or 0) then
+    redis.call('HSET', key, 'n', floor)
+    if ttl == '0' then ttl = v[3] end
+    if ttl and ttl ~= '0' then
+      redis.call('HSET', key, 't', ttl)
+      redis.call('PEXPIRE', key, ttl)
+    end
+  end
+end
+return ''
+"""
+
 
 class RedisCounterStore:
     """``CounterStore`` on one Redis (or a Cluster node per ``{hash tag}``): one script per call.
@@ -169,6 +188,7 @@ class RedisCounterStore:
         self._reserve = self._client.register_script(_RESERVE)
         self._settle = self._client.register_script(_SETTLE)
         self._used = self._client.register_script(_USED)
+        self._raise = self._client.register_script(_RAISE)
 
     async def reserve(self, counters: Sequence[Counter]) -> Admission:
         _check(counters, amounts=True)
@@ -209,6 +229,21 @@ class RedisCounterStore:
             return ()
         reply = await self._call(self._used, counters, [], "reading counters", retry=True)
         return tuple(CounterState(reply[2 * i], c.limit, reply[2 * i + 1]) for i, c in enumerate(counters))
+
+    async def raise_to(self, floors: Sequence[tuple[Counter, int]]) -> None:
+        """Raise each gauge to its floor, all in one script (one round trip); retried once on a
+        broken connection, which is safe since raising twice to the same floor changes nothing."""
+        for c, floor in floors:
+            if c.window_ms:
+                raise ValueError(f"only a counter without a window can be raised, not {c!r}")
+            if floor < 0 or c.ttl_ms < 0:
+                raise ValueError(f"negative floor or ttl_ms for {c!r}")
+        if not floors:
+            return
+        args: list[int] = []
+        for c, floor in floors:
+            args += (floor, c.ttl_ms)
+        await self._call(self._raise, [c for c, _ in floors], args, "raising counters", retry=True)
 
     async def ping(self) -> None:
         """Raise ``StoreError`` unless Redis answers within the timeout (for readiness checks)."""
