@@ -51,12 +51,34 @@ class Demand:
     explicit: bool  # the client set max_tokens itself (else a default was assumed)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
+class Template:
+    """One key's counters without a request's amounts: built once per limits version and month.
+
+    Admission keeps one per key, so a request only fills in its amounts (measured: building the
+    counters from the limits on every request cost 8 µs of the step's ~20 µs with six limits).
+    """
+
+    keys: tuple[str, ...]
+    limits: tuple[int, ...]
+    windows: tuple[int, ...]
+    ttls: tuple[int, ...]
+    labels: tuple[tuple[str, str], ...]  # (scope "key"|"organization", limit name), per counter
+    budget: bool  # a KRW budget applies (so the request's cost must be estimated)
+    requests: tuple[int, ...]  # indexes of the rpm counters
+    tokens: tuple[int, ...]  # indexes of the tpm counters
+
+
+@dataclass(slots=True)
 class Plan:
     """The counters of one request and, for each, which scope and limit it stands for."""
 
     counters: tuple[Counter, ...]
-    limits: tuple[tuple[str, str], ...]  # (scope "key"|"organization", limit name), per counter
+    template: Template
+
+    @property
+    def limits(self) -> tuple[tuple[str, str], ...]:
+        return self.template.labels
 
 
 def month_period(now: datetime) -> tuple[str, int]:
@@ -64,6 +86,72 @@ def month_period(now: datetime) -> tuple[str, int]:
     now = now.astimezone(UTC)
     end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
     return f"{now.year:04d}-{now.month:02d}", max(1, int((end - now).total_seconds() * 1000))
+
+
+def template(
+    org_id: str, key_id: str, key_limits: Limits | None, org_limits: Limits | None, now: datetime
+) -> Template:
+    keys: list[str] = []
+    limits: list[int] = []
+    windows: list[int] = []
+    ttls: list[int] = []
+    labels: list[tuple[str, str]] = []
+    period, left_ms = month_period(now)
+    month_ttl = left_ms + _MONTH_SLACK_MS
+
+    def add(key: str, limit: int, window_ms: int, ttl_ms: int, label: tuple[str, str]) -> None:
+        keys.append(key)
+        limits.append(limit)
+        windows.append(window_ms)
+        ttls.append(ttl_ms)
+        labels.append(label)
+
+    for scope, subject, prefix in (
+        ("key", key_limits, _prefix(org_id, key_id)),
+        ("organization", org_limits, _prefix(org_id, None)),
+    ):
+        if subject is None:
+            continue
+        if subject.rpm is not None:
+            add(prefix + "rpm", subject.rpm, MINUTE_MS, 0, (scope, RPM))
+        if subject.tpm is not None:
+            add(prefix + "tpm", subject.tpm, MINUTE_MS, 0, (scope, TPM))
+        if subject.max_concurrent is not None:
+            add(prefix + "conc", subject.max_concurrent, 0, CONCURRENCY_TTL_MS, (scope, CONC))
+        if subject.monthly_tokens is not None:
+            add(f"{prefix}mt:{period}", subject.monthly_tokens, 0, month_ttl, (scope, MONTH_TOKENS))
+        if subject.monthly_budget_krw is not None:
+            add(f"{prefix}krw:{period}", subject.monthly_budget_krw * 1000, 0, month_ttl, (scope, MONTH_KRW))
+    names = [name for _, name in labels]
+    return Template(
+        tuple(keys),
+        tuple(limits),
+        tuple(windows),
+        tuple(ttls),
+        tuple(labels),
+        budget=MONTH_KRW in names,
+        requests=tuple(i for i, name in enumerate(names) if name == RPM),
+        tokens=tuple(i for i, name in enumerate(names) if name == TPM),
+    )
+
+
+def fill(shape: Template, demand: Demand) -> Plan:
+    """The request's counters: the template with this request's amounts."""
+    counters: list[Counter] = []
+    explicit = demand.explicit
+    for key, limit, window_ms, ttl_ms, (_, name) in zip(
+        shape.keys, shape.limits, shape.windows, shape.ttls, shape.labels, strict=True
+    ):
+        if name in (RPM, CONC):
+            amount = 1
+        else:
+            wanted = demand.cost_milli_krw if name == MONTH_KRW else demand.tokens
+            # When the client set no max_tokens the default is only a guess: never let the guess
+            # alone make a request impossible (it settles to what was really used anyway), but
+            # reserve at least 1 while anything is wanted, so a limit of 0 still refuses everything.
+            amount = wanted if explicit else min(wanted, max(limit, 1))
+        counters.append(Counter(key, amount, limit, window_ms, ttl_ms))
+    return Plan(tuple(counters), shape)
 
 
 def plan(
@@ -74,51 +162,21 @@ def plan(
     demand: Demand,
     now: datetime,
 ) -> Plan:
-    counters: list[Counter] = []
-    labels: list[tuple[str, str]] = []
+    return fill(template(org_id, key_id, key_limits, org_limits, now), demand)
+
+
+def month_counters(org_id: str, key_id: str | None, now: datetime) -> tuple[Counter, Counter]:
+    """The monthly-token and monthly-budget counters of an organisation (``key_id`` None) or a key
+    as ``plan`` builds them at ``now`` (same keys, same ttl; amount and limit 0): what
+    ``QuotaSeeder`` raises to the ledger's totals for the month."""
     period, left_ms = month_period(now)
-    for scope, limits, prefix in (
-        ("key", key_limits, f"{{{org_id}}}:k:{key_id}:"),
-        ("organization", org_limits, f"{{{org_id}}}:o:"),
-    ):
-        if limits is None:
-            continue
-        if limits.rpm is not None:
-            counters.append(Counter(prefix + "rpm", 1, limits.rpm, MINUTE_MS))
-            labels.append((scope, RPM))
-        if limits.tpm is not None:
-            counters.append(
-                Counter(prefix + "tpm", _amount(demand.tokens, limits.tpm, demand), limits.tpm, MINUTE_MS)
-            )
-            labels.append((scope, TPM))
-        if limits.max_concurrent is not None:
-            counters.append(Counter(prefix + "conc", 1, limits.max_concurrent, 0, CONCURRENCY_TTL_MS))
-            labels.append((scope, CONC))
-        if limits.monthly_tokens is not None:
-            limit = limits.monthly_tokens
-            counters.append(
-                Counter(
-                    f"{prefix}mt:{period}",
-                    _amount(demand.tokens, limit, demand),
-                    limit,
-                    0,
-                    left_ms + _MONTH_SLACK_MS,
-                )
-            )
-            labels.append((scope, MONTH_TOKENS))
-        if limits.monthly_budget_krw is not None:
-            limit = limits.monthly_budget_krw * 1000
-            amount = _amount(demand.cost_milli_krw, limit, demand)
-            counters.append(Counter(f"{prefix}krw:{period}", amount, limit, 0, left_ms + _MONTH_SLACK_MS))
-            labels.append((scope, MONTH_KRW))
-    return Plan(tuple(counters), tuple(labels))
+    prefix = _prefix(org_id, key_id)
+    ttl_ms = left_ms + _MONTH_SLACK_MS
+    return Counter(f"{prefix}mt:{period}", 0, 0, 0, ttl_ms), Counter(f"{prefix}krw:{period}", 0, 0, 0, ttl_ms)
 
 
-def _amount(wanted: int, limit: int, demand: Demand) -> int:
-    # When the client set no max_tokens the default is only a guess: never let the guess alone make
-    # a request impossible; it settles to what was really used anyway.
-    # At least 1 while anything is wanted, so a limit of 0 still refuses everything.
-    return wanted if demand.explicit else min(wanted, max(limit, 1))
+def _prefix(org_id: str, key_id: str | None) -> str:
+    return f"{{{org_id}}}:o:" if key_id is None else f"{{{org_id}}}:k:{key_id}:"
 
 
 def settle_amounts(plan: Plan, tokens: int, cost_milli_krw: int) -> list[int]:
@@ -172,18 +230,28 @@ def refusal(plan: Plan, admission: Admission, now: datetime) -> RateLimited:
 def rate_limit_headers(plan: Plan, states: tuple[CounterState, ...]) -> list[tuple[bytes, bytes]]:
     """OpenAI's ``x-ratelimit-*`` headers for the tightest per-minute request and token limits."""
     headers: list[tuple[bytes, bytes]] = []
-    for name, suffix in ((RPM, b"requests"), (TPM, b"tokens")):
-        best: CounterState | None = None
-        for (_, limit_name), state in zip(plan.limits, states, strict=True):
-            if limit_name == name and (best is None or _tighter(state, best)):
-                best = state
-        if best is not None:
-            headers += [
-                (b"x-ratelimit-limit-" + suffix, str(best.limit).encode()),
-                (b"x-ratelimit-remaining-" + suffix, str(max(0, best.limit - best.used)).encode()),
-                (b"x-ratelimit-reset-" + suffix, openai_duration(best.reset_ms).encode()),
-            ]
+    for indexes, limit_name, remaining_name, reset_name in (
+        (plan.template.requests, *_REQUEST_HEADERS),
+        (plan.template.tokens, *_TOKEN_HEADERS),
+    ):
+        if not indexes:
+            continue
+        best = states[indexes[0]]
+        for index in indexes[1:]:
+            if _tighter(states[index], best):
+                best = states[index]
+        headers.append((limit_name, str(best.limit).encode()))
+        headers.append((remaining_name, str(max(0, best.limit - best.used)).encode()))
+        headers.append((reset_name, openai_duration(best.reset_ms).encode()))
     return headers
+
+
+_REQUEST_HEADERS = (
+    b"x-ratelimit-limit-requests",
+    b"x-ratelimit-remaining-requests",
+    b"x-ratelimit-reset-requests",
+)
+_TOKEN_HEADERS = (b"x-ratelimit-limit-tokens", b"x-ratelimit-remaining-tokens", b"x-ratelimit-reset-tokens")
 
 
 def _won(milli: int) -> str:
@@ -195,16 +263,18 @@ def _tighter(a: CounterState, b: CounterState) -> bool:
 
 
 def openai_duration(ms: float) -> str:
-    """A duration as OpenAI writes its reset headers: ``120ms``, ``1s``, ``8.64s``, ``6m0s``, ``1h2m3s``."""
-    if ms < 1000:
-        return f"{max(0, math.ceil(ms))}ms"
-    seconds = math.ceil(ms) / 1000
+    """A duration as OpenAI writes its reset headers: ``120ms``, ``1s``, ``8.64s``, ``6m0s``, ``1h2m3s``.
+
+    In integer milliseconds (rounded up): two of these go out with every limited answer, and float
+    formatting cost 3 µs each (timeit)."""
+    whole = ms if isinstance(ms, int) else math.ceil(ms)
+    if whole < 1000:
+        return f"{max(0, whole)}ms"
+    seconds, fraction = divmod(whole, 1000)
+    tail = f"{seconds % 60}s" if not fraction else f"{seconds % 60}.{fraction:03d}".rstrip("0") + "s"
     if seconds < 60:
-        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    fraction = seconds - int(seconds)
-    tail = f"{secs + fraction:.3f}".rstrip("0").rstrip(".") + "s"
+        return tail
+    hours, minutes = divmod(seconds // 60, 60)
     return (f"{hours}h" if hours else "") + f"{minutes}m" + tail
 
 
@@ -221,4 +291,13 @@ def requested_output(payload: dict[str, Any]) -> int | None:
     return best
 
 
-__all__ = ["Demand", "Plan", "plan", "rate_limit_headers", "refusal", "retry_headers", "settle_amounts"]
+__all__ = [
+    "Demand",
+    "Plan",
+    "month_counters",
+    "plan",
+    "rate_limit_headers",
+    "refusal",
+    "retry_headers",
+    "settle_amounts",
+]

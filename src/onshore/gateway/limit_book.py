@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from onshore.domain.limits import Limits, Price, PriceBook, Tier
@@ -45,6 +45,16 @@ class LimitBook:
     def org_limits(self, org_id: str) -> Limits | None:
         return self._orgs.get(org_id)
 
+    @property
+    def all_orgs(self) -> Mapping[str, Limits]:
+        """Every organisation that has limits (replaced whole on reload, never changed in place)."""
+        return self._orgs
+
+    @property
+    def all_keys(self) -> Mapping[str, Limits]:
+        """Every key that has limits of its own (replaced whole on reload, never changed in place)."""
+        return self._keys
+
     def tier(self, org_id: str) -> Tier:
         limits = self._orgs.get(org_id)
         return limits.tier if limits is not None and limits.tier is not None else Tier.STANDARD
@@ -59,8 +69,7 @@ class LimitBook:
         """The cost at the price in force on ``at``'s UTC day; None when the model has no price."""
         if model is None:
             return None
-        price = self._prices.price_at(model, at.date())
-        return None if price is None else price.cost_micro_krw(prompt, completion, cached)
+        return self._prices.cost_micro_krw(model, at.date(), prompt, completion, cached)
 
 
 class LimitSync:

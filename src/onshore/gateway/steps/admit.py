@@ -14,18 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from datetime import datetime
 
 from onshore.domain.catalog import Endpoint
 from onshore.domain.counters import Admission, Reservation
+from onshore.domain.limits import Limits
 from onshore.errors import ServiceUnavailable
 from onshore.gateway.admission import (
     Demand,
     Plan,
-    plan,
+    Template,
+    fill,
+    month_period,
     rate_limit_headers,
     refusal,
     requested_output,
     settle_amounts,
+    template,
 )
 from onshore.gateway.chain import Handler
 from onshore.gateway.context import RequestContext
@@ -33,6 +38,8 @@ from onshore.gateway.limit_book import LimitBook
 from onshore.ports import Clock, CounterStore, StoreError, Telemetry
 
 log = logging.getLogger(__name__)
+
+_MAX_TEMPLATES = 100_000
 
 
 class GuardedCounters:
@@ -143,7 +150,16 @@ class GuardedCounters:
 
 
 class Admit:
-    __slots__ = ("_book", "_bytes_per_token", "_clock", "_counters", "_default_output", "_telemetry")
+    __slots__ = (
+        "_book",
+        "_bytes_per_token",
+        "_clock",
+        "_counters",
+        "_default_output",
+        "_month_ends",
+        "_telemetry",
+        "_templates",
+    )
 
     def __init__(
         self,
@@ -161,6 +177,9 @@ class Admit:
         self._telemetry = telemetry
         self._default_output = default_max_tokens
         self._bytes_per_token = prompt_bytes_per_token
+        # key id -> (limits version, month's end as a timestamp, the key's counters without amounts)
+        self._templates: dict[str, tuple[int, float, Template]] = {}
+        self._month_ends = 0.0  # the current month's end (templates built before it are stale after)
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
         principal = ctx.principal
@@ -172,15 +191,11 @@ class Admit:
             await call_next(ctx)
             return
         now = self._clock.now()
-        budget = (key_limits is not None and key_limits.monthly_budget_krw is not None) or (
-            org_limits is not None and org_limits.monthly_budget_krw is not None
-        )
-        counters = plan(
-            principal.org_id, principal.key_id, key_limits, org_limits, self._demand(ctx, budget), now
-        )
-        if not counters.counters:  # only a tier is set
+        shape = self._template(principal.key_id, principal.org_id, key_limits, org_limits, now)
+        if not shape.keys:  # only a tier is set
             await call_next(ctx)
             return
+        counters = fill(shape, self._demand(ctx, shape.budget))
         admission = await self._counters.reserve(counters)
         if admission is None:  # the store is away and the deployment fails open
             await call_next(ctx)
@@ -189,7 +204,7 @@ class Admit:
         if headers:
             ctx.client.add_headers(headers)
         if not admission.granted:
-            scope, name = counters.limits[admission.refused or 0]
+            scope, name = shape.labels[admission.refused or 0]
             self._telemetry.request_limited(scope, name)
             raise refusal(counters, admission, now)
         reservation = admission.reservation
@@ -197,15 +212,30 @@ class Admit:
         try:
             await call_next(ctx)
         finally:
-            cost = (
-                book.cost_micro_krw(
+            milli = 0
+            if shape.budget:
+                cost = book.cost_micro_krw(
                     ctx.model, ctx.created_at, ctx.prompt_tokens, ctx.completion_tokens, ctx.cached_tokens
                 )
-                if budget
-                else None
-            )
-            milli = 0 if cost is None else math.ceil(cost / 1000)
+                milli = 0 if cost is None else -(-cost // 1000)  # rounded up, in integers
             await self._counters.settle(reservation, settle_amounts(counters, ctx.total_tokens, milli))
+
+    def _template(
+        self, key_id: str, org_id: str, key_limits: Limits | None, org_limits: Limits | None, now: datetime
+    ) -> Template:
+        version = self._book.version
+        timestamp = now.timestamp()
+        cached = self._templates.get(key_id)
+        if cached is not None and cached[0] == version and timestamp < cached[1]:
+            return cached[2]
+        if timestamp >= self._month_ends:
+            _, left_ms = month_period(now)
+            self._month_ends = timestamp + left_ms / 1000
+        shape = template(org_id, key_id, key_limits, org_limits, now)
+        if len(self._templates) >= _MAX_TEMPLATES:
+            self._templates.clear()  # a rebuild costs microseconds; memory stays bounded
+        self._templates[key_id] = (version, self._month_ends, shape)
+        return shape
 
     def _demand(self, ctx: RequestContext, budget: bool) -> Demand:
         body = ctx.body
@@ -219,5 +249,5 @@ class Admit:
         cost_milli = 0
         if budget:
             cost = self._book.cost_micro_krw(ctx.model, ctx.created_at, prompt, output)
-            cost_milli = 0 if cost is None else math.ceil(cost / 1000)
+            cost_milli = 0 if cost is None else -(-cost // 1000)
         return Demand(tokens=prompt + output, cost_milli_krw=cost_milli, explicit=explicit)
