@@ -31,6 +31,7 @@ from onshore.gateway.health import BackendProber
 from onshore.gateway.key_sync import KeySync
 from onshore.gateway.limit_book import LimitSync
 from onshore.gateway.pipeline import build_pipeline
+from onshore.gateway.quota_seed import QuotaSeeder
 from onshore.gateway.routing import Router
 from onshore.lifecycle import Check, Lifecycle
 from onshore.observability.metrics import GatewayMetrics
@@ -187,7 +188,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         label="backend",
     )
     cache = KeyCache()
-    admission = build_admission(settings, store.limits, clock, metrics, cache.org_name)
+    admission = build_admission(settings, store.limits, clock, metrics, cache.org_name, store.usage)
     metrics.add_gauges(
         "onshore_queue_depth",
         "Requests waiting in the fair queue of each model with a capacity.",
@@ -221,7 +222,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     lifecycle.add(
         "audit", start=_in_thread(audit_sink.start), stop=lambda: asyncio.to_thread(audit_sink.close, 30.0)
     )
-    database = _Database(settings, store, key_sync, cache, admission.sync)
+    database = _Database(settings, store, key_sync, cache, admission.sync, admission.seeder)
     lifecycle.add("database", start=database.start, stop=database.stop, check=database.check)
     lifecycle.add("keys", check=database.keys_check)
     lifecycle.add("limits", stop=admission.stop, check=database.limits_check)
@@ -266,13 +267,20 @@ class _Database:
     requests clearly (503) until the first key load succeeds, retried in the background."""
 
     def __init__(
-        self, settings: Settings, store: Store, key_sync: KeySync, cache: KeyCache, limit_sync: LimitSync
+        self,
+        settings: Settings,
+        store: Store,
+        key_sync: KeySync,
+        cache: KeyCache,
+        limit_sync: LimitSync,
+        quota_seeder: QuotaSeeder,
     ) -> None:
         self._settings = settings
         self._store = store
         self._key_sync = key_sync
         self._cache = cache
         self._limit_sync = limit_sync
+        self._quota_seeder = quota_seeder
         self._retry: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -287,10 +295,14 @@ class _Database:
             await asyncio.to_thread(upgrade, self._settings.database_url)
         # Limits before keys: the first request a key can make must already meet its limits.
         await self._limit_sync.refresh(force=True)
+        # Then monthly quotas from the ledger, before any request is counted: a counter store that
+        # came back empty must not start the month at 0 (a failure here only logs; it retries).
+        await self._quota_seeder.seed()
         await self._key_sync.load()
         self._cache.mark_loaded()
         self._key_sync.start()
         self._limit_sync.start()
+        self._quota_seeder.start()
 
     async def _keep_trying(self) -> None:
         while True:
@@ -307,6 +319,7 @@ class _Database:
             self._retry.cancel()
         await self._key_sync.stop()
         await self._limit_sync.stop()
+        await self._quota_seeder.stop()
 
     async def check(self) -> Check:
         try:

@@ -12,9 +12,10 @@ from onshore.gateway.chain import Step
 from onshore.gateway.fair_queue import FairQueue, WaitOutcome
 from onshore.gateway.limit_book import LimitBook, LimitSync
 from onshore.gateway.memory import MemoryCounterStore
+from onshore.gateway.quota_seed import QuotaSeeder
 from onshore.gateway.steps.admit import Admit, GuardedCounters
 from onshore.gateway.steps.schedule import Schedule
-from onshore.ports import Clock, CounterStore, LimitsStore, Telemetry
+from onshore.ports import Clock, CounterStore, LimitsStore, Telemetry, UsageReader
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,11 @@ class AdmissionParts:
     queued_models: tuple[str, ...]  # the models with a capacity
     steps: Sequence[Step]
     shared: bool  # the counters live in Redis, shared by every replica
+    seeder: QuotaSeeder  # monthly quotas raised to the ledger's totals (at start, then periodically)
 
     async def stop(self) -> None:
         await self.sync.stop()
+        await self.seeder.stop()
         await self.counters.drain()
         close = getattr(self.counters.store, "aclose", None)
         if close is not None:
@@ -79,6 +82,7 @@ def build_admission(
     clock: Clock,
     telemetry: Telemetry,
     org_name: Callable[[str], str],
+    usage: UsageReader,
 ) -> AdmissionParts:
     book = LimitBook(config_prices(settings))
     sync = LimitSync(store, book, interval_s=settings.auth.sync_interval_s)
@@ -113,7 +117,8 @@ def build_admission(
     steps: list[Step] = [admit]
     if capacities:  # no model has a capacity: no queue step at all on the hot path
         steps.append(Schedule(queue, book, prompt_bytes_per_token=limits.prompt_bytes_per_token))
-    return AdmissionParts(book, sync, counters, queue, tuple(sorted(capacities)), steps, shared)
+    seeder = QuotaSeeder(usage, book, counter_store, clock, interval_s=limits.reseed_interval_s)
+    return AdmissionParts(book, sync, counters, queue, tuple(sorted(capacities)), steps, shared, seeder)
 
 
 class _QueueTelemetry:

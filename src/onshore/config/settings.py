@@ -92,6 +92,9 @@ class LimitsSettings(_Strict):
     default_max_tokens: int = Field(4096, ge=1)
     # The prompt estimate: body bytes / this (3 bytes is one Hangul syllable; settled to the real count).
     prompt_bytes_per_token: float = Field(3.0, ge=0.5, le=16.0)
+    # How often monthly token quotas and KRW budgets are raised to at least the ledger's totals for
+    # the month (also once at start), so a restarted counter store never starts the month at 0.
+    reseed_interval_s: float = Field(60.0, ge=1.0, le=86_400.0)
 
 
 def _default_tier_weights() -> dict[Tier, float]:
