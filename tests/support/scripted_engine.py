@@ -8,6 +8,8 @@ It runs in a thread of the test process on aiohttp.web. What it does is chosen b
     busy-429      429 with Retry-After: 7
     done-nospace  a stream that ends with `data:[DONE]` (legal SSE)
     slow          50 tokens, 20 ms apart, with usage (a stream a client can leave half way)
+    gated         a normal answer, held until the test calls ``open_gate()`` (keeps a place busy
+                  for exactly as long as a test needs)
     (anything)    a normal answer with usage
 
     mode="garbage"    200 with a body that is not JSON, and streams of garbage
@@ -49,6 +51,7 @@ class ScriptedEngine:
         self.port = free_port()
         self.calls = 0
         self._loop = asyncio.new_event_loop()
+        self._gate = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -71,6 +74,10 @@ class ScriptedEngine:
         asyncio.run_coroutine_threadsafe(cleanup(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+    def open_gate(self) -> None:
+        """Let every held and future ``gated`` request answer."""
+        self._loop.call_soon_threadsafe(self._gate.set)
 
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -123,6 +130,8 @@ class ScriptedEngine:
                 },
                 status=422,
             )
+        if model == "gated":
+            await self._gate.wait()
         if model == "busy-429":
             return web.json_response({"detail": "busy"}, status=429, headers={"Retry-After": "7"})
         usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
