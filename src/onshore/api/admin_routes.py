@@ -16,7 +16,7 @@ import orjson
 
 from onshore.admin import audit, tenancy, usage
 from onshore.admin.tenancy import key_json, org_json
-from onshore.api import admin_limits
+from onshore.api import admin_backends, admin_limits
 from onshore.api.http import Exchange
 from onshore.config.checks import admin_token_problem
 from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
@@ -133,7 +133,8 @@ async def _revoke_key(req: AdminRequest) -> tuple[int, Any]:
 
 
 async def _backends(req: AdminRequest) -> tuple[int, Any]:
-    return 200, {"object": "list", "data": await backends_status(req.services)}
+    probe = admin_backends.parse_probe(req.query.get("probe"))
+    return 200, {"object": "list", "data": await admin_backends.backends_status(req.services, probe=probe)}
 
 
 async def _usage(req: AdminRequest) -> tuple[int, Any]:
@@ -206,20 +207,3 @@ def _string(value: object, param: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidRequest(f"'{param}' is required and must be a string.", param=param)
     return value
-
-
-async def backends_status(services: Services) -> list[dict[str, Any]]:
-    results = await asyncio.gather(*(b.check_health() for b in services.backends), return_exceptions=True)
-    out = []
-    for backend, result in zip(services.backends, results, strict=True):
-        healthy = result is True
-        out.append(
-            {
-                "name": backend.name,
-                "kind": backend.kind,
-                "models": services.router.models_of(backend.name),
-                "reachable": healthy,
-                "in_flight": services.router.states[backend.name].in_flight,
-            }
-        )
-    return out

@@ -129,7 +129,21 @@ def _admin_paths() -> dict[str, Any]:
         },
         "/admin/v1/backends": {
             "get": _op(
-                "Backends with live reachability", None, "Passthrough", 401, tag="admin", security=_ADMIN
+                "Backends: reachability, requests in flight, and their models' fair queues",
+                None,
+                "Passthrough",
+                400,
+                401,
+                tag="admin",
+                security=_ADMIN,
+                params=(
+                    {
+                        "name": "probe",
+                        "in": "query",
+                        "description": "false: reachability as last probed, answered at once",
+                        "schema": {"type": "boolean", "default": True},
+                    },
+                ),
             )
         },
         "/admin/v1/audit": {

@@ -1,4 +1,12 @@
-"""``onshore backends list``: configured backends, probed live."""
+"""``onshore backends list``: configured backends, probed live, and what the running server is doing.
+
+IN-FLIGHT and QUEUED come from the server this config describes (``server.host``/``server.port``),
+asked through its admin API with the token from ``admin.token_env`` and a short timeout. They show
+``-`` when no server answers (not running, another port, no token, a token it refuses): the
+listing never fails or waits long because of it. QUEUED is the requests waiting in the fair queues
+of the backend's models that have a capacity (``-``: none has); a model's queue is shared by every
+backend serving it, and the figures are that one server's (one replica).
+"""
 
 from __future__ import annotations
 
@@ -28,16 +36,21 @@ def list_(config: str | None, as_json: bool) -> None:
     from onshore.config.checks import backend_problem  # noqa: PLC0415
 
     settings = load(config)
-    rows = asyncio.run(_probe(settings))
+    rows, live = asyncio.run(_probe_and_ask(settings, os.environ.get(settings.admin.token_env)))
     # Reachable is not enough: an engine that answers health checks still refuses every request
     # when the key it needs is missing from this environment.
     for spec, row in zip(settings.backends, rows, strict=True):
         row["problem"] = backend_problem(spec, os.environ)
+        served = (live or {}).get(spec.name, {})
+        # Added fields only (null when the server did not answer), so --json readers keep working.
+        row["in_flight"] = served.get("in_flight")
+        row["queued"] = served.get("queued")
+        row["queues"] = served.get("queues")
     if as_json:
         print_json(rows)
         return
     print_table(
-        ["name", "kind", "target", "models", "reachable", "problem"],
+        ["name", "kind", "target", "models", "reachable", "in-flight", "queued", "problem"],
         [
             (
                 r["name"],
@@ -45,6 +58,8 @@ def list_(config: str | None, as_json: bool) -> None:
                 r["target"],
                 ",".join(r["models"]),
                 "yes" if r["reachable"] else "NO",
+                _count(r["in_flight"]),
+                _count(r["queued"]),
                 r["problem"] or "-",
             )
             for r in rows
@@ -52,6 +67,22 @@ def list_(config: str | None, as_json: bool) -> None:
     )
     if any(r["problem"] for r in rows):
         click.echo("warning: some backends cannot serve requests (see PROBLEM)", err=True)
+
+
+def _count(value: object) -> str:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else "-"
+
+
+async def _probe_and_ask(
+    settings: Settings, admin_token: str | None
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]] | None]:
+    import asyncio  # noqa: PLC0415
+
+    from onshore.cli.server_view import running_backends  # noqa: PLC0415
+
+    asked = asyncio.to_thread(running_backends, settings.server.host, settings.server.port, admin_token)
+    rows, live = await asyncio.gather(_probe(settings), asked)
+    return rows, live
 
 
 async def _probe(settings: Settings) -> list[dict[str, Any]]:
