@@ -201,9 +201,9 @@ def refusal(plan: Plan, admission: Admission, now: datetime) -> RateLimited:
     counter = plan.counters[index]
     state = admission.states[index]
     if name == MONTH_KRW:  # counted in milli-won; told in won
-        detail = f"Limit {_won(state.limit)}, Used {_won(state.used)}, Requested {_won(counter.amount)}."
+        detail = f"Limit {_won(state.limit)}, Used {_won(state.used)}, Requested {_won(counter.amount)}"
     else:
-        detail = f"Limit {state.limit}, Used {state.used}, Requested {counter.amount}."
+        detail = f"Limit {state.limit}, Used {state.used}, Requested {counter.amount}"
     if name in _QUOTAS:
         _, left_ms = month_period(now)
         what = "monthly token quota" if name == MONTH_TOKENS else "monthly budget"
@@ -214,14 +214,14 @@ def refusal(plan: Plan, admission: Admission, now: datetime) -> RateLimited:
     if counter.amount > state.limit:
         # It can never pass, however long the client waits: say so, and tell the SDKs not to retry.
         error = RateLimited(
-            f"Request too large for the {scope}'s {_NAMES[name]}: {detail} Lower max_tokens or the prompt.",
+            f"Request too large for the {scope}'s {_NAMES[name]}: {detail}. Lower max_tokens or the prompt.",
             retry_after_s=60.0,
         )
         error.headers = (*error.headers, (b"x-should-retry", b"false"))
         return error
     wait_s = 1.0 if name == CONC else max(state.reset_ms, 1) / 1000
     return RateLimited(
-        f"Rate limit reached for the {scope}'s {_NAMES[name]}: {detail} "
+        f"Rate limit reached for the {scope}'s {_NAMES[name]}: {detail}. "
         f"Please try again in {openai_duration(wait_s * 1000)}.",
         retry_after_s=wait_s,
     )
