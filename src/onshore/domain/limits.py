@@ -139,7 +139,6 @@ class PriceBook:
         index = bisect.bisect_right(self._days[model], day) - 1
         return entries[index] if index >= 0 else None
 
-
     def cost_micro_krw(
         self, model: str, day: date, prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0
     ) -> int | None:

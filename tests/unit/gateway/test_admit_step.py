@@ -53,6 +53,9 @@ class FailingStore:
     async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
         raise StoreError("down")
 
+    async def raise_to(self, floors: Sequence[tuple[Counter, int]]) -> None:
+        raise StoreError("down")
+
 
 class Harness:
     def __init__(
@@ -162,7 +165,7 @@ async def test_a_client_that_leaves_mid_stream_pays_only_for_what_it_read() -> N
     gate = asyncio.Event()
 
     class Slow(FakeReply):
-        async def chunks(self):  # type: ignore[no-untyped-def,override]
+        async def chunks(self):  # type: ignore[no-untyped-def]
             yield chunk
             yield chunk
             await gate.wait()
@@ -257,6 +260,9 @@ async def test_a_request_cancelled_while_a_shared_store_answers_gives_back_what_
 
         async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
             return await inner.used(counters)
+
+        async def raise_to(self, floors: Sequence[tuple[Counter, int]]) -> None:
+            await inner.raise_to(floors)
 
     guard = GuardedCounters(
         SlowShared(),
