@@ -35,4 +35,6 @@ class Schedule:
             try:
                 await call_next(ctx)
             finally:
-                slot.charge(ctx.total_tokens)
+                # At least the prompt estimate: a request that failed upstream still held a place
+                # (and the engine may have read its prompt), so failing must not be a free ride.
+                slot.charge(max(ctx.total_tokens, estimate))
