@@ -225,6 +225,31 @@ async def test_concurrent_reservations_never_overrun_the_limit(make: Make) -> No
     assert await used(store, rpm(), tokens) == [50, 350]
 
 
+async def test_settle_later_applies_once_drained(make: Make) -> None:
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 100, 1000, MINUTE)
+    store.settle_later(held((await store.reserve([rpm(), tokens, gauge()])).reservation), [1, 30, 0])
+    await store.drain()
+    assert await used(store, rpm(), tokens, gauge()) == [1, 30, 0]
+
+
+async def test_many_concurrent_requests_each_count_and_settle_on_their_own(make: Make) -> None:
+    # Arriving together they may share one round trip (the Redis store batches them): each is
+    # still checked all or nothing on its own, in turn, and each settlement applies to its own.
+    store = make().store
+    tokens = Counter("{org:a}:tpm", 10, 1_000, MINUTE)
+    small = Counter("{org:b}:tpm", 10, 25, MINUTE)  # room for two of them
+    asks = [[rpm(limit=1_000), tokens], [rpm("{org:b}:rpm", limit=1_000), small]] * 20
+    results = await asyncio.gather(*(store.reserve(counters) for counters in asks))
+    assert sum(r.granted for r in results[0::2]) == 20
+    assert sum(r.granted for r in results[1::2]) == 2
+    for result in results:
+        if result.reservation is not None:
+            store.settle_later(result.reservation, [1, 4])
+    await store.drain()
+    assert await used(store, rpm(), tokens, rpm("{org:b}:rpm"), small) == [20, 80, 2, 8]
+
+
 async def test_bad_arguments_are_refused(make: Make) -> None:
     store = make().store
     for bad in (

@@ -63,7 +63,7 @@ def model_capacities(settings: Settings) -> dict[str, int]:
     return {name: value for name, value in total.items() if name not in unknown}
 
 
-def _counter_store(settings: Settings, clock: Clock) -> tuple[CounterStore, bool]:
+def _counter_store(settings: Settings, clock: Clock, telemetry: Telemetry) -> tuple[CounterStore, bool]:
     kind = settings.limits.store
     if kind == "auto":
         kind = "redis" if settings.redis.url else "memory"
@@ -73,7 +73,9 @@ def _counter_store(settings: Settings, clock: Clock) -> tuple[CounterStore, bool
         raise ValueError("limits.store is 'redis' but redis.url is not set")
     from onshore.store.state.counters import RedisCounterStore  # noqa: PLC0415 - only with Redis
 
-    return RedisCounterStore(settings.redis.url, timeout_s=settings.limits.store_timeout_s), True
+    return RedisCounterStore(
+        settings.redis.url, timeout_s=settings.limits.store_timeout_s, on_error=telemetry.limits_unavailable
+    ), True
 
 
 def build_admission(
@@ -86,7 +88,7 @@ def build_admission(
 ) -> AdmissionParts:
     book = LimitBook(config_prices(settings))
     sync = LimitSync(store, book, interval_s=settings.auth.sync_interval_s)
-    counter_store, shared = _counter_store(settings, clock)
+    counter_store, shared = _counter_store(settings, clock, telemetry)
     limits = settings.limits
     counters = GuardedCounters(
         counter_store,
@@ -94,7 +96,6 @@ def build_admission(
         retry_s=limits.store_retry_s,
         clock=clock,
         telemetry=telemetry,
-        settle_in_background=shared,
     )
     admit = Admit(
         book,

@@ -104,6 +104,12 @@ class MemoryCounterStore:
         return found, refused, fresh
 
     async def settle(self, reservation: Reservation, actual: Sequence[int]) -> None:
+        self.settle_later(reservation, actual)
+
+    async def drain(self) -> None:
+        """Nothing is ever queued: ``settle_later`` applies at once."""
+
+    def settle_later(self, reservation: Reservation, actual: Sequence[int]) -> None:
         held = reservation.held
         if len(actual) != len(held):
             raise ValueError(f"{len(actual)} actual amounts for {len(held)} held")

@@ -7,6 +7,7 @@ can stop, freeze and restart it; the server is stopped by its PID when the test 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import subprocess
@@ -193,3 +194,55 @@ async def test_counters_are_namespaced_hashes_that_expire_with_their_window(own_
 def test_a_namespace_cannot_take_the_callers_hash_tag() -> None:
     with pytest.raises(ValueError):
         RedisCounterStore("redis://127.0.0.1:6379/0", namespace="{onshore}:")
+
+
+async def test_a_caller_cancelled_while_redis_answers_strands_nothing(own_redis: OwnRedis) -> None:
+    # A client that leaves while its reservation is on the wire: Redis counts it, nobody will ever
+    # settle it, so the store gives it back itself (else a concurrency place stays taken for its TTL).
+    store = RedisCounterStore(own_redis.url, timeout_s=1.0)
+    assert (await store.reserve([RPM])).granted  # connected and the script loaded
+    own_redis.freeze()
+    waiting = asyncio.ensure_future(store.reserve([CONCURRENT]))
+    await asyncio.sleep(0.05)  # on the wire, unanswered
+    waiting.cancel()
+    own_redis.thaw()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await store.drain()
+    assert (await store.used([CONCURRENT]))[0].used == 0
+    await store.aclose()
+
+
+async def test_errors_of_settlements_nobody_waits_for_are_reported(own_redis: OwnRedis) -> None:
+    reported: list[str] = []
+    store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S, on_error=reported.append)
+    admission = await store.reserve([CONCURRENT])
+    assert admission.reservation is not None
+    own_redis.freeze()
+    try:
+        store.settle_later(admission.reservation, [0])
+        await store.drain()
+    finally:
+        own_redis.thaw()
+    assert reported == ["settle_failed"]
+    await store.aclose()
+
+
+def test_a_reservation_never_waits_for_the_settlement_timer_on_uvloop(own_redis: OwnRedis) -> None:
+    # Found by measuring: on uvloop (what uvicorn runs) a timer handle is not asyncio.TimerHandle,
+    # and a reservation queued behind a pending settlement timer waited for it (20 ms each at c=1).
+    import uvloop
+
+    async def scenario() -> float:
+        store = RedisCounterStore(own_redis.url, timeout_s=1.0, settle_delay_s=5.0)
+        admission = await store.reserve([CONCURRENT])
+        assert admission.reservation is not None
+        store.settle_later(admission.reservation, [0])  # queued behind a 5 s timer
+        started = time.monotonic()
+        assert (await store.reserve([RPM])).granted  # goes now, and takes the settlement along
+        took = time.monotonic() - started
+        assert (await store.used([CONCURRENT]))[0].used == 0
+        await store.aclose()
+        return took
+
+    assert uvloop.run(scenario()) < 2.0

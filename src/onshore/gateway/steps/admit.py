@@ -11,7 +11,6 @@ A key and organisation with no limits cost two dict lookups here and nothing els
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 from datetime import datetime
@@ -49,6 +48,12 @@ class GuardedCounters:
     failure the store is left alone for ``retry_s`` and every request is decided at once, so an
     outage costs partners no latency; the first call after that tries the store again, so the
     gateway recovers by itself when the store returns.
+
+    Settlements never wait: ``settle_later`` applies them at once in process, and a shared store
+    sends them in batches after the answer has gone out (a failed batch is counted by the store's
+    ``on_error``; rates fix themselves when their window ends, a concurrency count when its TTL
+    does). A caller cancelled while a shared store answers strands nothing: the store gives back
+    what it was granted.
     """
 
     def __init__(
@@ -59,17 +64,14 @@ class GuardedCounters:
         retry_s: float,
         clock: Clock,
         telemetry: Telemetry,
-        settle_in_background: bool,
     ) -> None:
         self.store = store
         self._fail_open = fail_open
         self._retry_s = retry_s
         self._clock = clock
         self._telemetry = telemetry
-        self._background = settle_in_background
         self._resume_at = 0.0
         self._down = False
-        self._pending: set[asyncio.Task[None]] = set()
 
     async def reserve(self, plan: Plan) -> Admission | None:
         """The store's answer, or None: admitted unchecked because the store is away (fail open)."""
@@ -77,7 +79,7 @@ class GuardedCounters:
             self._unavailable()
             return None
         try:
-            admission = await self._ask(plan)
+            admission = await self.store.reserve(plan.counters)
         except StoreError:
             if not self._down:
                 log.warning(
@@ -93,26 +95,6 @@ class GuardedCounters:
             log.info("the limits store answers again; limits are enforced")
         return admission
 
-    async def _ask(self, plan: Plan) -> Admission:
-        if not self._background:
-            return await self.store.reserve(plan.counters)  # in process: never suspends
-        # A shared store: a client that leaves while Redis answers must not strand what Redis
-        # counted (a concurrency place would stay taken until its TTL), so the call finishes on its
-        # own and, when the request is gone, whatever it granted is given back at once.
-        task = asyncio.get_running_loop().create_task(self.store.reserve(plan.counters))
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(lambda done: self._give_back(done, plan))
-            raise
-
-    def _give_back(self, done: asyncio.Task[Admission], plan: Plan) -> None:
-        if done.cancelled() or done.exception() is not None:
-            return
-        reservation = done.result().reservation
-        if reservation is not None:
-            self._settle_later(reservation, settle_amounts(plan, 0, 0))
-
     def _unavailable(self) -> None:
         """Count the decision; raise 503 when the deployment fails closed."""
         decision = "open" if self._fail_open else "closed"
@@ -122,31 +104,18 @@ class GuardedCounters:
                 "Rate limits cannot be checked right now; retry shortly.", code="limits_unavailable"
             )
 
-    async def settle(self, reservation: Reservation, actual: list[int]) -> None:
-        if not self._background:
-            await self._settle(reservation, actual)  # in process: no I/O, done before the row is written
-            return
-        self._settle_later(reservation, actual)
-
-    def _settle_later(self, reservation: Reservation, actual: list[int]) -> None:
-        # A shared store settles off the request's path: the answer has already gone out.
-        task = asyncio.get_running_loop().create_task(self._settle(reservation, actual))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _settle(self, reservation: Reservation, actual: list[int]) -> None:
+    def settle(self, reservation: Reservation, actual: list[int]) -> None:
         try:
-            await self.store.settle(reservation, actual)
-        except StoreError:
-            # Rates fix themselves when their window ends; a concurrency count when its TTL does.
-            self._telemetry.limits_unavailable("settle_failed")
+            self.store.settle_later(reservation, actual)
         except Exception:
             log.exception("settling a reservation failed")
 
-    async def drain(self, timeout_s: float = 5.0) -> None:
-        """Wait for settlements still on their way (at shutdown)."""
-        if self._pending:
-            await asyncio.wait(list(self._pending), timeout=timeout_s)
+    async def drain(self) -> None:
+        """Send the settlements still queued (at shutdown)."""
+        try:
+            await self.store.drain()
+        except Exception:
+            log.exception("sending the last settlements failed")
 
 
 class Admit:
@@ -218,7 +187,7 @@ class Admit:
                     ctx.model, ctx.created_at, ctx.prompt_tokens, ctx.completion_tokens, ctx.cached_tokens
                 )
                 milli = 0 if cost is None else -(-cost // 1000)  # rounded up, in integers
-            await self._counters.settle(reservation, settle_amounts(counters, ctx.total_tokens, milli))
+            self._counters.settle(reservation, settle_amounts(counters, ctx.total_tokens, milli))
 
     def _template(
         self, key_id: str, org_id: str, key_limits: Limits | None, org_limits: Limits | None, now: datetime

@@ -20,7 +20,7 @@ the rest is the round trip and redis-py's pure-Python encoding and parsing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -31,116 +31,14 @@ from redis.exceptions import RedisError
 
 from onshore.domain.counters import Admission, Counter, CounterState, Held, Reservation
 from onshore.ports import StoreError
+from onshore.store.state.counter_scripts import BATCH, RAISE, USED
 
 DEFAULT_NAMESPACE = "onshore:lim:"
 
-# The time in ms, from Redis's clock. replicate_commands is a no-op from Redis 5 on (and needed
-# before it to write after reading TIME); pcall keeps it harmless where it is gone.
-_NOW = """
-pcall(redis.replicate_commands)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function int(x) return string.format('%.0f', x) end
-"""
 
-# KEYS: the counters. ARGV: amount, limit, window_ms, ttl_ms per counter.
-# Returns "refused,used,reset_ms,window_end_ms,used,...": refused is 1-based (0 = granted), then
-# three numbers per counter. One string, not an array: redis-py's pure-Python parser takes about a
-# fifth of the call's time to read 13 integers (measured), and "%.0f" keeps every digit exact.
-_RESERVE = (
-    _NOW
-    + """
-local n, e, refused = {}, {}, 0
-for i, key in ipairs(KEYS) do
-  local a, limit, w = tonumber(ARGV[4*i-3]), tonumber(ARGV[4*i-2]), tonumber(ARGV[4*i-1])
-  local v = redis.call('HMGET', key, 'n', 'e')
-  n[i], e[i] = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-  if w > 0 and e[i] <= now then n[i], e[i] = 0, 0 end
-  if refused == 0 and n[i] + a > limit then refused = i end
-end
-if refused == 0 then
-  for i, key in ipairs(KEYS) do
-    local a, w, ttl = ARGV[4*i-3], tonumber(ARGV[4*i-1]), ARGV[4*i]
-    if w > 0 and e[i] == 0 then
-      e[i] = now + w
-      redis.call('HSET', key, 'n', a, 'e', int(e[i]))
-      redis.call('PEXPIREAT', key, int(e[i]))
-      n[i] = tonumber(a)
-    else
-      n[i] = redis.call('HINCRBY', key, 'n', a)
-      if w == 0 and ttl ~= '0' then
-        redis.call('HSET', key, 't', ttl)
-        redis.call('PEXPIRE', key, ttl)
-      end
-    end
-  end
-end
-local out = {refused}
-for i = 1, #KEYS do
-  out[3*i-1], out[3*i], out[3*i+1] = int(n[i]), int(e[i] > 0 and e[i] - now or 0), int(e[i])
-end
-return table.concat(out, ',')
-"""
-)
-
-# KEYS: the held counters. ARGV: window_end_ms, actual - held per counter. A counter whose window
-# is not the one it was held in (ended, or gone) is left alone: what was held went with it.
-_SETTLE = (
-    _NOW
-    + """
-for i, key in ipairs(KEYS) do
-  local v = redis.call('HMGET', key, 'n', 'e', 't')
-  local e = tonumber(v[2]) or 0
-  if v[1] and e == tonumber(ARGV[2*i-1]) and (e == 0 or e > now) then
-    local n = redis.call('HINCRBY', key, 'n', ARGV[2*i])
-    if n < 0 then
-      n = 0
-      redis.call('HSET', key, 'n', 0)
-    end
-    if e == 0 and n == 0 then
-      redis.call('DEL', key)
-    elseif e == 0 and v[3] then
-      redis.call('PEXPIRE', key, v[3])
-    end
-  end
-end
-return ''
-"""
-)
-
-# KEYS: the counters. Returns "used,reset_ms,..." (two numbers per counter); writes nothing.
-_USED = (
-    _NOW
-    + """
-local out = {}
-for i, key in ipairs(KEYS) do
-  local v = redis.call('HMGET', key, 'n', 'e')
-  local n, e = tonumber(v[1]) or 0, tonumber(v[2]) or 0
-  if e > 0 and e <= now then n, e = 0, 0 end
-  out[2*i-1], out[2*i] = int(n), int(e > 0 and e - now or 0)
-end
-return table.concat(out, ',')
-"""
-)
-
-# KEYS: gauges. ARGV: floor, ttl_ms per key. Sets n to the floor where it is lower (a missing key
-# counts as 0; a floor of 0 creates nothing), keeping or refreshing the ttl as reserve does. A key
-# holding a window ('e') is not a gauge and is left alone. Idempotent, so a retry is safe.
-_RAISE = """
-for i, key in ipairs(KEYS) do
-  local floor, ttl = ARGV[2*i-1], ARGV[2*i]
-  local v = redis.call('HMGET', key, 'n', 'e', 't')
-  if not v[2] and tonumber(floor) > (tonumber(v[1]) or 0) then
-    redis.call('HSET', key, 'n', floor)
-    if ttl == '0' then ttl = v[3] end
-    if ttl and ttl ~= '0' then
-      redis.call('HSET', key, 't', ttl)
-      redis.call('PEXPIRE', key, ttl)
-    end
-  end
-end
-return ''
-"""
+# A reservation waiting for its batch, and a settlement (with who waits for it, if anyone).
+_Ask = tuple[Sequence[Counter], "asyncio.Future[Admission]"]
+_Settle = tuple[tuple[Held, ...], Sequence[int], "asyncio.Future[None] | None"]
 
 
 class RedisCounterStore:
@@ -165,6 +63,8 @@ class RedisCounterStore:
         namespace: str = DEFAULT_NAMESPACE,
         timeout_s: float = 0.1,
         max_connections: int = 64,
+        on_error: Callable[[str], None] | None = None,
+        settle_delay_s: float = 0.02,
     ) -> None:
         if "{" in namespace or "}" in namespace:
             raise ValueError("the namespace must not contain braces: the {hash tag} is the caller's")
@@ -185,43 +85,140 @@ class RedisCounterStore:
         self._client: Redis = Redis.from_pool(pool)
         self._namespace = namespace
         self._timeout_s = timeout_s
-        self._reserve = self._client.register_script(_RESERVE)
-        self._settle = self._client.register_script(_SETTLE)
-        self._used = self._client.register_script(_USED)
-        self._raise = self._client.register_script(_RAISE)
+        self._script = self._client.register_script(BATCH)
+        self._used = self._client.register_script(USED)
+        self._raise = self._client.register_script(RAISE)
+        self._on_error = on_error
+        self._settle_delay_s = settle_delay_s
+        self._reserves: list[_Ask] = []
+        self._settles: list[_Settle] = []
+        self._flush_at: asyncio.Handle | None = None
+        self._flush_soon = False  # _flush_at is a call_soon, not a timer
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def reserve(self, counters: Sequence[Counter]) -> Admission:
+        """Checked and counted in the next batch: every request that asks in this turn of the event
+        loop goes in one script with the settlements queued since the last one (one round trip,
+        whatever the concurrency).
+
+        A caller cancelled while its batch is in flight loses nothing and strands nothing: what
+        the batch granted it is given back at once (its counters settled to 0)."""
         _check(counters, amounts=True)
         if not counters:
             return Admission(granted=True, states=(), reservation=Reservation(()))
-        args: list[int] = []
-        for c in counters:
-            args += (c.amount, c.limit, c.window_ms, c.ttl_ms)
-        reply = await self._call(self._reserve, counters, args, "reserving", retry=True)
-        refused = reply[0]
-        states = tuple(
-            CounterState(reply[3 * i + 1], c.limit, reply[3 * i + 2]) for i, c in enumerate(counters)
-        )
-        if refused:
-            return Admission(granted=False, states=states, refused=refused - 1)
-        held = tuple(Held(c.key, reply[3 * i + 3], c.amount) for i, c in enumerate(counters))
-        return Admission(granted=True, states=states, reservation=Reservation(held))
+        future: asyncio.Future[Admission] = asyncio.get_running_loop().create_future()
+        self._reserves.append((counters, future))
+        if len(self._reserves) == 1:
+            self._schedule(now=True)
+        return await future  # cancelling the caller cancels the future; the batch sees it
 
     async def settle(self, reservation: Reservation, actual: Sequence[int]) -> None:
-        """Replace what was held by ``actual``. Never retried: a settle that reached Redis before
-        the connection broke would be applied twice, which is worse than the held amount staying
-        until its window ends or its ttl passes."""
+        """Replace what was held by ``actual``, with the next batch. Never retried: a settle that
+        reached Redis before the connection broke would be applied twice, which is worse than the
+        held amount staying until its window ends or its ttl passes."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._queue_settle(reservation, actual, future):
+            self._schedule(now=True)
+        await future
+
+    def settle_later(self, reservation: Reservation, actual: Sequence[int]) -> None:
+        """``settle`` without waiting: it rides with the next batch of reservations, or goes on its
+        own after ``settle_delay_s`` when none comes (failures reach ``on_error``); ``drain``
+        sends what is queued."""
+        if self._queue_settle(reservation, actual, None):
+            self._schedule(now=False)
+
+    def _queue_settle(
+        self, reservation: Reservation, actual: Sequence[int], future: asyncio.Future[None] | None
+    ) -> bool:
         held = reservation.held
         if len(actual) != len(held):
             raise ValueError(f"{len(actual)} actual amounts for {len(held)} held")
         if any(a < 0 for a in actual):
             raise ValueError("an actual amount is negative")
         if not held:
+            if future is not None:
+                future.set_result(None)
+            return False
+        self._settles.append((held, actual, future))
+        return True
+
+    def _schedule(self, *, now: bool) -> None:
+        """Send the queues in this turn of the loop (``now``) or after ``settle_delay_s``."""
+        handle = self._flush_at
+        if handle is not None:
+            if not now or self._flush_soon:
+                return  # already due soon enough (a timer gives way when a reservation comes)
+            handle.cancel()
+        loop = asyncio.get_running_loop()
+        # Not isinstance(handle, asyncio.TimerHandle): uvloop's timers are not asyncio's class.
+        self._flush_soon = now
+        self._flush_at = (
+            loop.call_soon(self._flush) if now else loop.call_later(self._settle_delay_s, self._flush)
+        )
+
+    def _flush(self) -> None:
+        self._flush_at = None
+        reserves, self._reserves = self._reserves, []
+        settles, self._settles = self._settles, []
+        if reserves or settles:
+            task = asyncio.get_running_loop().create_task(self._batch(reserves, settles))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _batch(self, reserves: list[_Ask], settles: list[_Settle]) -> None:
+        keys: list[str] = []
+        args: list[int] = [sum(len(held) for held, _, _ in settles)]
+        for held, actual, _ in settles:
+            for h, amount in zip(held, actual, strict=True):
+                keys.append(self._namespace + h.key)
+                args += (h.window_end_ms, amount - h.amount)
+        args.append(len(reserves))
+        for counters, _ in reserves:
+            args.append(len(counters))
+            for c in counters:
+                keys.append(self._namespace + c.key)
+                args += (c.amount, c.limit, c.window_ms, c.ttl_ms)
+        try:
+            # Retried once on a broken connection only without settlements, which must never be
+            # applied twice; a reservation counted twice errs on the strict side.
+            reply = await self._run(self._script, keys, args, "counting", retry=not settles)
+        except StoreError as exc:
+            self._failed(reserves, settles, exc)
             return
-        args: list[int] = []
-        for h, amount in zip(held, actual, strict=True):
-            args += (h.window_end_ms, amount - h.amount)
-        await self._call(self._settle, held, args, "settling", retry=False)
+        for _, _, waiter in settles:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+        answers = reply.split(b";") if reserves else []
+        for (counters, future), answer in zip(reserves, answers, strict=True):
+            admission = _admission(counters, [int(x) for x in answer.split(b",")])
+            if not future.done():
+                future.set_result(admission)
+            elif admission.reservation is not None:  # its caller left while Redis answered
+                self.settle_later(admission.reservation, [0] * len(counters))
+
+    def _failed(self, reserves: list[_Ask], settles: list[_Settle], exc: StoreError) -> None:
+        for _, future in reserves:
+            if not future.done():
+                future.set_exception(exc)
+        unwatched = 0
+        for _, _, waiter in settles:
+            if waiter is None:
+                unwatched += 1
+            elif not waiter.done():
+                waiter.set_exception(exc)
+        if unwatched and self._on_error is not None:
+            self._on_error("settle_failed")  # nobody waits for these: say so once per batch
+
+    async def drain(self) -> None:
+        """Send what is queued and wait for every batch in flight (at shutdown)."""
+        while True:  # a batch that ends may queue more (what an abandoned reservation gives back)
+            if self._flush_at is not None:
+                self._flush_at.cancel()
+            self._flush()
+            if not self._in_flight:
+                return
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
 
     async def used(self, counters: Sequence[Counter]) -> tuple[CounterState, ...]:
         _check(counters, amounts=False)
@@ -254,6 +251,8 @@ class RedisCounterStore:
             raise StoreError(f"Redis did not answer a ping ({type(exc).__name__})") from exc
 
     async def aclose(self) -> None:
+        """Send what is queued (a failure is already reported), then close the connections."""
+        await self.drain()
         await self._client.aclose()
 
     async def _call(
@@ -265,7 +264,14 @@ class RedisCounterStore:
         *,
         retry: bool,
     ) -> list[int]:
-        keys = [self._namespace + item.key for item in items]
+        reply = await self._run(
+            script, [self._namespace + item.key for item in items], args, what, retry=retry
+        )
+        return [int(number) for number in reply.split(b",")] if reply else []
+
+    async def _run(
+        self, script: AsyncScript, keys: list[str], args: list[int], what: str, *, retry: bool
+    ) -> bytes:
         try:
             # asyncio.timeout rather than wait_for: the same hard deadline over connecting, the
             # retry and reading, without wrapping every call in a task of its own.
@@ -284,7 +290,16 @@ class RedisCounterStore:
             raise StoreError(f"{what} on Redis failed ({type(exc).__name__})") from exc
         if not isinstance(reply, bytes):
             raise StoreError(f"{what} on Redis: unexpected reply {type(reply).__name__}")
-        return [int(number) for number in reply.split(b",")] if reply else []
+        return reply
+
+
+def _admission(counters: Sequence[Counter], reply: list[int]) -> Admission:
+    refused = reply[0]
+    states = tuple(CounterState(reply[3 * i + 1], c.limit, reply[3 * i + 2]) for i, c in enumerate(counters))
+    if refused:
+        return Admission(granted=False, states=states, refused=refused - 1)
+    held = tuple(Held(c.key, reply[3 * i + 3], c.amount) for i, c in enumerate(counters))
+    return Admission(granted=True, states=states, reservation=Reservation(held))
 
 
 def _check(counters: Sequence[Counter], *, amounts: bool) -> None:
