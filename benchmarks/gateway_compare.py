@@ -33,11 +33,13 @@ The final measurement, on a quiet machine (nothing else running; 12-15 minutes):
 
     .venv/bin/python benchmarks/gateway_compare.py --baseline-src /tmp/onshore-base --smoke
 
-Admission (issue 8): `--limits memory,redis` adds this tree twice more, with every limit set on the key
-and its organisation (counters in process, or in the Redis on 127.0.0.1:6379), and a table of what
-limits cost against limits off:
+Admission (issue 8): `--limits memory,redis,memory-typical,redis-typical` adds this tree again with
+limits set (every limit of the key and its organisation, or a typical contract: the key's rpm and
+tpm and the organisation's KRW budget), counters in process or in the Redis on 127.0.0.1:6379, and a
+table of what limits cost against limits off:
 
-    .venv/bin/python benchmarks/gateway_compare.py --limits memory,redis --anchors '' --name admission \\
+    .venv/bin/python benchmarks/gateway_compare.py --limits memory,redis,memory-typical,redis-typical \\
+        --anchors '' --name admission \\
         -- --concurrency 1,64 --modes nonstream --repeat 3 --requests 6000 --max-seconds 20
 
 Results: benchmarks/results/gateway-NAME.json (every run; git-ignored) and gateway-NAME.md (tables).
@@ -100,31 +102,39 @@ def _clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ONSHORE_") and k != "PYTHONPATH"}
 
 
-# Admission variants of this tree (issue 8): every kind of limit set on the key and its organisation,
-# high enough never to refuse, so each request pays for all of its counters: key rpm/tpm/concurrency,
-# org rpm/tpm/monthly tokens and a KRW budget (priced), six counters in one reserve and one settle.
-LIMIT_VARIANTS = {
+# Admission variants of this tree (issue 8): "<store>" or "<store>-typical", store memory or redis.
+# All limits are high enough never to refuse, so each request pays for all of its counters.
+#   memory, redis: every kind of limit on the key and its organisation: key rpm/tpm/concurrency,
+#     org rpm/tpm/monthly tokens and a KRW budget (priced): seven counters per request.
+#   memory-typical, redis-typical: what a partner contract usually sets: the key's rpm and tpm and
+#     the organisation's KRW budget (priced): three counters.
+LIMIT_STORES = {
     "memory": "limits: {store: memory}\n",
     "redis": "redis: {url: 'redis://127.0.0.1:6379/0'}\nlimits: {store: redis}\n",
 }
 _HIGH = str(10**12)
-LIMIT_COMMANDS = [
-    ["prices", "set", "--model", "bench-model", "--input", "1000", "--output", "2000"],
-    [
-        "limits",
-        "set",
-        "--org",
-        "bench",
-        "--rpm",
-        _HIGH,
-        "--tpm",
-        _HIGH,
-        "--monthly-tokens",
-        _HIGH,
-        "--monthly-budget-krw",
-        _HIGH,
-    ],
-]
+_PRICE = ["prices", "set", "--model", "bench-model", "--input", "1000", "--output", "2000"]
+
+
+def _limit_commands(variant: str, key_id: str) -> list[list[str]]:
+    key = ["limits", "set", "--key", key_id, "--rpm", _HIGH, "--tpm", _HIGH]
+    org = ["limits", "set", "--org", "bench", "--monthly-budget-krw", _HIGH]
+    if variant.endswith("-typical"):
+        return [_PRICE, org, key]
+    return [
+        _PRICE,
+        [*org, "--rpm", _HIGH, "--tpm", _HIGH, "--monthly-tokens", _HIGH],
+        [*key, "--max-concurrent", "1000000"],
+    ]
+
+
+def _limit_store(variant: str) -> str:
+    store = variant.removesuffix("-typical")
+    if store not in LIMIT_STORES:
+        raise SystemExit(
+            f"--limits: unknown variant {variant!r} (memory, redis, memory-typical, redis-typical)"
+        )
+    return LIMIT_STORES[store]
 
 
 def _prepare_onshore(
@@ -143,7 +153,7 @@ def _prepare_onshore(
         "logging: {level: WARNING}\n"
         "backends:\n"
         f"  - {{name: bench, url: '{upstream}', models: [{{name: bench-model}}, {{name: bench-embed}}]}}\n"
-        + (LIMIT_VARIANTS[limits] if limits else "")
+        + (_limit_store(limits) if limits else "")
     )
     env = _clean_env()
     cfg = ["--config", str(target.config)]
@@ -165,9 +175,7 @@ def _prepare_onshore(
     _expect_tree(name, imported.group(1) if imported else "?", src)
     target.key = json.loads(created.stdout)["key"]
     if limits:
-        key_id = json.loads(created.stdout)["id"]
-        key_limits = ["limits", "set", "--key", key_id, "--rpm", _HIGH, "--tpm", _HIGH]
-        for command in [*LIMIT_COMMANDS, [*key_limits, "--max-concurrent", "1000000"]]:
+        for command in _limit_commands(limits, json.loads(created.stdout)["id"]):
             subprocess.run(target.argv(python, *command, *cfg), check=True, env=env, capture_output=True)
     return target
 
@@ -367,7 +375,8 @@ def _parse() -> argparse.Namespace:
     parser.add_argument(
         "--limits",
         default="",
-        help="also run this tree with every limit set, counters in: memory, redis (e.g. memory,redis)",
+        help="also run this tree with limits set: memory, redis (every limit), memory-typical, "
+        "redis-typical (key rpm+tpm, org budget); comma-separated",
     )
     parser.add_argument("--upstream-port", type=int, default=9000)
     parser.add_argument("--name", default=time.strftime("%Y%m%d-%H%M%S"), help="results file name")
@@ -387,8 +396,7 @@ def main() -> int:
         if args.baseline_src:
             trees.append(("onshore-base", args.baseline_src, None))
         for variant in (v.strip() for v in args.limits.split(",") if v.strip()):
-            if variant not in LIMIT_VARIANTS:
-                raise SystemExit(f"--limits: unknown variant {variant!r} (memory, redis)")
+            _limit_store(variant)  # refuses an unknown one before anything starts
             trees.append((f"onshore-limits-{variant}", ROOT, variant))
         try:
             onshores = [

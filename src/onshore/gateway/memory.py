@@ -118,6 +118,8 @@ class MemoryCounterStore:
         now = self._now_ms()
         counts = self._counts
         for h, amount in zip(held, actual, strict=True):
+            if amount == h.amount and h.window_end_ms:
+                continue  # a window's count already right (a request per minute): nothing to do
             count = counts.get(h.key)
             if count is None or count.end != h.window_end_ms or count.until <= now:
                 continue  # its window (or the gauge) is gone, and what was held went with it

@@ -168,11 +168,14 @@ class RedisCounterStore:
 
     async def _batch(self, reserves: list[_Ask], settles: list[_Settle]) -> None:
         keys: list[str] = []
-        args: list[int] = [sum(len(held) for held, _, _ in settles)]
+        args: list[int] = [0]  # the number of settled counters, filled in below
         for held, actual, _ in settles:
             for h, amount in zip(held, actual, strict=True):
+                if amount == h.amount and h.window_end_ms:
+                    continue  # a window's count already right (a request per minute): nothing to send
                 keys.append(self._namespace + h.key)
                 args += (h.window_end_ms, amount - h.amount)
+        args[0] = len(keys)
         args.append(len(reserves))
         for counters, _ in reserves:
             args.append(len(counters))
