@@ -7,10 +7,9 @@ one-token inference, since an engine can list its models and still fail every re
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
+from onshore.gateway.periodic import Periodic
 from onshore.gateway.routing import Router
 
 log = logging.getLogger(__name__)
@@ -19,18 +18,13 @@ log = logging.getLogger(__name__)
 class BackendProber:
     def __init__(self, router: Router, interval_s: float = 2.0) -> None:
         self._router = router
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("onshore-backend-prober", interval_s, self.probe_once)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="onshore-backend-prober")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
 
     async def probe_once(self) -> None:
         for state in list(self._router.states.values()):
@@ -44,8 +38,3 @@ class BackendProber:
             if answering:
                 self._router.mark_ok(state)
                 log.info("backend is answering again", extra={"backend": state.backend.name})
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.probe_once()

@@ -9,12 +9,12 @@ bus, so every replica reloads at once rather than at its next poll.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from onshore.domain.limits import Limits, Price, PriceBook, Tier
+from onshore.gateway.periodic import Periodic
 from onshore.ports import LimitsSnapshot, LimitsStore, StoreError
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ class LimitSync:
         self._store = store
         self._book = book
         self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("onshore-limit-sync", interval_s, self._poll)
         self._lock = asyncio.Lock()
         self.healthy = False
 
@@ -106,25 +106,18 @@ class LimitSync:
             log.warning("limits changed, but the database did not answer; the next poll retries")
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._poll(), name="onshore-limit-sync")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.refresh()
-            except StoreError:
-                if self.healthy:
-                    log.warning("limit sync: database unreachable; enforcing the last snapshot")
-                self.healthy = False
-            except Exception:
-                log.exception("limit sync failed")
-                self.healthy = False
+        try:
+            await self.refresh()
+        except StoreError:
+            if self.healthy:
+                log.warning("limit sync: database unreachable; enforcing the last snapshot")
+            self.healthy = False
+        except Exception:
+            self.healthy = False
+            raise

@@ -17,7 +17,6 @@ A quota set in the middle of a month binds on the whole month's usage from the n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from onshore.domain.limits import Limits
 from onshore.domain.usage import MonthTotal
 from onshore.gateway.admission import month_counters
 from onshore.gateway.limit_book import LimitBook
+from onshore.gateway.periodic import Periodic
 from onshore.ports import Clock, CounterStore, StoreError, UsageReader
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,7 @@ class QuotaSeeder:
         self._book = book
         self._counters = counters
         self._clock = clock
-        self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._periodic = Periodic("onshore-quota-seed", interval_s, self._reseed)
         self.healthy = True  # False while the last reseed failed (the ledger or the store was away)
 
     async def seed(self) -> int:
@@ -113,23 +112,13 @@ class QuotaSeeder:
         return {org_id: found for org_id, found in floors.items() if found}
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._poll(), name="onshore-quota-seed")
+        self._periodic.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._periodic.stop()
 
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.seed()
-            except Exception:
-                log.exception("reseeding monthly quotas failed")
+    async def _reseed(self) -> None:
+        await self.seed()
 
 
 def _monthly(limits: Limits) -> bool:
