@@ -14,9 +14,11 @@ local function int(x) return string.format('%.0f', x) end
 # One batch: the settlements queued since the last batch, then every reservation asked in this turn
 # of the event loop, so a request's settlement rides with later requests' reservations and Redis
 # costs one round trip per request, not two.
-# KEYS: the s settled counters, then every request's counters in order.
-# ARGV: s, then window_end_ms and (actual - held) per settled counter; then the number of requests
-# and, per request, its number of counters k and per counter amount, limit, window_ms, ttl_ms.
+# KEYS: the settled counters, then every request's counters in order.
+# ARGV[1]: the settlements as "window_end_ms,delta,window_end_ms,delta,..." (delta = actual - held;
+# "" for none); ARGV[2..]: one string per request, "amount,limit,window_ms,ttl_ms,..." for each of
+# its counters. Numbers travel as one string per request rather than one argument each: redis-py
+# encodes every argument in Python (about 0.5 µs each; a request with seven limits has 28).
 # Settlements go first (a finished request gives its room back before new ones are checked); a
 # settled counter whose window is not the one it was held in (ended, or gone) is left alone, since
 # what was held went with it; a gauge back at 0 is deleted. Each request is then checked and counted
@@ -24,17 +26,23 @@ local function int(x) return string.format('%.0f', x) end
 # Returns "refused,used,reset_ms,window_end_ms,used,..." per request, joined by ";": refused is
 # 1-based (0 = granted), then three numbers per counter. Strings, not arrays: redis-py's
 # pure-Python parser takes about a fifth of a call's time to read 13 integers (measured), and
-# "%.0f" keeps every digit exact.
+# "%.0f" keeps every digit exact (Lua numbers are doubles: exact to 2^53, far above any count).
 BATCH = (
     NOW
     + """
-local s = tonumber(ARGV[1])
+local function numbers(text)
+  local out = {}
+  for x in string.gmatch(text, '[^,]+') do out[#out + 1] = tonumber(x) end
+  return out
+end
+local settled = numbers(ARGV[1])
+local s = #settled / 2
 for i = 1, s do
-  local key = KEYS[i]
+  local key, held_end, delta = KEYS[i], settled[2 * i - 1], settled[2 * i]
   local v = redis.call('HMGET', key, 'n', 'e', 't')
   local e = tonumber(v[2]) or 0
-  if v[1] and e == tonumber(ARGV[2 * i]) and (e == 0 or e > now) then
-    local n = redis.call('HINCRBY', key, 'n', ARGV[2 * i + 1])
+  if v[1] and e == held_end and (e == 0 or e > now) then
+    local n = redis.call('HINCRBY', key, 'n', int(delta))
     if n < 0 then
       n = 0
       redis.call('HSET', key, 'n', 0)
@@ -46,14 +54,13 @@ for i = 1, s do
     end
   end
 end
-local out, ki, ai = {}, s, 2 * s + 3
-for r = 1, tonumber(ARGV[2 * s + 2]) do
-  local k = tonumber(ARGV[ai])
-  ai = ai + 1
+local out, ki = {}, s
+for r = 2, #ARGV do
+  local c = numbers(ARGV[r])
+  local k = #c / 4
   local n, e, refused = {}, {}, 0
   for i = 1, k do
-    local j = ai + 4 * (i - 1)
-    local a, limit, w = tonumber(ARGV[j]), tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])
+    local a, limit, w = c[4 * i - 3], c[4 * i - 2], c[4 * i - 1]
     local v = redis.call('HMGET', KEYS[ki + i], 'n', 'e')
     n[i], e[i] = tonumber(v[1]) or 0, tonumber(v[2]) or 0
     if w > 0 and e[i] <= now then n[i], e[i] = 0, 0 end
@@ -61,18 +68,17 @@ for r = 1, tonumber(ARGV[2 * s + 2]) do
   end
   if refused == 0 then
     for i = 1, k do
-      local j = ai + 4 * (i - 1)
-      local key, a, w, ttl = KEYS[ki + i], ARGV[j], tonumber(ARGV[j + 2]), ARGV[j + 3]
+      local key, a, w, ttl = KEYS[ki + i], c[4 * i - 3], c[4 * i - 1], c[4 * i]
       if w > 0 and e[i] == 0 then
         e[i] = now + w
-        redis.call('HSET', key, 'n', a, 'e', int(e[i]))
+        redis.call('HSET', key, 'n', int(a), 'e', int(e[i]))
         redis.call('PEXPIREAT', key, int(e[i]))
-        n[i] = tonumber(a)
+        n[i] = a
       else
-        n[i] = redis.call('HINCRBY', key, 'n', a)
-        if w == 0 and ttl ~= '0' then
-          redis.call('HSET', key, 't', ttl)
-          redis.call('PEXPIRE', key, ttl)
+        n[i] = redis.call('HINCRBY', key, 'n', int(a))
+        if w == 0 and ttl ~= 0 then
+          redis.call('HSET', key, 't', int(ttl))
+          redis.call('PEXPIRE', key, int(ttl))
         end
       end
     end
@@ -81,8 +87,8 @@ for r = 1, tonumber(ARGV[2 * s + 2]) do
   for i = 1, k do
     o[3*i-1], o[3*i], o[3*i+1] = int(n[i]), int(e[i] > 0 and e[i] - now or 0), int(e[i])
   end
-  out[r] = table.concat(o, ',')
-  ki, ai = ki + k, ai + 4 * k
+  out[r - 1] = table.concat(o, ',')
+  ki = ki + k
 end
 return table.concat(out, ';')
 """

@@ -168,20 +168,19 @@ class RedisCounterStore:
 
     async def _batch(self, reserves: list[_Ask], settles: list[_Settle]) -> None:
         keys: list[str] = []
-        args: list[int] = [0]  # the number of settled counters, filled in below
+        settled: list[str] = []
+        namespace = self._namespace
         for held, actual, _ in settles:
             for h, amount in zip(held, actual, strict=True):
                 if amount == h.amount and h.window_end_ms:
                     continue  # a window's count already right (a request per minute): nothing to send
-                keys.append(self._namespace + h.key)
-                args += (h.window_end_ms, amount - h.amount)
-        args[0] = len(keys)
-        args.append(len(reserves))
+                keys.append(namespace + h.key)
+                settled.append(f"{h.window_end_ms},{amount - h.amount}")
+        args: list[str] = [",".join(settled)]
         for counters, _ in reserves:
-            args.append(len(counters))
             for c in counters:
-                keys.append(self._namespace + c.key)
-                args += (c.amount, c.limit, c.window_ms, c.ttl_ms)
+                keys.append(namespace + c.key)
+            args.append(",".join(f"{c.amount},{c.limit},{c.window_ms},{c.ttl_ms}" for c in counters))
         try:
             # Retried once on a broken connection only without settlements, which must never be
             # applied twice; a reservation counted twice errs on the strict side.
@@ -273,7 +272,7 @@ class RedisCounterStore:
         return [int(number) for number in reply.split(b",")] if reply else []
 
     async def _run(
-        self, script: AsyncScript, keys: list[str], args: list[int], what: str, *, retry: bool
+        self, script: AsyncScript, keys: list[str], args: Sequence[int | str], what: str, *, retry: bool
     ) -> bytes:
         try:
             # asyncio.timeout rather than wait_for: the same hard deadline over connecting, the
