@@ -87,7 +87,7 @@ def build_admission(
     usage: UsageReader,
 ) -> AdmissionParts:
     book = LimitBook(config_prices(settings))
-    sync = LimitSync(store, book, interval_s=settings.auth.sync_interval_s)
+    sync = LimitSync(store, book, interval_s=settings.limits.sync_interval_s)
     counter_store, shared = _counter_store(settings, clock, telemetry)
     limits = settings.limits
     counters = GuardedCounters(

@@ -94,6 +94,9 @@ class LimitsSettings(_Strict):
     prompt_bytes_per_token: float = Field(3.0, ge=0.5, le=16.0)
     # How often monthly token quotas and KRW budgets are raised to at least the ledger's totals for
     # the month (also once at start), so a restarted counter store never starts the month at 0.
+    # How often each replica asks the database whether limits or prices changed (one tiny query);
+    # with Redis a change also reaches every replica at once over the change bus.
+    sync_interval_s: float = Field(0.1, gt=0, le=60)
     reseed_interval_s: float = Field(60.0, ge=1.0, le=86_400.0)
 
 
