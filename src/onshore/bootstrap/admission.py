@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from onshore.admin.prices import prices_from_settings
 from onshore.config.settings import Settings
-from onshore.domain.limits import Price, Tier
+from onshore.domain.limits import Tier
 from onshore.gateway.chain import Step
 from onshore.gateway.fair_queue import FairQueue, WaitOutcome
 from onshore.gateway.limit_book import LimitBook, LimitSync
@@ -28,7 +29,6 @@ class AdmissionParts:
     queue: FairQueue
     queued_models: tuple[str, ...]  # the models with a capacity
     steps: Sequence[Step]
-    shared: bool  # the counters live in Redis, shared by every replica
     seeder: QuotaSeeder  # monthly quotas raised to the ledger's totals (at start, then periodically)
 
     async def stop(self) -> None:
@@ -38,13 +38,6 @@ class AdmissionParts:
         close = getattr(self.counters.store, "aclose", None)
         if close is not None:
             await close()
-
-
-def config_prices(settings: Settings) -> list[Price]:
-    return [
-        Price(p.model, p.effective_from, p.input_krw, p.output_krw, p.cached_input_krw)
-        for p in settings.prices
-    ]
 
 
 def model_capacities(settings: Settings) -> dict[str, int]:
@@ -63,19 +56,19 @@ def model_capacities(settings: Settings) -> dict[str, int]:
     return {name: value for name, value in total.items() if name not in unknown}
 
 
-def _counter_store(settings: Settings, clock: Clock, telemetry: Telemetry) -> tuple[CounterStore, bool]:
+def _counter_store(settings: Settings, clock: Clock, telemetry: Telemetry) -> CounterStore:
     kind = settings.limits.store
     if kind == "auto":
         kind = "redis" if settings.redis.url else "memory"
     if kind == "memory":
-        return MemoryCounterStore(clock), False
+        return MemoryCounterStore(clock)
     if not settings.redis.url:  # pragma: no cover - refused by the config checks
         raise ValueError("limits.store is 'redis' but redis.url is not set")
     from onshore.store.state.counters import RedisCounterStore  # noqa: PLC0415 - only with Redis
 
     return RedisCounterStore(
         settings.redis.url, timeout_s=settings.limits.store_timeout_s, on_error=telemetry.limits_unavailable
-    ), True
+    )
 
 
 def build_admission(
@@ -86,9 +79,9 @@ def build_admission(
     org_name: Callable[[str], str],
     usage: UsageReader,
 ) -> AdmissionParts:
-    book = LimitBook(config_prices(settings))
+    book = LimitBook(prices_from_settings(settings.prices))
     sync = LimitSync(store, book, interval_s=settings.limits.sync_interval_s)
-    counter_store, shared = _counter_store(settings, clock, telemetry)
+    counter_store = _counter_store(settings, clock, telemetry)
     limits = settings.limits
     counters = GuardedCounters(
         counter_store,
@@ -119,7 +112,7 @@ def build_admission(
     if capacities:  # no model has a capacity: no queue step at all on the hot path
         steps.append(Schedule(queue, book, prompt_bytes_per_token=limits.prompt_bytes_per_token))
     seeder = QuotaSeeder(usage, book, counter_store, clock, interval_s=limits.reseed_interval_s)
-    return AdmissionParts(book, sync, counters, queue, tuple(sorted(capacities)), steps, shared, seeder)
+    return AdmissionParts(book, sync, counters, queue, tuple(sorted(capacities)), steps, seeder)
 
 
 class _QueueTelemetry:
