@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from onshore.admin.prices import krw_number
 from onshore.admin.tenancy import require_org
 from onshore.domain.limits import micro_to_krw
+from onshore.domain.periods import utc_month
 from onshore.domain.usage import UsageSummary
 from onshore.errors import InvalidRequest
 from onshore.ports import TenancyStore, UsageReader
@@ -25,9 +26,7 @@ def month_bounds(month: str | None, now: datetime | None = None) -> tuple[dateti
         if match is None or not 1 <= int(match.group(2)) <= 12:
             raise InvalidRequest(f"invalid month {month!r}: use YYYY-MM, e.g. 2026-11", param="month")
         year, number = int(match.group(1)), int(match.group(2))
-    start = datetime(year, number, 1, tzinfo=UTC)
-    end = datetime(year + (number == 12), number % 12 + 1, 1, tzinfo=UTC)
-    return start, end
+    return utc_month(datetime(year, number, 1, tzinfo=UTC))
 
 
 def usage_for_month(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from onshore.domain.counters import Admission, Counter, CounterState
 from onshore.domain.limits import Limits
+from onshore.domain.periods import utc_month
 from onshore.errors import QuotaExceeded, RateLimited, retry_headers
 
 MINUTE_MS = 60_000
@@ -83,9 +84,8 @@ class Plan:
 
 def month_period(now: datetime) -> tuple[str, int]:
     """The calendar month (UTC, like the ledger's billing months) and ms until it ends."""
-    now = now.astimezone(UTC)
-    end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
-    return f"{now.year:04d}-{now.month:02d}", max(1, int((end - now).total_seconds() * 1000))
+    start, end = utc_month(now)
+    return f"{start.year:04d}-{start.month:02d}", max(1, int((end - now).total_seconds() * 1000))
 
 
 def template(

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 
 from onshore.domain.counters import Counter
 from onshore.domain.limits import Limits
+from onshore.domain.periods import utc_month
 from onshore.domain.usage import MonthTotal
 from onshore.gateway.admission import month_counters
 from onshore.gateway.limit_book import LimitBook
@@ -73,7 +74,7 @@ class QuotaSeeder:
             self.healthy = True
             return 0
         now = self._clock.now().astimezone(UTC)
-        start, end = _month_bounds(now)
+        start, end = utc_month(now)
         try:
             totals = await asyncio.to_thread(self._reader.month_totals, start, end)
             floors = self.floors(totals, now)
@@ -137,9 +138,3 @@ def _floors(
     if limits.monthly_budget_krw is not None and micro_krw > 0:
         out.append((budget, -(-micro_krw // 1000)))  # milli-won rounded up, exactly (no float)
     return out
-
-
-def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
-    start = datetime(now.year, now.month, 1, tzinfo=UTC)
-    end = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=UTC)
-    return start, end
