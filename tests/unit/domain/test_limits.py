@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given
@@ -45,14 +45,17 @@ _tokens = st.integers(min_value=0, max_value=10**7)
 
 
 @given(_krw, _krw, st.one_of(st.none(), _krw), _tokens, _tokens, _tokens)
-def test_the_integer_cost_equals_the_decimal_one(
+def test_the_integer_cost_equals_the_exact_decimal_one(
     input_krw: Decimal, output_krw: Decimal, cached: Decimal | None, prompt: int, completion: int, hits: int
 ) -> None:
     price = Price("m", JAN, input_krw, output_krw, cached)
-    book = PriceBook([price])
-    assert book.cost_micro_krw("m", JAN, prompt, completion, hits) == price.cost_micro_krw(
-        prompt, completion, hits
+    hit = min(hits, prompt)
+    exact = (
+        input_krw * (prompt - hit) + (input_krw if cached is None else cached) * hit + output_krw * completion
     )
+    expected = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))  # KRW/M x tokens = micro-won
+    assert price.cost_micro_krw(prompt, completion, hits) == expected
+    assert PriceBook([price]).cost_micro_krw("m", JAN, prompt, completion, hits) == expected
 
 
 def test_limits_change_and_clear_by_name() -> None:
