@@ -146,11 +146,16 @@ class RateLimited(OnshoreError):
         param: str | None = None,
         code: str | None = None,
         retry_after_s: float | None = None,
+        should_retry: bool = True,
     ):
         super().__init__(message, param=param, code=code)
         self.retry_after_s = retry_after_s
-        if retry_after_s is not None:
-            self.headers = retry_headers(retry_after_s)
+        headers = retry_headers(retry_after_s) if retry_after_s is not None else ()
+        if not should_retry:
+            # The official SDKs read this before anything else: waiting would not help this request.
+            headers = (*headers, (b"x-should-retry", b"false"))
+        if headers:
+            self.headers = headers
 
 
 class QuotaExceeded(RateLimited):
@@ -162,8 +167,7 @@ class QuotaExceeded(RateLimited):
     default_message = "You exceeded your current quota; ask the platform operator to raise it."
 
     def __init__(self, message: str | None = None, *, retry_after_s: float | None = None):
-        super().__init__(message, retry_after_s=retry_after_s)
-        self.headers = (*self.headers, (b"x-should-retry", b"false"))
+        super().__init__(message, retry_after_s=retry_after_s, should_retry=False)
 
 
 def retry_headers(retry_after_s: float) -> tuple[tuple[bytes, bytes], ...]:

@@ -213,12 +213,11 @@ def refusal(plan: Plan, admission: Admission, now: datetime) -> RateLimited:
         )
     if counter.amount > state.limit:
         # It can never pass, however long the client waits: say so, and tell the SDKs not to retry.
-        error = RateLimited(
+        return RateLimited(
             f"Request too large for the {scope}'s {_NAMES[name]}: {detail}. Lower max_tokens or the prompt.",
             retry_after_s=60.0,
+            should_retry=False,
         )
-        error.headers = (*error.headers, (b"x-should-retry", b"false"))
-        return error
     wait_s = 1.0 if name == CONC else max(state.reset_ms, 1) / 1000
     return RateLimited(
         f"Rate limit reached for the {scope}'s {_NAMES[name]}: {detail}. "
