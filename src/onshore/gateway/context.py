@@ -16,6 +16,7 @@ from onshore.ports import BackendReply, ClientChannel
 
 if TYPE_CHECKING:
     from onshore.gateway.request_body import ParsedBody
+    from onshore.gateway.steps.metering import Pricing
 
 
 @dataclass(slots=True)
@@ -40,6 +41,8 @@ class RequestContext:
     completion_tokens: int = 0
     total_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens the engine served from its prefix cache
+    cost_micro_krw: int | None = None  # set by ``price`` once the usage is final
+    priced: bool = False
     first_byte_at: float | None = None
 
     def finish(self, status: int, error_code: str | None = None) -> None:
@@ -51,3 +54,19 @@ class RequestContext:
         self.completion_tokens = completion
         self.total_tokens = total if total is not None else prompt + completion
         self.cached_tokens = cached
+
+    def price(self, pricing: Pricing) -> int | None:
+        """What the request cost, at the price in force when it arrived (None: no price, or no
+        usage). Computed once, when first asked after the usage is final: admission settles a
+        budget with it and metering records it on the ledger row."""
+        if not self.priced:
+            self.priced = True
+            if self.total_tokens:
+                self.cost_micro_krw = pricing.cost_micro_krw(
+                    self.model,
+                    self.created_at,
+                    self.prompt_tokens,
+                    self.completion_tokens,
+                    self.cached_tokens,
+                )
+        return self.cost_micro_krw

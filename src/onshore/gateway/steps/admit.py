@@ -181,12 +181,8 @@ class Admit:
         try:
             await call_next(ctx)
         finally:
-            milli = 0
-            if shape.budget:
-                cost = book.cost_micro_krw(
-                    ctx.model, ctx.created_at, ctx.prompt_tokens, ctx.completion_tokens, ctx.cached_tokens
-                )
-                milli = 0 if cost is None else -(-cost // 1000)  # rounded up, in integers
+            cost = ctx.price(book) if shape.budget else None
+            milli = 0 if cost is None else -(-cost // 1000)  # rounded up, in integers
             self._counters.settle(reservation, settle_amounts(counters, ctx.total_tokens, milli))
 
     def _template(

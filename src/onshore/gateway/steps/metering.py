@@ -71,14 +71,9 @@ class Metering:
             self._telemetry.request_refused(ctx.endpoint.value, ctx.status, ctx.error_code)
             return
         ttft_s = None if ctx.first_byte_at is None else ctx.first_byte_at - ctx.started
-        pricing = self._pricing
-        cost = None
-        if pricing is not None and ctx.total_tokens:
-            # The price in force when the request arrived, kept on the row: a later price change
-            # never rewrites what this request cost.
-            cost = pricing.cost_micro_krw(
-                ctx.model, ctx.created_at, ctx.prompt_tokens, ctx.completion_tokens, ctx.cached_tokens
-            )
+        # The price in force when the request arrived, kept on the row: a later price change never
+        # rewrites what this request cost.
+        cost = None if self._pricing is None else ctx.price(self._pricing)
         self._sink.submit(
             UsageRecord(
                 request_id=ctx.request_id,
