@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from onshore.gateway.auth import KeyCache
+from onshore.gateway.periodic import Periodic
 from onshore.ports import RevocationBus, StoreError, TenancyStore
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class KeySync:
         # Other notices on the same bus (e.g. "limits"): a name here is never a key id.
         self._notices = dict(notices or {})
         self._cache = cache
-        self._interval = interval_s
+        self._periodic = Periodic("onshore-key-sync", interval_s, self._poll)
         self._bus = bus
         self._seq: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -69,11 +70,12 @@ class KeySync:
         self._cache.forget(key_id)
 
     def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self._poll(), name="onshore-key-sync"))
+        self._periodic.start()
         if self._bus is not None:
             self._tasks.append(asyncio.create_task(self._listen(self._bus), name="onshore-key-bus"))
 
     async def stop(self) -> None:
+        await self._periodic.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -82,17 +84,15 @@ class KeySync:
         self._tasks.clear()
 
     async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.refresh()
-            except StoreError:
-                if self.healthy:
-                    log.warning("key sync: database unreachable; serving from the last snapshot")
-                self.healthy = False
-            except Exception:
-                log.exception("key sync failed")
-                self.healthy = False
+        try:
+            await self.refresh()
+        except StoreError:
+            if self.healthy:
+                log.warning("key sync: database unreachable; serving from the last snapshot")
+            self.healthy = False
+        except Exception:
+            self.healthy = False
+            raise  # logged by the loop, which goes on
 
     async def _listen(self, bus: RevocationBus) -> None:
         def on_change(key_id: str) -> None:
