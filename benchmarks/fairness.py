@@ -133,7 +133,7 @@ async def run_case(case: Case, *, capacity: int, service_s: float, seconds: floa
     return tally
 
 
-def _pct(values: list[float], q: int) -> float:
+def percentile(values: list[float], q: int) -> float:
     if not values:
         return float("nan")
     if len(values) == 1:
@@ -154,7 +154,7 @@ def report(case: Case, tally: Tally) -> list[str]:
             f"| {case.title} | {org.name} ({org.tier.value}, {org.clients} clients) "
             f"| {tally.requests.get(org.name, 0):,} | {tally.tokens.get(org.name, 0):,} "
             f"| {share:.1%} | {target:.1%} | {off:+.1%} {'✓' if abs(off) <= 0.05 else '✗'} "
-            f"| {_pct(waits, 50) * 1000:.0f} | {_pct(waits, 99) * 1000:.0f} |"
+            f"| {percentile(waits, 50) * 1000:.0f} | {percentile(waits, 99) * 1000:.0f} |"
         )
     return rows
 

@@ -27,7 +27,6 @@ import asyncio
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,10 +37,10 @@ from pathlib import Path
 
 import httpx
 import yaml
+from fairness import percentile  # the sibling script (benchmarks/ is this script's sys.path[0])
 from prometheus_client.parser import text_string_to_metric_families
 
-from onshore.domain.limits import Tier
-from onshore.gateway.fair_queue import DEFAULT_TIER_WEIGHTS
+from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 ROOT = Path(__file__).resolve().parents[1]
 UPSTREAM = ROOT.parent / "shared" / "bench" / "upstream.py"
@@ -266,14 +265,6 @@ async def run_case(
     return tally
 
 
-def _pct(values: list[float], q: int) -> float:
-    if not values:
-        return float("nan")
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
-
-
 def report(case: Case, tally: Tally) -> list[str]:
     total = sum(tally.tokens.values()) or 1
     weight_sum = sum(WEIGHTS[o.tier] for o in case.orgs)
@@ -288,7 +279,7 @@ def report(case: Case, tally: Tally) -> list[str]:
             f"| {case.title} | {org.role} ({org.tier.value}, {org.clients} clients) "
             f"| {tally.requests.get(org.role, 0):,} | {tally.tokens.get(org.role, 0):,} "
             f"| {share:.1%} | {target:.1%} | {off:+.1%} {'✓' if abs(off) <= 0.05 else '✗'} "
-            f"| {_pct(waits, 50) * 1000:.0f} | {_pct(waits, 99) * 1000:.0f} "
+            f"| {percentile(waits, 50) * 1000:.0f} | {percentile(waits, 99) * 1000:.0f} "
             f"| {'-' if mean is None else f'{mean * 1000:.0f}'} |"
         )
     return rows

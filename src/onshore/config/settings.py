@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from onshore.domain.limits import Tier
+from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 
@@ -101,7 +101,7 @@ class LimitsSettings(_Strict):
 
 
 def _default_tier_weights() -> dict[Tier, float]:
-    return {Tier.PRIORITY: 4.0, Tier.STANDARD: 2.0, Tier.BATCH: 1.0}
+    return dict(DEFAULT_TIER_WEIGHTS)
 
 
 class SchedulingSettings(_Strict):

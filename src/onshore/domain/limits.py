@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from types import MappingProxyType
 
 
 class Tier(StrEnum):
@@ -22,6 +23,11 @@ class Tier(StrEnum):
     STANDARD = "standard"
     BATCH = "batch"
 
+
+# Each tier's share of a saturated model under fair queuing (``scheduling.tier_weights`` overrides).
+DEFAULT_TIER_WEIGHTS: Mapping[Tier, float] = MappingProxyType(
+    {Tier.PRIORITY: 4.0, Tier.STANDARD: 2.0, Tier.BATCH: 1.0}
+)
 
 # What a replica publishes on the change bus (beside key ids) when a limit or a price changed, so
 # every replica reloads its snapshot at once instead of at its next poll.
@@ -72,7 +78,6 @@ class Limits:
 
 
 NO_LIMITS = Limits()
-
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,13 +38,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol
 
-from onshore.domain.limits import Tier
+from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 from onshore.errors import QueueTimeout
 from onshore.ports import Clock
 
 WaitOutcome = Literal["admitted", "timeout", "left", "full"]
-
-DEFAULT_TIER_WEIGHTS: Mapping[Tier, float] = {Tier.PRIORITY: 4.0, Tier.STANDARD: 2.0, Tier.BATCH: 1.0}
 
 
 class QueueObserver(Protocol):
