@@ -8,17 +8,13 @@ can stop, freeze and restart it; the server is stopped by its PID when the test 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
-import subprocess
 import time
 from collections.abc import Awaitable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import redis
-from tests.support.services import IN_CI, STARTED, free_port
+from tests.support.redis_server import RedisServer
+from tests.support.services import free_port
 
 from onshore.domain.counters import Counter, Held, Reservation
 from onshore.ports import StoreError
@@ -29,71 +25,9 @@ RPM = Counter("{org:a}:rpm", 1, 100, 60_000)
 CONCURRENT = Counter("{org:a}:conc", 1, 10, 0, 30_000)
 
 
-@dataclass
-class OwnRedis:
-    """A redis-server this test started: no persistence, so a restart starts empty."""
-
-    port: int
-    workdir: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, socket_timeout=5)
-
-    def start(self) -> None:
-        command = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.workdir),
-        ]
-        self.proc = subprocess.Popen(
-            [*command, "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        STARTED.append(self.proc)  # the session stops it should this test fail before teardown
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client().ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
-            self.proc.terminate()
-            self.proc.wait(10)
-
-    def freeze(self) -> None:
-        """The process stays, its socket accepts, nothing answers: a hung server."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    if shutil.which("redis-server") is None:
-        if IN_CI:
-            pytest.fail("CI=true: redis-server is required to test outages")
-        pytest.skip("redis-server is not installed")
-    server = OwnRedis(free_port(), tmp_path)
-    server.start()
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(workdir=tmp_path).start()
     yield server
     server.stop()
 
@@ -114,7 +48,7 @@ async def test_an_unreachable_redis_is_a_store_error_within_the_timeout() -> Non
 
 
 async def test_a_hung_redis_is_given_up_within_the_timeout_and_used_again_when_it_answers(
-    own_redis: OwnRedis,
+    own_redis: RedisServer,
 ) -> None:
     store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S)
     assert (await store.reserve([RPM])).granted
@@ -132,7 +66,7 @@ async def test_a_hung_redis_is_given_up_within_the_timeout_and_used_again_when_i
 
 
 async def test_redis_stopped_mid_use_fails_fast_and_the_store_recovers_when_it_returns(
-    own_redis: OwnRedis,
+    own_redis: RedisServer,
 ) -> None:
     store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S)
     admission = await store.reserve([RPM, CONCURRENT])
@@ -152,7 +86,7 @@ async def test_redis_stopped_mid_use_fails_fast_and_the_store_recovers_when_it_r
 
 
 async def test_pooled_connections_closed_by_a_restart_are_replaced_before_use(
-    own_redis: OwnRedis,
+    own_redis: RedisServer,
 ) -> None:
     store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S)
     for _ in range(3):  # leave a connection in the pool
@@ -164,7 +98,7 @@ async def test_pooled_connections_closed_by_a_restart_are_replaced_before_use(
     await store.aclose()
 
 
-async def test_scripts_are_loaded_again_after_a_script_flush(own_redis: OwnRedis) -> None:
+async def test_scripts_are_loaded_again_after_a_script_flush(own_redis: RedisServer) -> None:
     store = RedisCounterStore(own_redis.url, timeout_s=1.0)
     assert (await store.reserve([RPM])).granted
     own_redis.client().script_flush()
@@ -173,7 +107,7 @@ async def test_scripts_are_loaded_again_after_a_script_flush(own_redis: OwnRedis
     await store.aclose()
 
 
-async def test_counters_are_namespaced_hashes_that_expire_with_their_window(own_redis: OwnRedis) -> None:
+async def test_counters_are_namespaced_hashes_that_expire_with_their_window(own_redis: RedisServer) -> None:
     store = RedisCounterStore(own_redis.url, namespace="ns:", timeout_s=1.0)
     kept = Counter("{org:a}:kept", 1, 10, 0)
     admission = await store.reserve([RPM, CONCURRENT, kept])
@@ -196,7 +130,7 @@ def test_a_namespace_cannot_take_the_callers_hash_tag() -> None:
         RedisCounterStore("redis://127.0.0.1:6379/0", namespace="{onshore}:")
 
 
-async def test_a_caller_cancelled_while_redis_answers_strands_nothing(own_redis: OwnRedis) -> None:
+async def test_a_caller_cancelled_while_redis_answers_strands_nothing(own_redis: RedisServer) -> None:
     # A client that leaves while its reservation is on the wire: Redis counts it, nobody will ever
     # settle it, so the store gives it back itself (else a concurrency place stays taken for its TTL).
     store = RedisCounterStore(own_redis.url, timeout_s=1.0)
@@ -213,7 +147,7 @@ async def test_a_caller_cancelled_while_redis_answers_strands_nothing(own_redis:
     await store.aclose()
 
 
-async def test_errors_of_settlements_nobody_waits_for_are_reported(own_redis: OwnRedis) -> None:
+async def test_errors_of_settlements_nobody_waits_for_are_reported(own_redis: RedisServer) -> None:
     reported: list[str] = []
     store = RedisCounterStore(own_redis.url, timeout_s=TIMEOUT_S, on_error=reported.append)
     admission = await store.reserve([CONCURRENT])
@@ -228,7 +162,7 @@ async def test_errors_of_settlements_nobody_waits_for_are_reported(own_redis: Ow
     await store.aclose()
 
 
-def test_a_reservation_never_waits_for_the_settlement_timer_on_uvloop(own_redis: OwnRedis) -> None:
+def test_a_reservation_never_waits_for_the_settlement_timer_on_uvloop(own_redis: RedisServer) -> None:
     # Found by measuring: on uvloop (what uvicorn runs) a timer handle is not asyncio.TimerHandle,
     # and a reservation queued behind a pending settlement timer waited for it (20 ms each at c=1).
     import uvloop
