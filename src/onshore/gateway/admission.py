@@ -17,7 +17,7 @@ from typing import Any
 from onshore.domain.counters import Admission, Counter, CounterState
 from onshore.domain.limits import Limits
 from onshore.domain.periods import utc_month
-from onshore.errors import QuotaExceeded, RateLimited, retry_headers
+from onshore.errors import QuotaExceeded, RateLimited
 
 MINUTE_MS = 60_000
 # A concurrency count outlives a replica that died holding it by at most this long.
@@ -297,6 +297,5 @@ __all__ = [
     "plan",
     "rate_limit_headers",
     "refusal",
-    "retry_headers",
     "settle_amounts",
 ]
