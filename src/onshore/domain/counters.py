@@ -49,6 +49,9 @@ class Held:
     key: str
     window_end_ms: int  # 0 for a counter without a window
     amount: int
+    # A gauge's ttl, so a settlement of more than was held can bring back a gauge that went back to
+    # 0 (and was deleted) meanwhile, instead of losing the difference.
+    ttl_ms: int = 0
 
 
 @dataclass(slots=True)

@@ -79,7 +79,7 @@ class MemoryCounterStore:
             if count.ttl:
                 count.until = now + count.ttl
             states_.append(CounterState(count.n, c.limit, count.end - now if count.end else 0))
-            held.append(Held(c.key, count.end, c.amount))
+            held.append(Held(c.key, count.end, c.amount, c.ttl_ms))
         return Admission(granted=True, states=tuple(states_), reservation=Reservation(tuple(held)))
 
     def _find(self, counters: Sequence[Counter], now: int) -> tuple[list[_Count | None], int | None, int]:
@@ -121,6 +121,12 @@ class MemoryCounterStore:
             if amount == h.amount and h.window_end_ms:
                 continue  # a window's count already right (a request per minute): nothing to do
             count = counts.get(h.key)
+            if not h.window_end_ms and amount > h.amount and (count is None or count.until <= now):
+                # A gauge deleted at 0 (or expired) meanwhile: what was held went with it, but what
+                # was used beyond it is new and must count.
+                count = counts[h.key] = _Count(0, h.ttl_ms, now + h.ttl_ms if h.ttl_ms else _NEVER)
+                count.n = amount - h.amount
+                continue
             if count is None or count.end != h.window_end_ms or count.until <= now:
                 continue  # its window (or the gauge) is gone, and what was held went with it
             count.n = max(0, count.n + amount - h.amount)
@@ -231,6 +237,8 @@ class RecordingTelemetry:
         self.unavailable: list[str] = []
         self.queued: list[tuple[str, str, str, float, str]] = []
         self.served: dict[tuple[str, str], int] = {}
+        self.residency: list[str] = []
+        self.pii: dict[tuple[str, str], int] = {}
 
     def request_finished(self, request: FinishedRequest) -> None:
         self.finished.append(request)
@@ -252,3 +260,9 @@ class RecordingTelemetry:
 
     def tokens_served(self, org: str, tier: str, tokens: int) -> None:
         self.served[(org, tier)] = self.served.get((org, tier), 0) + tokens
+
+    def residency_refused(self, model: str) -> None:
+        self.residency.append(model)
+
+    def pii_found(self, entity: str, count: int, mode: str) -> None:
+        self.pii[(entity, mode)] = self.pii.get((entity, mode), 0) + count

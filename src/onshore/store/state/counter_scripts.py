@@ -15,13 +15,13 @@ local function int(x) return string.format('%.0f', x) end
 # of the event loop, so a request's settlement rides with later requests' reservations and Redis
 # costs one round trip per request, not two.
 # KEYS: the settled counters, then every request's counters in order.
-# ARGV[1]: the settlements as "window_end_ms,delta,window_end_ms,delta,..." (delta = actual - held;
-# "" for none); ARGV[2..]: one string per request, "amount,limit,window_ms,ttl_ms,..." for each of
+# ARGV[1]: the settlements as "window_end_ms,delta,ttl_ms,..." (delta = actual - held; "" for none); ARGV[2..]: one string per request, "amount,limit,window_ms,ttl_ms,..." for each of
 # its counters. Numbers travel as one string per request rather than one argument each: redis-py
 # encodes every argument in Python (about 0.5 µs each; a request with seven limits has 28).
 # Settlements go first (a finished request gives its room back before new ones are checked); a
 # settled counter whose window is not the one it was held in (ended, or gone) is left alone, since
-# what was held went with it; a gauge back at 0 is deleted. Each request is then checked and counted
+# what was held went with it; a gauge back at 0 is deleted (and one settled above what was held after
+# that is made again with the difference: that usage is new). Each request is then checked and counted
 # on its own, all or nothing, in order: exactly as if each had been its own script.
 # Returns "refused,used,reset_ms,window_end_ms,used,..." per request, joined by ";": refused is
 # 1-based (0 = granted), then three numbers per counter. Strings, not arrays: redis-py's
@@ -36,12 +36,18 @@ local function numbers(text)
   return out
 end
 local settled = numbers(ARGV[1])
-local s = #settled / 2
+local s = #settled / 3
 for i = 1, s do
-  local key, held_end, delta = KEYS[i], settled[2 * i - 1], settled[2 * i]
+  local key, held_end, delta, ttl = KEYS[i], settled[3 * i - 2], settled[3 * i - 1], settled[3 * i]
   local v = redis.call('HMGET', key, 'n', 'e', 't')
   local e = tonumber(v[2]) or 0
-  if v[1] and e == held_end and (e == 0 or e > now) then
+  if not v[1] and held_end == 0 and delta > 0 then
+    redis.call('HSET', key, 'n', int(delta))
+    if ttl > 0 then
+      redis.call('HSET', key, 't', int(ttl))
+      redis.call('PEXPIRE', key, int(ttl))
+    end
+  elseif v[1] and e == held_end and (e == 0 or e > now) then
     local n = redis.call('HINCRBY', key, 'n', int(delta))
     if n < 0 then
       n = 0

@@ -175,7 +175,7 @@ class RedisCounterStore:
                 if amount == h.amount and h.window_end_ms:
                     continue  # a window's count already right (a request per minute): nothing to send
                 keys.append(namespace + h.key)
-                settled.append(f"{h.window_end_ms},{amount - h.amount}")
+                settled.append(f"{h.window_end_ms},{amount - h.amount},{h.ttl_ms}")
         args: list[str] = [",".join(settled)]
         for counters, _ in reserves:
             for c in counters:
@@ -300,7 +300,7 @@ def _admission(counters: Sequence[Counter], reply: list[int]) -> Admission:
     states = tuple(CounterState(reply[3 * i + 1], c.limit, reply[3 * i + 2]) for i, c in enumerate(counters))
     if refused:
         return Admission(granted=False, states=states, refused=refused - 1)
-    held = tuple(Held(c.key, reply[3 * i + 3], c.amount) for i, c in enumerate(counters))
+    held = tuple(Held(c.key, reply[3 * i + 3], c.amount, c.ttl_ms) for i, c in enumerate(counters))
     return Admission(granted=True, states=states, reservation=Reservation(held))
 
 
