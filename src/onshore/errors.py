@@ -101,6 +101,30 @@ class PermissionDenied(OnshoreError):
     default_message = "You are not allowed to perform this request."
 
 
+class ResidencyRefused(PermissionDenied):
+    """No backend in the request's allowed jurisdictions serves the model: it fails closed, it is
+    never sent abroad instead."""
+
+    default_code = "residency_unavailable"
+    default_message = "No backend in the jurisdictions this API key may use serves this model."
+
+
+class PiiDetected(InvalidRequest):
+    """The personal-data policy is ``block`` and the request holds personal data: the message names
+    the types found, never a value."""
+
+    default_code = "pii_detected"
+    default_message = "The request contains personal data that this API key may not send."
+
+
+class PiiUnavailable(OnshoreError):
+    """The personal-data detector failed on this request: it is refused, never forwarded unscanned."""
+
+    status = 503
+    default_code = "pii_check_failed"
+    default_message = "The request could not be checked for personal data; it was not forwarded."
+
+
 class NotFound(OnshoreError):
     """An unknown path or resource."""
 
@@ -210,6 +234,19 @@ class QueueTimeout(OnshoreError):
         super().__init__(message)
         self.retry_after_s = retry_after_s
         self.headers = retry_headers(retry_after_s)
+
+
+class ResidencyUnavailable(OnshoreError):
+    """Backends in the request's allowed jurisdictions serve the model but none is available now;
+    backends elsewhere may be, and are never used instead."""
+
+    status = 503
+    default_code = "residency_unavailable"
+    default_message = (
+        "No backend in the jurisdictions this API key may use is available for this model now; "
+        "retry shortly."
+    )
+    headers = ((b"retry-after", b"2"),)
 
 
 class ConfigError(OnshoreError):

@@ -7,16 +7,19 @@ what Alembic and the CLI want anyway. The gateway calls it through ``asyncio.to_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from onshore.domain.audit import AuditEntry
+from onshore.domain.audit_chain import Checkpoint
 from onshore.domain.catalog import Endpoint
 from onshore.domain.counters import Admission, Counter, CounterState, Reservation
 from onshore.domain.limits import Limits, Price, Scope, Tier
+from onshore.domain.policy import SubjectPolicy
+from onshore.domain.residency import ResidencyReport
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.domain.usage import MonthTotal, UsageRecord, UsageSummary
 
@@ -36,6 +39,9 @@ class TenancyTransaction(Protocol):
     def add_key(self, key: ApiKey) -> ApiKey: ...
     def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None: ...
     def append_audit(self, *entries: AuditEntry) -> None: ...
+    def set_policy(self, scope: Scope, subject_id: str, policy: SubjectPolicy) -> None:
+        """Write a new subject's policy (organisation or key creation) in this transaction."""
+        ...
 
 
 class TenancyStore(Protocol):
@@ -70,6 +76,8 @@ class LimitsSnapshot:
     keys: Mapping[str, Limits]  # key id -> limits
     prices: Sequence[Price]
     version: int
+    org_policies: Mapping[str, SubjectPolicy] = field(default_factory=dict)  # org id -> policy
+    key_policies: Mapping[str, SubjectPolicy] = field(default_factory=dict)  # key id -> policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +141,48 @@ class LimitsStore(Protocol):
     def limits_snapshot(self) -> LimitsSnapshot: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyUpdate:
+    """What ``PolicyStore.update_policy`` found and left (equal when nothing changed), and the binding
+    organisation's policy read in the same transaction (None when no ``bound_by`` was given)."""
+
+    before: SubjectPolicy
+    after: SubjectPolicy
+    org: SubjectPolicy | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+class PolicyStore(Protocol):
+    """Jurisdictions and personal-data policies per organisation and key (durable, in SQL).
+
+    Changes take the limits change number, so replicas reload them with the limits snapshot
+    (``LimitsStore.limits_snapshot`` carries them)."""
+
+    def get_policy(self, scope: Scope, subject_id: str) -> SubjectPolicy:
+        """NO_POLICY when none is set."""
+        ...
+
+    def update_policy(
+        self,
+        scope: Scope,
+        subject_id: str,
+        changes: Mapping[str, object],
+        audit_for: Callable[[SubjectPolicy, SubjectPolicy], AuditEntry | None],
+        *,
+        bound_by: str | None = None,
+        check: Callable[[SubjectPolicy, SubjectPolicy], None] | None = None,
+    ) -> PolicyUpdate:
+        """Merge ``changes`` into the stored policy in one transaction, like ``update_limits``.
+
+        ``check(org_policy, merged)`` runs before anything is written and raises to refuse it;
+        ``bound_by`` names the organisation whose policy is read in the same transaction.
+        """
+        ...
+
+
 class UsageWriter(Protocol):
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
         """Insert the rows; idempotent on ``request_id`` so a retried batch never duplicates."""
@@ -151,6 +201,11 @@ class UsageReader(Protocol):
     def records(
         self, start: datetime, end: datetime, org_id: str | None = None, limit: int | None = None
     ) -> list[UsageRecord]: ...
+
+    def residency(self, org_id: str, start: datetime, end: datetime) -> ResidencyReport:
+        """Where ``org_id``'s requests of ``start <= created_at < end`` were served, and its
+        sovereignty refusals; every row counted once (see ``onshore.domain.residency``)."""
+        ...
 
 
 class HealthCheck(Protocol):
@@ -374,6 +429,14 @@ class Telemetry(Protocol):
         """Tokens served to an organisation through a queued model (its fair share, as counted)."""
         ...
 
+    def residency_refused(self, model: str) -> None:
+        """A request refused because no backend in its allowed jurisdictions serves the model."""
+        ...
+
+    def pii_found(self, entity: str, count: int, mode: str) -> None:
+        """Personal data found in a request (``count`` of one type) under policy ``mode``."""
+        ...
+
 
 # --- audit -------------------------------------------------------------------------------------------
 
@@ -389,4 +452,49 @@ class AuditSink(Protocol):
 class AuditReader(Protocol):
     def entries(self, limit: int = 100, org_id: str | None = None) -> list[AuditEntry]:
         """The newest entries first."""
+        ...
+
+
+class AuditTrail(Protocol):
+    """The audit log as a hash chain, for audits (``onshore audit``): read in chain order, and
+    the signed checkpoints stored beside it (``store/sql/audit_chain.py``)."""
+
+    def find(
+        self, *, org_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """Entries of ``org_id`` (all when None) at or after ``since``, newest first."""
+        ...
+
+    def walk(self, *, since: datetime | None = None, until: datetime | None = None) -> Iterator[AuditEntry]:
+        """Every chained entry in seq order (``since <= at < until`` when given), streamed."""
+        ...
+
+    def unchained(self, limit: int = 10) -> list[AuditEntry]:
+        """Entries without a seq (inserted outside the chain), oldest first."""
+        ...
+
+    def head(self) -> AuditEntry | None: ...
+
+    def checkpoints(self) -> list[Checkpoint]: ...
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> bool:
+        """False when one for the same seq is already stored."""
+        ...
+
+
+class CheckpointSigner(Protocol):
+    """Signs audit checkpoints with a key whose private half never enters the database."""
+
+    @property
+    def key_id(self) -> str:
+        """The public key's fingerprint."""
+        ...
+
+    @property
+    def public_key(self) -> str:
+        """The raw public key, hex."""
+        ...
+
+    def sign(self, message: bytes) -> str:
+        """The signature of ``message``, hex."""
         ...

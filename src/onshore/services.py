@@ -22,10 +22,12 @@ from onshore.lifecycle import Lifecycle
 from onshore.ports import (
     AuditReader,
     AuditSink,
+    AuditTrail,
     Backend,
     Clock,
     HealthCheck,
     LimitsStore,
+    PolicyStore,
     RevocationBus,
     TenancyStore,
     UsageReader,
@@ -44,7 +46,9 @@ class Store:
     digester: KeyDigester
     audit: AuditSink
     audit_reader: AuditReader
+    audit_trail: AuditTrail  # the hash chain and its checkpoints, for `onshore audit verify`
     limits: LimitsStore
+    policies: PolicyStore
     close: Callable[[], None]
 
 

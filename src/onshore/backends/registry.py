@@ -26,9 +26,22 @@ def build_backend(settings: BackendSettings, data_dir: Path) -> Backend:
     return backend
 
 
-def build_routes(backends: list[BackendSettings]) -> list[ModelRoute]:
-    return [
-        ModelRoute(public_name=m.name, upstream_name=m.upstream_name or m.name, backend=b.name)
-        for b in backends
-        for m in b.models
-    ]
+def build_routes(backends: list[BackendSettings], home: str = "KR") -> list[ModelRoute]:
+    """Every (public model, backend) pair; ``home`` is the gateway's own jurisdiction, where the
+    embedded models and remote backends that declare none process data."""
+    routes: list[ModelRoute] = []
+    for b in backends:
+        remote = b if isinstance(b, RemoteBackendSettings) else None
+        jurisdiction = (remote.jurisdiction if remote else None) or home
+        operator = remote.operator if remote else None
+        routes.extend(
+            ModelRoute(
+                public_name=m.name,
+                upstream_name=m.upstream_name or m.name,
+                backend=b.name,
+                jurisdiction=jurisdiction,
+                operator=operator,
+            )
+            for m in b.models
+        )
+    return routes

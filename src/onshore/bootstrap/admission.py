@@ -79,7 +79,7 @@ def build_admission(
     org_name: Callable[[str], str],
     usage: UsageReader,
 ) -> AdmissionParts:
-    book = LimitBook(prices_from_settings(settings.prices))
+    book = LimitBook(prices_from_settings(settings.prices), home=settings.server.jurisdiction)
     sync = LimitSync(store, book, interval_s=settings.limits.sync_interval_s)
     counter_store = _counter_store(settings, clock, telemetry)
     limits = settings.limits

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
+# ISO 3166-1 alpha-2, upper case: KR, JP, US …
+_JURISDICTION_PATTERN = r"^[A-Z]{2}$"
 
 
 class _Strict(BaseModel):
@@ -37,6 +39,9 @@ class ServerSettings(_Strict):
     body_timeout_s: float = Field(30.0, ge=1.0, le=3600.0)
     # One line per response on the `onshore.access` logger (method, path without query, status).
     access_log: bool = False
+    # Where this gateway (and every model embedded in it) processes data: ISO 3166-1 alpha-2.
+    # Organisations that declare no jurisdictions may use only backends here.
+    jurisdiction: Annotated[str, Field(pattern=_JURISDICTION_PATTERN)] = "KR"
 
 
 class DatabaseSettings(_Strict):
@@ -74,6 +79,21 @@ class LedgerSettings(_Strict):
 
 class AuthSettings(_Strict):
     sync_interval_s: float = Field(0.5, gt=0, le=60)
+
+
+class AuditSettings(_Strict):
+    """The audit trail's signed checkpoints (docs/audit.md)."""
+
+    # The Ed25519 key that signs checkpoints: PEM, or the raw 32 bytes in hex or base64, read from
+    # this environment variable; when unset, from `signing_key_file`, made once (0600) when missing.
+    # Replicas sharing a database must share it. It never goes in the database.
+    signing_key_env: str = "ONSHORE_AUDIT_SIGNING_KEY"
+    signing_key_file: Path | None = None  # default: <data_dir>/audit-signing.key
+    # How often `onshore serve` signs the chain's head (when it moved); 0: never.
+    checkpoint_interval_s: float = Field(3600.0, ge=0, le=31 * 86_400)
+    # More public keys whose checkpoints `onshore audit verify` trusts (keys used before a rotation),
+    # PEM or raw hex/base64. The signing key's own public half is always trusted.
+    public_keys: list[str] = Field(default_factory=list)
 
 
 class LimitsSettings(_Strict):
@@ -160,6 +180,10 @@ class RemoteBackendSettings(_BackendBase):
 
     kind: Literal["openai"] = "openai"
     url: HttpUrl
+    # Where this engine processes data (ISO 3166-1 alpha-2); unset: the gateway's own
+    # (`server.jurisdiction`). Routing never sends a request outside its allowed jurisdictions.
+    jurisdiction: Annotated[str, Field(pattern=_JURISDICTION_PATTERN)] | None = None
+    operator: Annotated[str, Field(max_length=128)] | None = None  # who runs it, for reports
     api_key_env: str | None = None  # the secret itself never goes in the file or the database
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(256, ge=1)
@@ -234,6 +258,7 @@ class Settings(_Strict):
     security: SecuritySettings = SecuritySettings()
     ledger: LedgerSettings = LedgerSettings()
     auth: AuthSettings = AuthSettings()
+    audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
     limits: LimitsSettings = LimitsSettings()
     scheduling: SchedulingSettings = SchedulingSettings()

@@ -23,6 +23,10 @@ class ModelRoute:
     public_name: str
     upstream_name: str
     backend: str
+    # Where the backend processes data (ISO 3166-1 alpha-2): routing never leaves a request's
+    # allowed jurisdictions. Embedded models are in the gateway's own.
+    jurisdiction: str = "KR"
+    operator: str | None = None  # who runs the backend (for residency reports and audits)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,11 @@ class UsageRecord:
     # The cost at the price in force when the request was served, in micro-won (None: the model
     # has no price). Kept on the row so a later price change never rewrites history.
     cost_micro_krw: int | None = None
+    # Where it was served: the chosen backend's jurisdiction (ISO 3166-1 alpha-2); None when no
+    # backend was chosen.
+    jurisdiction: str | None = None
+    # Personal data found in the request by the policy, as counts per type; never a value.
+    pii_counts: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)

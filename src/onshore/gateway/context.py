@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from onshore.domain.catalog import Endpoint, ModelRoute
+from onshore.domain.policy import PiiPolicy
 from onshore.domain.tenancy import Principal
 from onshore.ports import BackendReply, ClientChannel
 
@@ -34,6 +35,11 @@ class RequestContext:
     route: ModelRoute | None = None
     backend: str | None = None
     reply: BackendReply | None = None  # the chosen backend's answer, open while the response is sent
+    # --- sovereignty (set by the sovereignty step) ---
+    jurisdictions: frozenset[str] | None = None  # where this request may be served; None: anywhere
+    pii: PiiPolicy | None = None  # the personal-data policy, when one applies
+    pii_counts: dict[str, int] | None = None  # personal data found in the request, per type
+    placeholders: dict[str, str] | None = None  # "[KR_RRN_1]" -> original: this request's memory only
     # --- the outcome ---
     status: int = 0
     error_code: str | None = None

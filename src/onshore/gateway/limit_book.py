@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from onshore.domain.limits import Limits, Price, PriceBook, Tier
+from onshore.domain.policy import EffectivePolicy, SubjectPolicy, resolve
 from onshore.gateway.periodic import Periodic
 from onshore.ports import LimitsSnapshot, LimitsStore, StoreError
 
@@ -23,21 +24,50 @@ log = logging.getLogger(__name__)
 class LimitBook:
     """The snapshot admission and metering read. Replaced whole on reload (readers never lock)."""
 
-    __slots__ = ("_config_prices", "_keys", "_orgs", "_prices", "version")
+    __slots__ = (
+        "_config_prices",
+        "_effective",
+        "_home",
+        "_key_policies",
+        "_keys",
+        "_org_policies",
+        "_orgs",
+        "_prices",
+        "version",
+    )
 
-    def __init__(self, config_prices: Sequence[Price] = ()) -> None:
+    def __init__(self, config_prices: Sequence[Price] = (), *, home: str = "KR") -> None:
         self._config_prices = tuple(config_prices)
+        self._home = home  # the gateway's own jurisdiction: organisations that declare none stay here
         self._orgs: dict[str, Limits] = {}
         self._keys: dict[str, Limits] = {}
+        self._org_policies: Mapping[str, SubjectPolicy] = {}
+        self._key_policies: Mapping[str, SubjectPolicy] = {}
+        self._effective: dict[tuple[str, str], EffectivePolicy] = {}
         self._prices = PriceBook(self._config_prices)
         self.version = -1
 
     def load(self, snapshot: LimitsSnapshot) -> None:
         self._orgs = {org: limits for org, limits in snapshot.orgs.items() if not limits.empty}
         self._keys = {key: limits for key, limits in snapshot.keys.items() if not limits.empty}
+        self._org_policies = dict(snapshot.org_policies)
+        self._key_policies = dict(snapshot.key_policies)
+        self._effective = {}  # replaced, not cleared: a reader mid-lookup keeps a consistent dict
         # Stored prices after the config's: on the same model and day the stored one wins.
         self._prices = PriceBook([*self._config_prices, *snapshot.prices])
         self.version = snapshot.version
+
+    def policy(self, org_id: str, key_id: str) -> EffectivePolicy:
+        """The jurisdictions and personal-data policy binding this key (one dict lookup once cached)."""
+        cache = self._effective
+        found = cache.get((org_id, key_id))
+        if found is None:
+            found = resolve(self._org_policies.get(org_id), self._key_policies.get(key_id), self._home)
+            cache[(org_id, key_id)] = found
+        return found
+
+    def subject_policy(self, org_id: str) -> SubjectPolicy | None:
+        return self._org_policies.get(org_id)
 
     def key_limits(self, key_id: str) -> Limits | None:
         return self._keys.get(key_id)

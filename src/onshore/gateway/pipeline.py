@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from onshore.gateway.auth import Authenticator
 from onshore.gateway.chain import Handler, Step, compose
+from onshore.gateway.pii_answer import pii_answer
 from onshore.gateway.policy import CheckAccess
 from onshore.gateway.routing import Router
 from onshore.gateway.steps.authenticate import Authenticate
@@ -30,8 +31,10 @@ def build_pipeline(
     drain_s: float = 2.0,
     pricing: Pricing | None = None,
     admission: Sequence[Step] = (),
+    sovereignty: Step | None = None,
 ) -> Handler:
-    """``admission``: rate limits and budgets (``Admit``), then the fair queue (``Schedule``)."""
+    """``sovereignty``: residency and the personal-data policy (``Sovereignty``); ``admission``:
+    rate limits and budgets (``Admit``), then the fair queue (``Schedule``)."""
     return compose(
         [
             Metering(sink, telemetry, clock, pricing),  # outermost: sees every way a request ends
@@ -39,8 +42,11 @@ def build_pipeline(
             ReadRequest(max_body_bytes),
             CancelOnDisconnect(),  # from here a client that leaves cancels the work (and its wait)
             CheckAccess(router),
+            *(
+                (sovereignty,) if sovereignty is not None else ()
+            ),  # before admission: a refusal costs no quota
             *admission,  # before a backend slot is held: a refused or queued request holds none
             Dispatch(router, telemetry, clock),
         ],
-        Respond((usage_transform, public_model_name), clock, drain_s=drain_s),
+        Respond((usage_transform, public_model_name, pii_answer), clock, drain_s=drain_s),
     )

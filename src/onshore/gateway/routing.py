@@ -2,6 +2,10 @@
 
 A backend that fails is marked down and skipped until a health probe sees it answer again (or,
 when every backend of a model is down, tried anyway: better a fast error than none at all).
+
+Residency is a filter on the candidates, never a preference: a request allowed only ``{"KR"}`` is
+offered only backends in KR, under failover too. A model whose backends are all inside the allowed
+set (the usual case) takes the unfiltered path, so residency costs one subset test per request.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from onshore.domain.catalog import ModelRoute
-from onshore.errors import ModelNotFound
+from onshore.errors import ModelNotFound, ResidencyRefused
 from onshore.gateway.clock import SystemClock
 from onshore.ports import Backend, Clock
 
@@ -50,6 +54,12 @@ class Candidate:
 class _ModelEntry:
     candidates: list[Candidate]
     turn: itertools.count[int] = field(default_factory=itertools.count)
+    jurisdictions: frozenset[str] = frozenset()  # where its backends are
+
+    def within(self, allowed: frozenset[str] | None) -> list[Candidate]:
+        if allowed is None or self.jurisdictions <= allowed:
+            return self.candidates
+        return [c for c in self.candidates if c.route.jurisdiction in allowed]
 
 
 class Router:
@@ -60,6 +70,7 @@ class Router:
         for route in routes:
             entry = self._models.setdefault(route.public_name, _ModelEntry([]))
             entry.candidates.append(Candidate(route, self.states[route.backend]))
+            entry.jurisdictions = entry.jurisdictions | {route.jurisdiction}
 
     @property
     def models(self) -> Sequence[str]:
@@ -76,23 +87,44 @@ class Router:
             if any(c.route.backend == backend for c in entry.candidates)
         ]
 
-    def has_untried(self, model: str, tried: Iterable[str]) -> bool:
-        """Is there a healthy backend for ``model`` outside ``tried``? (Failover asks before retrying.)"""
+    def serves_within(self, model: str, allowed: frozenset[str]) -> bool:
+        """Does a backend in one of the ``allowed`` jurisdictions serve ``model``?"""
+        entry = self._models.get(model)
+        return entry is not None and not entry.jurisdictions.isdisjoint(allowed)
+
+    def confined(self, model: str, allowed: frozenset[str] | None) -> bool:
+        """Does residency hide some backend of ``model`` from this request?"""
+        entry = self._models.get(model)
+        return entry is not None and allowed is not None and not entry.jurisdictions <= allowed
+
+    def has_untried(self, model: str, tried: Iterable[str], allowed: frozenset[str] | None = None) -> bool:
+        """Is there a healthy backend for ``model`` outside ``tried`` (and inside ``allowed``)?
+        Failover asks before retrying."""
         entry = self._models.get(model)
         done = set(tried)
         return entry is not None and any(
-            c.state.healthy and c.route.backend not in done for c in entry.candidates
+            c.state.healthy and c.route.backend not in done for c in entry.within(allowed)
         )
 
     def routes_for(self, model: str) -> list[ModelRoute]:
         entry = self._models.get(model)
         return [c.route for c in entry.candidates] if entry else []
 
-    def choose(self, model: str, exclude: frozenset[str] = frozenset()) -> Candidate:
+    def choose(
+        self, model: str, exclude: frozenset[str] = frozenset(), allowed: frozenset[str] | None = None
+    ) -> Candidate:
+        """The backend for the next try; ``allowed`` (jurisdictions) filters the candidates.
+
+        Raises:
+            ModelNotFound: nothing serves ``model``.
+            ResidencyRefused: nothing in ``allowed`` serves it.
+        """
         entry = self._models.get(model)
         if entry is None:
             raise ModelNotFound(param="model")
-        candidates = entry.candidates
+        candidates = entry.within(allowed)
+        if not candidates:
+            raise ResidencyRefused(param="model")
         if len(candidates) == 1:
             return candidates[0]
         pool = [c for c in candidates if c.state.healthy and c.route.backend not in exclude]

@@ -89,6 +89,18 @@ class GatewayMetrics:
             ("org", "tier"),
             registry=self.registry,
         )
+        self.residency = Counter(
+            "onshore_residency_refusals",
+            "Requests refused because no backend in their allowed jurisdictions serves the model.",
+            ("model",),
+            registry=self.registry,
+        )
+        self.pii = Counter(
+            "onshore_pii_findings",
+            "Personal data found in requests, by type and policy mode (counts only, never a value).",
+            ("type", "mode"),
+            registry=self.registry,
+        )
         # Resolving label children is the costly part of an update: keep them per label tuple.
         self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
 
@@ -134,6 +146,13 @@ class GatewayMetrics:
     def tokens_served(self, org: str, tier: str, tokens: int) -> None:
         if tokens > 0:
             self.served.labels(org, tier).inc(tokens)
+
+    def residency_refused(self, model: str) -> None:
+        self.residency.labels(model).inc()
+
+    def pii_found(self, entity: str, count: int, mode: str) -> None:
+        if count > 0:
+            self.pii.labels(entity, mode).inc(count)
 
     def add_gauges(
         self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]], label: str = "kind"

@@ -128,7 +128,8 @@ def chat(**extra: object) -> dict[str, object]:
 async def test_a_partner_without_limits_passes_untouched() -> None:
     h = Harness()
     _, client = await h.run()
-    assert client.status == 200 and client.headers == ()
+    # no rate-limit headers: only where it was served
+    assert client.status == 200 and client.headers == ((b"x-onshore-jurisdiction", b"KR"),)
 
 
 async def test_requests_per_minute_admit_exactly_the_limit_then_429_with_headers() -> None:

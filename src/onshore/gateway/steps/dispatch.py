@@ -14,6 +14,7 @@ import logging
 from onshore.errors import (
     BackendUnavailable,
     OnshoreError,
+    ResidencyUnavailable,
     UpstreamError,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -50,9 +51,10 @@ class Dispatch:
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
         model = ctx.model
         assert model is not None
+        allowed = ctx.jurisdictions
         tried: list[str] = []
         while True:
-            candidate = self._router.choose(model, frozenset(tried))
+            candidate = self._router.choose(model, frozenset(tried), allowed)
             route, state = candidate.route, candidate.state
             ctx.route, ctx.backend = route, route.backend
             tried.append(route.backend)
@@ -71,8 +73,15 @@ class Dispatch:
                         "status": failure.error.status,
                     },
                 )
-                if failure.retryable and not ctx.client.started and self._router.has_untried(model, tried):
+                if (
+                    failure.retryable
+                    and not ctx.client.started
+                    and self._router.has_untried(model, tried, allowed)
+                ):
                     continue
+                if not ctx.client.started and self._router.confined(model, allowed):
+                    # Backends elsewhere may be up; they are never used instead. Say so plainly.
+                    raise ResidencyUnavailable from None
                 raise failure.error from None
             if state.down_since is not None:
                 self._router.mark_ok(state)

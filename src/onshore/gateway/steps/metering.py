@@ -94,6 +94,8 @@ class Metering:
                 client_request_id=ctx.client_request_id,
                 cached_tokens=ctx.cached_tokens,
                 cost_micro_krw=cost,
+                jurisdiction=None if ctx.route is None or ctx.backend is None else ctx.route.jurisdiction,
+                pii_counts=ctx.pii_counts,
             )
         )
         self._telemetry.request_finished(

@@ -22,6 +22,14 @@ from onshore.gateway.transforms import ResponseTransform, TransformFactory, buil
 from onshore.ports import BackendReply, Clock
 
 _BYTES_PER_TOKEN = 4  # the usual estimate, used only when a client left and the engine never said
+JURISDICTION_HEADER = b"x-onshore-jurisdiction"
+
+
+def announce_jurisdiction(ctx: RequestContext) -> None:
+    """Tell the partner where its request was served, once, as the answer starts (after failover)."""
+    route = ctx.route
+    if route is not None:
+        ctx.client.add_headers(((JURISDICTION_HEADER, route.jurisdiction.encode("ascii")),))
 
 
 class Respond:
@@ -61,6 +69,7 @@ class Respond:
             changed = transform.on_body(payload) or changed
         if changed:
             body = orjson.dumps(payload)
+        announce_jurisdiction(ctx)
         await ctx.client.send_complete(200, body)
         ctx.finish(200)
 
@@ -99,6 +108,7 @@ class Respond:
             await client.end_stream()
             raise BackendFailure(error, reason, retryable=False)
         if not client.started:
+            announce_jurisdiction(ctx)
             await client.start_stream()
         await client.end_stream()
         ctx.finish(200)
@@ -159,6 +169,7 @@ class _Relay:
                 return
         client = self._ctx.client
         if not client.started:
+            announce_jurisdiction(self._ctx)
             await client.start_stream()
             self._ctx.first_byte_at = self._clock.monotonic()
         self.events += block.count(EVENT_END)

@@ -21,11 +21,11 @@ from onshore.ports import LimitsSnapshot, LimitsUpdate
 from onshore.store.sql.audit import append_entries
 from onshore.store.sql.errors import translate_errors
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
+from onshore.store.sql.policies import LIMITS_SEQUENCE, all_policies, next_limits_version
 from onshore.store.sql.schema import audit_log, change_counters, prices
 from onshore.store.sql.schema import limits as limits_table
 
 Clock = Callable[[], datetime]
-LIMITS_SEQUENCE = "limits"
 _MICRO = 1_000_000
 
 __all__ = ["LIMITS_SEQUENCE", "SqlLimitsStore", "krw_to_micro"]
@@ -62,7 +62,6 @@ class SqlLimitsStore:
         self._engine = engine
         self._clock = clock
         self._audit_insert = insert_ignoring_duplicates(engine, audit_log)
-        self._seed = insert_ignoring_duplicates(engine, change_counters)
 
     # --- limits ---------------------------------------------------------------------------------
 
@@ -92,7 +91,7 @@ class SqlLimitsStore:
             # transaction ends. A row lock on the subject (SELECT ... FOR UPDATE) would not do: it
             # locks nothing when the subject has no row yet, and SQLite has no such clause, whereas
             # a write as the first statement takes SQLite's one write lock too.
-            self._next_version(conn)
+            next_limits_version(conn)
             before = _read_limits(conn, scope, subject_id)
             org = None if bound_by is None else _read_limits(conn, Scope.ORG, bound_by)
             after = before.with_changes(changes)
@@ -125,7 +124,7 @@ class SqlLimitsStore:
         values = _price_values(price)  # before the transaction: a bad value writes nothing
         where = (prices.c.model == price.model, prices.c.effective_from == price.effective_from)
         with translate_errors("setting a price"), self._engine.begin() as conn:
-            self._next_version(conn)
+            next_limits_version(conn)
             values["created_at"] = self._clock()
             if conn.execute(update(prices).where(*where).values(**values)).rowcount == 0:
                 conn.execute(
@@ -160,26 +159,17 @@ class SqlLimitsStore:
             version = conn.execute(number).scalar_one_or_none()
             rows = conn.execute(select(limits_table)).all()
             price_list = _all_prices(conn)
+            org_policies, key_policies = all_policies(conn)
         orgs = {row.subject_id: _limits(row) for row in rows if row.scope == Scope.ORG.value}
         keys = {row.subject_id: _limits(row) for row in rows if row.scope == Scope.KEY.value}
         return LimitsSnapshot(
-            orgs=orgs, keys=keys, prices=tuple(price_list), version=0 if version is None else int(version)
+            orgs=orgs,
+            keys=keys,
+            prices=tuple(price_list),
+            version=0 if version is None else int(version),
+            org_policies=org_policies,
+            key_policies=key_policies,
         )
-
-    def _next_version(self, conn: Connection) -> int:
-        """Take the next number of the limits sequence; its row lock is held until ``conn`` commits.
-
-        The same scheme as the key sequence (``TenancyTransaction.next_change_seq``): writers queue
-        on the row, so numbers become visible in the order they were taken.
-        """
-        c = change_counters.c
-        bump = update(change_counters).where(c.name == LIMITS_SEQUENCE).values(value=c.value + 1)
-        if conn.execute(bump).rowcount == 0:
-            # Not seeded (a schema built without the migrations, or emptied by hand). Pollers reload
-            # whenever the number differs from theirs, so starting again from 1 is still seen.
-            conn.execute(self._seed, [{"name": LIMITS_SEQUENCE, "value": 0}])
-            conn.execute(bump)
-        return int(conn.execute(select(c.value).where(c.name == LIMITS_SEQUENCE)).scalar_one())
 
 
 def _read_limits(conn: Connection, scope: Scope, subject_id: str) -> Limits:

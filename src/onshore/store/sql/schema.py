@@ -138,6 +138,11 @@ usage_records = Table(
     # The cost at the price in force when the request was served, in micro-won; NULL when the
     # model had no price (or the row was written by a release before prices).
     Column("cost_micro_krw", BigInteger, nullable=True),
+    # Where the request was served: the backend's jurisdiction (ISO 3166-1 alpha-2), NULL when no
+    # backend was chosen (refused before routing) or written by a release before residency.
+    Column("jurisdiction", String(2), nullable=True),
+    # Personal data found in the request, as counts per type ({"KR_RRN": 2}); never a value.
+    Column("pii_counts", JSON(none_as_null=True), nullable=True),
     # Billing reads one organisation's rows for a period.
     Index("ix_usage_records_org_id_created_at", "org_id", "created_at"),
 )
@@ -170,7 +175,43 @@ audit_log = Table(
     Column("target_id", String, nullable=True),
     Column("org_id", String, nullable=True),
     Column("detail", JSON, nullable=False),
+    # The hash chain (see store/sql/audit_chain.py): entries are numbered in commit order under
+    # the ``audit`` change-counter row lock; ``hash`` covers the entry and the previous hash.
+    Column("seq", BigInteger, nullable=True, unique=True),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=True),
     Index("ix_audit_log_org_id_at", "org_id", "at"),
+)
+
+# Signed checkpoints of the audit chain: (seq, hash) signed with the gateway's Ed25519 key, whose
+# private half never enters the database. An auditor keeps copies elsewhere (`onshore audit
+# checkpoint --out`); a chain cut short or rebuilt no longer matches them.
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("seq", BigInteger, primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("key_id", String(64), nullable=False),  # the public key's fingerprint
+    Column("signature", String(128), nullable=False),  # hex Ed25519 signature
+)
+
+# Where an organisation's or key's data may go and what happens to personal data in its requests.
+# One row per subject that has any; NULL columns mean "not set here" (an organisation without
+# jurisdictions is limited to the gateway's own; a key without them has its organisation's; a key
+# without a personal-data policy has its organisation's). Changes take the ``limits`` change
+# number, so replicas reload them with the limits snapshot.
+policies = Table(
+    "policies",
+    metadata,
+    Column("scope", String(8), primary_key=True),  # "org" or "key"
+    Column("subject_id", String, primary_key=True),
+    Column("jurisdictions", JSON(none_as_null=True), nullable=True),  # ["KR", "JP"]
+    Column("pii_mode", String(16), nullable=True),  # off | detect | redact | block
+    Column("pii_types", JSON(none_as_null=True), nullable=True),  # NULL: every type
+    Column("pii_restore", Boolean, nullable=True),
+    Column("pii_redact_output", Boolean, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
 )
 
 # Limits per organisation or key: one row per subject that has any, a NULL column means "no limit

@@ -20,11 +20,14 @@ from sqlalchemy import Connection, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from onshore.domain.audit import AuditEntry
+from onshore.domain.limits import Scope
+from onshore.domain.policy import SubjectPolicy
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.ports import AlreadyExists, StoreError
 from onshore.store.sql.audit import append_entries
 from onshore.store.sql.errors import is_unique_violation
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
+from onshore.store.sql.policies import next_limits_version, write_policy
 from onshore.store.sql.schema import api_keys, change_counters, organisations
 
 Clock = Callable[[], datetime]
@@ -92,6 +95,14 @@ class TenancyTransaction:
     def append_audit(self, *entries: AuditEntry) -> None:
         """Append ``entries`` in this transaction (idempotent on their ids)."""
         append_entries(self._conn, self._audit_insert, entries)
+
+    def set_policy(self, scope: Scope, subject_id: str, policy: SubjectPolicy) -> None:
+        """Write a new organisation's or key's policy (its jurisdictions at creation) in this
+        transaction; it takes the limits change number, so replicas reload policies at once."""
+        if policy.empty:
+            return
+        next_limits_version(self._conn)
+        write_policy(self._conn, scope, subject_id, policy, self._clock())
 
     def next_change_seq(self) -> int:
         """The next number of the key change sequence, held (row-locked) until this commits.
