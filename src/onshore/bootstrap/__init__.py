@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
+from onshore.bootstrap.audit import add_checkpoints
 from onshore.config.checks import admin_token_problem, backend_problems
 from onshore.config.settings import Settings
 from onshore.domain.audit import AuditEntry
@@ -117,6 +118,7 @@ class _Sql:
             digester=self.digester,
             audit=audit,
             audit_reader=audit,
+            audit_trail=self.audit,
             limits=self.limits,
             close=close,
         )
@@ -222,6 +224,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     lifecycle.add(
         "audit", start=_in_thread(audit_sink.start), stop=lambda: asyncio.to_thread(audit_sink.close, 30.0)
     )
+    add_checkpoints(lifecycle, settings, store.audit_trail, env)
     database = _Database(settings, store, key_sync, cache, admission.sync, admission.seeder)
     lifecycle.add("database", start=database.start, stop=database.stop, check=database.check)
     lifecycle.add("keys", check=database.keys_check)

@@ -25,7 +25,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
     "limits": ("onshore.cli.limits:limits", "Set, show and clear rate limits, quotas and budgets."),
     "prices": ("onshore.cli.prices:prices", "Set and list prices per model (KRW per million tokens)."),
-    "audit": ("onshore.cli.audit:audit", "Show who changed which organisation or key, and when."),
+    "audit": ("onshore.cli.audit:audit", "The audit trail: list, verify its hash chain, export, checkpoint."),
     "db": ("onshore.cli.db:db", "Database migrations."),
     "pii": ("onshore.cli.pii:pii", "Detect Korean personal data in text."),
     "plan": ("onshore.cli.plan:plan", "Size an AI data center by simulation."),

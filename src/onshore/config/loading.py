@@ -26,10 +26,18 @@ CONFIG_ENV = "ONSHORE_CONFIG"
 # The file `onshore init` writes and every command looks for in the working directory.
 DEFAULT_CONFIG_NAME = "onshore.yaml"
 # Environment variables with our prefix that are not configuration keys: the config file's path,
-# scripts/install.sh's two, and the default names of the two secrets (admin.token_env and
-# security.secret_env; other names those keys and backends' api_key_env give are allowed too).
+# scripts/install.sh's two, and the default names of the secrets (admin.token_env,
+# security.secret_env and audit.signing_key_env; other names those keys and backends' api_key_env
+# give are allowed too).
 NOT_SETTINGS = frozenset(
-    {"ONSHORE_CONFIG", "ONSHORE_VENV", "ONSHORE_EXTRAS", "ONSHORE_ADMIN_TOKEN", "ONSHORE_SECRET"}
+    {
+        "ONSHORE_CONFIG",
+        "ONSHORE_VENV",
+        "ONSHORE_EXTRAS",
+        "ONSHORE_ADMIN_TOKEN",
+        "ONSHORE_SECRET",
+        "ONSHORE_AUDIT_SIGNING_KEY",
+    }
 )
 # The test suite's own variables (servers to test against); never read by the gateway.
 _TEST_PREFIX = "ONSHORE_TEST_"
@@ -124,7 +132,7 @@ def _env_overrides(
 
 
 def _secret_names(settings: Settings) -> set[str]:
-    names = {settings.admin.token_env, settings.security.secret_env}
+    names = {settings.admin.token_env, settings.security.secret_env, settings.audit.signing_key_env}
     names.update(
         b.api_key_env for b in settings.backends if isinstance(b, RemoteBackendSettings) and b.api_key_env
     )

@@ -23,6 +23,11 @@ class AuditEntry:
     ``id`` is the idempotency key: storing the same entry twice (a retried batch, a replayed
     spool) keeps one row. ``detail`` is a JSON object of plain values; it must never hold a key's
     secret or prompt text.
+
+    ``seq``, ``prev_hash`` and ``hash`` are the entry's place in the hash chain
+    (:mod:`onshore.domain.audit_chain`): the store sets them when it appends the entry, so they are
+    None on an entry not yet stored (or stored by a release before the chain). They take no part
+    in equality: the same entry read back is equal to the one appended.
     """
 
     id: str
@@ -33,6 +38,9 @@ class AuditEntry:
     target_id: str | None = None
     org_id: str | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
+    seq: int | None = field(default=None, compare=False)
+    prev_hash: str | None = field(default=None, compare=False)
+    hash: str | None = field(default=None, compare=False)
 
     @classmethod
     def create(

@@ -57,7 +57,9 @@ def decode_usage(line: bytes) -> UsageRecord:
     return UsageRecord(**known)
 
 
-_AUDIT_FIELDS = tuple(field.name for field in dataclasses.fields(AuditEntry))
+# The chain fields (seq, prev_hash, hash) are the store's to assign when it appends, so a spooled
+# entry never carries them: a replay is chained like any new entry (or skipped, if already stored).
+_AUDIT_FIELDS = tuple(field.name for field in dataclasses.fields(AuditEntry) if field.compare)
 
 
 def encode_audit(entry: AuditEntry) -> bytes:
