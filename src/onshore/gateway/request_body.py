@@ -18,6 +18,11 @@ from onshore.domain.catalog import Endpoint
 from onshore.errors import InvalidRequest
 
 MAX_MODEL_NAME = 256  # longer names are refused: they would be echoed back and stored in the ledger
+# Arrays and objects nest at most this deep: as deep as orjson writes back. It reads 1,024 levels, and
+# a body nested between the two was a 500 wherever the gateway re-encodes it (an alias, a stream, a
+# redaction); Python's json (the duplicate-key check) recursed past its limit at about 1,000. A
+# tool's JSON schema, the deepest thing a real request carries, nests a dozen levels.
+MAX_NESTING = 254
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # The fields the gateway decides on. A body that names one twice is refused: orjson keeps the last
 # value, an engine may keep the first, and the raw bytes go upstream unchanged, so a key limited to a
@@ -44,6 +49,7 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
         raise InvalidRequest("The request body is not valid JSON.") from None
     if not isinstance(payload, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    _refuse_deep_nesting(raw, payload)
     _refuse_duplicate_decided_keys(raw)
     model = payload.get("model")
     if not isinstance(model, str) or not model:
@@ -75,6 +81,24 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
             )
         include_usage = flag
     return ParsedBody(payload=payload, model=model, stream=stream, include_usage=include_usage, raw=raw)
+
+
+def _refuse_deep_nesting(raw: bytes, payload: dict[str, Any]) -> None:
+    """Refuse a body whose arrays and objects nest deeper than ``MAX_NESTING``.
+
+    Nesting cannot be deeper than the count of ``[`` and ``{`` bytes, so two byte counts clear almost
+    every body; a body with more of them (a long chat, code in a prompt) is encoded once, which is
+    exactly the test and costs about a third of its parse (measured: a 300-message chat, 20 KB,
+    45 µs against 145 µs; walking it in Python cost twice the parse).
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:
+        return
+    try:
+        orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        raise InvalidRequest(
+            f"The request body nests arrays and objects more than {MAX_NESTING} levels deep."
+        ) from None
 
 
 def _refuse_duplicate_decided_keys(raw: bytes) -> None:

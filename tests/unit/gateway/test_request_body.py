@@ -5,7 +5,7 @@ import pytest
 
 from onshore.domain.catalog import Endpoint
 from onshore.errors import InvalidRequest
-from onshore.gateway.request_body import parse_body, upstream_body
+from onshore.gateway.request_body import MAX_NESTING, parse_body, upstream_body
 
 CHAT = b'{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[{"a":1}],"x_vendor":{"k":[1,2.5]}}'
 
@@ -81,3 +81,32 @@ def test_the_same_name_in_a_nested_object_is_fine() -> None:
 def test_model_names_the_ledger_cannot_hold_are_refused(model: str) -> None:
     with pytest.raises(InvalidRequest):
         parse_body(orjson.dumps({"model": model, "messages": [{"role": "user"}]}), Endpoint.CHAT)
+
+
+def _nested(depth: int, extra: bytes = b"") -> bytes:
+    """A chat body whose deepest array is ``depth`` levels down, the top object counted."""
+    return (
+        b'{"model":"m","messages":[{"role":"user"'
+        + extra
+        + b'}],"x":'
+        + b"[" * (depth - 1)
+        + b"]" * (depth - 1)
+        + b"}"
+    )
+
+
+@pytest.mark.parametrize("extra", [b"", b',"content":"\\u0041"'], ids=["plain", "escaped"])
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 1000, 1024])
+def test_nesting_too_deep_to_write_back_is_refused(depth: int, extra: bytes) -> None:
+    """1,000 levels with an escape made the duplicate-key check recurse past Python's limit, and 255
+    levels on a stream or an alias could not be written back upstream: both were a 500."""
+    with pytest.raises(InvalidRequest) as info:
+        parse_body(_nested(depth, extra), Endpoint.CHAT)
+    assert "levels deep" in info.value.message
+
+
+def test_nesting_as_deep_as_allowed_goes_upstream_rewritten() -> None:
+    parsed = parse_body(
+        _nested(MAX_NESTING, b',"content":"\\u0041"')[:-1] + b',"stream":true}', Endpoint.CHAT
+    )
+    assert orjson.loads(upstream_body(parsed, "alias"))["model"] == "alias"
