@@ -19,10 +19,9 @@ from sqlalchemy.engine import make_url
 
 from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
-from onshore.bootstrap.audit import add_checkpoints
+from onshore.bootstrap.audit import AuditLog, add_checkpoints
 from onshore.config.checks import admin_token_problem, backend_problems
 from onshore.config.settings import Settings
-from onshore.domain.audit import AuditEntry
 from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.errors import ConfigError
@@ -74,20 +73,6 @@ def load_secret(settings: Settings, environ: Mapping[str, str] | None = None) ->
     return path.read_bytes().strip()
 
 
-class _AuditLog:
-    """The audit ports over SQL: appends go to ``write`` (buffered for the server, direct for the CLI)."""
-
-    def __init__(self, write: Callable[[AuditEntry], None], table: SqlAuditLog) -> None:
-        self._write = write
-        self._table = table
-
-    def append(self, entry: AuditEntry) -> None:
-        self._write(entry)
-
-    def entries(self, limit: int = 100, org_id: str | None = None) -> list[AuditEntry]:
-        return self._table.list(org_id=org_id, limit=limit)
-
-
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     """The database as ports, for the CLI: the schema is brought up to date first, audit entries
     are written at once (a command's entry must be durable when the command returns)."""
@@ -95,7 +80,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         _ensure_data_dir(settings.data_dir, settings.database_url)
         upgrade(settings.database_url)
     sql = _Sql(settings)
-    audit = _AuditLog(lambda entry: sql.audit.append_many([entry]), sql.audit)
+    audit = AuditLog(lambda entry: sql.audit.append_many([entry]), sql.audit)
     return sql.store(audit, sql.engine.dispose)
 
 
@@ -110,7 +95,7 @@ class _Sql:
         self.limits = SqlLimitsStore(self.engine)
         self.digester = KeyDigester(load_secret(settings))
 
-    def store(self, audit: _AuditLog, close: Callable[[], None]) -> Store:
+    def store(self, audit: AuditLog, close: Callable[[], None]) -> Store:
         return Store(
             tenancy=self.tenancy,
             usage=self.usage,
@@ -155,7 +140,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     # Not migrated here: a replica must start while the database is down (the lifecycle retries).
     sql = _Sql(settings)
     audit_sink = BufferedAuditSink(sql.audit, spool_path=settings.data_dir / "audit-spool.jsonl")
-    store = sql.store(_AuditLog(audit_sink.submit, sql.audit), sql.engine.dispose)
+    store = sql.store(AuditLog(audit_sink.submit, sql.audit), sql.engine.dispose)
     metrics = GatewayMetrics()
     ledger = settings.ledger
     sink = BufferedUsageSink(

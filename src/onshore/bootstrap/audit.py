@@ -1,4 +1,4 @@
-"""The audit trail's signing key and its periodic checkpoints, wired from settings.
+"""The audit trail's wiring: its ports over SQL, the signing key, the periodic checkpoints.
 
 The private key never enters the database: it comes from ``audit.signing_key_env`` or else the
 file ``audit.signing_key_file`` (default ``<data_dir>/audit-signing.key``), made once with mode 0600
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from onshore.admin.audit_chain import sign_checkpoint
 from onshore.config.settings import Settings
+from onshore.domain.audit import AuditEntry
 from onshore.domain.audit_chain import Checkpoint, SignatureCheck
 from onshore.errors import ConfigError
 from onshore.gateway.periodic import Periodic
@@ -33,6 +34,7 @@ from onshore.store.audit_signing import (
     parse_public_key,
     signature_valid,
 )
+from onshore.store.sql.audit import SqlAuditLog
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,7 @@ SIGNING_KEY_FILE = "audit-signing.key"
 
 __all__ = [
     "SIGNING_KEY_FILE",
+    "AuditLog",
     "add_checkpoints",
     "load_signer",
     "signature_check",
@@ -121,6 +124,20 @@ def signature_check(trusted: Mapping[str, Ed25519PublicKey]) -> SignatureCheck:
         return None
 
     return check
+
+
+class AuditLog:
+    """The audit ports over SQL: appends go to ``write`` (buffered for the server, direct for the CLI)."""
+
+    def __init__(self, write: Callable[[AuditEntry], None], table: SqlAuditLog) -> None:
+        self._write = write
+        self._table = table
+
+    def append(self, entry: AuditEntry) -> None:
+        self._write(entry)
+
+    def entries(self, limit: int = 100, org_id: str | None = None) -> list[AuditEntry]:
+        return self._table.list(org_id=org_id, limit=limit)
 
 
 class _Checkpointer:
