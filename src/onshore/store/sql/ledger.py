@@ -8,11 +8,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, or_, select, text
 
+from onshore.domain.residency import ResidencyReport
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord, UsageSummary
 from onshore.store.setaside import Rejected
 from onshore.store.sql.errors import translate_errors, translate_write_errors
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
 from onshore.store.sql.rejects import SqlRejectStore
+from onshore.store.sql.residency import residency_report
 from onshore.store.sql.schema import usage_records
 
 _COLUMNS = tuple(column.name for column in usage_records.columns)
@@ -172,6 +174,10 @@ class SqlUsageStore:
             query = query.limit(limit)
         with translate_errors("reading usage records"), self._engine.connect() as conn:
             return [_record(row) for row in conn.execute(query)]
+
+    def residency(self, org_id: str, start: datetime, end: datetime) -> ResidencyReport:
+        """Where the organisation's requests were served, and its refusals (``store/sql/residency``)."""
+        return residency_report(self._engine, org_id, start, end)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the database answers ``SELECT 1``."""
