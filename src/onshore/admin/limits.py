@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from onshore.admin.tenancy import require_org
+from onshore.admin.tenancy import require_subject
 from onshore.domain.audit import AuditEntry
 from onshore.domain.limits import LIMIT_FIELDS, Limits, Scope, Tier
 from onshore.domain.tenancy import ApiKey, Organisation
-from onshore.errors import InvalidRequest, NotFound
+from onshore.errors import InvalidRequest
 from onshore.ports import LimitsStore, TenancyStore
 
 ALL_FIELDS: tuple[str, ...] = (*LIMIT_FIELDS, "tier")
@@ -72,7 +72,7 @@ def show_limits(tenancy: TenancyStore, store: LimitsStore, scope: Scope | str, s
     Raises:
         NotFound: no organisation by that name, or no key with that id.
     """
-    scope, org, key = _subject(tenancy, scope, subject)
+    scope, org, key = require_subject(tenancy, scope, subject)
     own = store.get_limits(scope, key.id if key is not None else org.id)
     org_limits = store.get_limits(Scope.ORG, org.id) if key is not None else None
     return LimitsView(scope, org, key, own, org_limits)
@@ -99,7 +99,7 @@ def set_limits(
         InvalidRequest: an unknown field, a value that is not a whole number >= 0 (or too large),
             a tier on a key or an unknown tier, or a key's limit above its organisation's.
     """
-    scope, org, key = _subject(tenancy, scope, subject)
+    scope, org, key = require_subject(tenancy, scope, subject)
     parsed = {name: _parse(scope, name, value) for name, value in changes.items()}
     action = "limits.clear" if all(v is None for v in parsed.values()) else "limits.set"
 
@@ -124,7 +124,7 @@ def clear_limits(
         NotFound: no such organisation or key.
         InvalidRequest: an unknown field, or ``tier`` for a key.
     """
-    scope, org, key = _subject(tenancy, scope, subject)
+    scope, org, key = require_subject(tenancy, scope, subject)
     wanted = list(dict.fromkeys(names or ()))
     for name in wanted:
         _check_field(scope, name)
@@ -169,28 +169,6 @@ def _update(
 
 
 # --- validation ---------------------------------------------------------------------------------
-
-
-def parse_scope(scope: Scope | str) -> Scope:
-    try:
-        return Scope(scope)
-    except ValueError:
-        raise InvalidRequest(f"unknown scope {scope!r}: use org or key", param="scope") from None
-
-
-def _subject(
-    tenancy: TenancyStore, scope: Scope | str, subject: str
-) -> tuple[Scope, Organisation, ApiKey | None]:
-    scope = parse_scope(scope)
-    if scope is Scope.ORG:
-        return scope, require_org(tenancy, subject), None
-    key = tenancy.get_key(subject)
-    if key is None:
-        raise NotFound(f"no key with id {subject!r}", param="key_id")
-    org = tenancy.get_org(key.org_id)
-    if org is None:  # pragma: no cover - a key's organisation is a foreign key
-        raise NotFound(f"the organisation of key {subject!r} no longer exists", param="key_id")
-    return scope, org, key
 
 
 def _check_field(scope: Scope, name: str) -> None:
