@@ -16,6 +16,8 @@ from onshore.cli.common import (
     print_table,
     store_for,
 )
+from onshore.cli.limits import announce
+from onshore.cli.policy import jurisdictions_flag
 
 if TYPE_CHECKING:
     from onshore.config.settings import Settings
@@ -31,15 +33,29 @@ def keys() -> None:
 @click.option("--name", default=None, help="A label for the key.")
 @click.option("--models", default=None, help="Comma-separated allow-list of models (default: all).")
 @click.option("--expires-in", "expires_in", default=None, help="Lifetime, e.g. 30d, 12h, 2w (default: none).")
+@click.option(
+    "--jurisdictions",
+    default=None,
+    callback=jurisdictions_flag,
+    metavar="CODES",
+    help="Narrow where this key's data may be processed, e.g. KR (default: its organisation's).",
+)
 @config_option
 @json_option
 def create(
-    org: str, name: str | None, models: str | None, expires_in: str | None, config: str | None, as_json: bool
+    org: str,
+    name: str | None,
+    models: str | None,
+    expires_in: str | None,
+    jurisdictions: str | None,
+    config: str | None,
+    as_json: bool,
 ) -> None:
     """Create a key. The secret is printed this once only."""
     from onshore.admin.tenancy import create_key, key_json  # noqa: PLC0415
 
-    store = store_for(config)
+    settings = load(config)
+    store = store_for(config, settings)
     try:
         new = create_key(
             store.tenancy,
@@ -48,12 +64,17 @@ def create(
             name=name,
             models=models.split(",") if models is not None else None,
             expires_in=expires_in,
+            jurisdictions=jurisdictions,
+            policies=store.policies,
+            home=settings.server.jurisdiction,
             actor=cli_actor(),
         )
     finally:
         store.close()
+    if jurisdictions is not None:
+        announce(settings)
     if as_json:
-        print_json({**key_json(new.key), "key": new.secret})
+        print_json({**key_json(new.key), "key": new.secret, "jurisdictions": _codes(jurisdictions)})
         return
     click.echo(f"created key {new.key.id} for {org}")
     click.echo(f"  {new.secret}")
@@ -113,6 +134,10 @@ def revoke(key_id: str, config: str | None, as_json: bool) -> None:
         print_json(key_json(key))
     else:
         click.echo(f"revoked key {key.id}")
+
+
+def _codes(jurisdictions: str | None) -> list[str] | None:
+    return jurisdictions.split(",") if jurisdictions is not None else None
 
 
 async def _publish(settings: Settings, key_id: str) -> None:

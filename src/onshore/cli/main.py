@@ -19,12 +19,20 @@ from onshore.cli.common import Group
 _COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("onshore.cli.serve:serve", "Run the gateway (OpenAI-compatible API and admin API)."),
     "init": ("onshore.cli.init:init", "Write a starter config, create an organisation and a key."),
-    "orgs": ("onshore.cli.orgs:orgs", "Create and list partner organisations."),
+    "orgs": ("onshore.cli.orgs:orgs", "Create, list and set partner organisations (jurisdictions)."),
     "keys": ("onshore.cli.keys:keys", "Create, list and revoke partner API keys."),
     "backends": ("onshore.cli.backends:backends", "List configured inference backends and their health."),
     "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
     "limits": ("onshore.cli.limits:limits", "Set, show and clear rate limits, quotas and budgets."),
     "prices": ("onshore.cli.prices:prices", "Set and list prices per model (KRW per million tokens)."),
+    "policy": (
+        "onshore.cli.policy:policy",
+        "Set and show jurisdictions and personal-data policies of organisations and keys.",
+    ),
+    "residency": (
+        "onshore.cli.residency:residency",
+        "Report where an organisation's requests were processed, from the ledger.",
+    ),
     "audit": ("onshore.cli.audit:audit", "The audit trail: list, verify its hash chain, export, checkpoint."),
     "db": ("onshore.cli.db:db", "Database migrations."),
     "pii": ("onshore.cli.pii:pii", "Detect Korean personal data in text."),
