@@ -1,4 +1,5 @@
-"""``/admin/v1/…``: organisations, keys, limits, prices, backends and usage, behind the admin token.
+"""``/admin/v1/…``: organisations, keys, limits, prices, policies, backends, usage and residency,
+behind the admin token.
 
 A partner key is never an admin credential: it gets 401 here like any other wrong token.
 """
@@ -16,7 +17,7 @@ import orjson
 
 from onshore.admin import audit, tenancy, usage
 from onshore.admin.tenancy import key_json, org_json
-from onshore.api import admin_backends, admin_limits
+from onshore.api import admin_backends, admin_limits, admin_policy
 from onshore.api.http import Exchange
 from onshore.config.checks import admin_token_problem
 from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
@@ -90,9 +91,15 @@ async def _list_orgs(req: AdminRequest) -> tuple[int, Any]:
 
 
 async def _create_org(req: AdminRequest) -> tuple[int, Any]:
-    name = _string((await req.json()).get("name"), "name")
-    org = await _run(lambda: tenancy.create_org(req.services.store.tenancy, name, actor=ADMIN_ACTOR))
-    return 201, org_json(org)
+    data = await req.json()
+    name = _string(data.get("name"), "name")
+    allowed = tenancy.jurisdictions_arg(data.get("jurisdictions"))
+    org = await _run(
+        lambda: tenancy.create_org(req.services.store.tenancy, name, jurisdictions=allowed, actor=ADMIN_ACTOR)
+    )
+    if allowed is not None:
+        await req.services.announce_limits_change()  # its policy, on every replica at once
+    return 201, {**org_json(org), "jurisdictions": _listed(allowed)}
 
 
 async def _list_keys(req: AdminRequest) -> tuple[int, Any]:
@@ -110,6 +117,7 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
     if expires_in is not None and not isinstance(expires_in, str):
         raise InvalidRequest("'expires_in' must be a string such as '30d'.", param="expires_in")
     key_name = data.get("name")
+    allowed = tenancy.jurisdictions_arg(data.get("jurisdictions"))
     store = req.services.store
     new = await _run(
         lambda: tenancy.create_key(
@@ -119,11 +127,17 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
             name=key_name if isinstance(key_name, str) else None,
             models=models,
             expires_in=expires_in,
+            jurisdictions=allowed,
+            policies=store.policies,
+            home=req.services.settings.server.jurisdiction,
             actor=ADMIN_ACTOR,
         )
     )
+    if allowed is not None:
+        # Its policy first: on this replica the key is then never served under its organisation's.
+        await req.services.announce_limits_change()
     await req.services.key_sync.refresh_key(new.key.id)  # usable on this replica at once
-    return 201, {**key_json(new.key), "key": new.secret}
+    return 201, {**key_json(new.key), "key": new.secret, "jurisdictions": _listed(allowed)}
 
 
 async def _revoke_key(req: AdminRequest) -> tuple[int, Any]:
@@ -173,6 +187,9 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
     (("orgs", "*", "limits"), {"GET": admin_limits.get_org_limits, "PUT": admin_limits.put_org_limits}),
     (("keys", "*", "limits"), {"GET": admin_limits.get_key_limits, "PUT": admin_limits.put_key_limits}),
     (("prices",), {"GET": admin_limits.get_prices, "PUT": admin_limits.put_prices}),
+    (("orgs", "*", "policy"), {"GET": admin_policy.get_org_policy, "PUT": admin_policy.put_org_policy}),
+    (("keys", "*", "policy"), {"GET": admin_policy.get_key_policy, "PUT": admin_policy.put_key_policy}),
+    (("residency",), {"GET": admin_policy.get_residency}),
     (("backends",), {"GET": _backends}),
     (("usage",), {"GET": _usage}),
     (("audit",), {"GET": _audit}),
@@ -201,6 +218,10 @@ def _check_admin(services: Services, headers: dict[bytes, bytes]) -> None:
 
 async def _run(action: Callable[[], _T]) -> _T:
     return await asyncio.to_thread(action)
+
+
+def _listed(codes: tuple[str, ...] | None) -> list[str] | None:
+    return None if codes is None else list(codes)
 
 
 def _string(value: object, param: str) -> str:

@@ -13,6 +13,7 @@ import orjson
 
 from onshore import __version__
 from onshore.api.openapi_limits import limits_schemas
+from onshore.api.openapi_policy import policy_paths, policy_schemas
 from onshore.api.openapi_schemas import schemas
 
 
@@ -291,6 +292,7 @@ def document() -> dict[str, Any]:
         },
         **_admin_paths(),
         **_limits_paths(),
+        **policy_paths(_op, _path_param),
     }
     statuses = {
         400: "Invalid request",
@@ -326,7 +328,7 @@ def document() -> dict[str, Any]:
             "responses": {
                 f"E{s}": {"description": d, "content": _json("Error")} for s, d in statuses.items()
             },
-            "schemas": {**schemas(), **limits_schemas()},
+            "schemas": {**schemas(), **limits_schemas(), **policy_schemas()},
         },
     }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from onshore.api.openapi_policy import JURISDICTIONS
+
 # request_body.py: a non-empty string of at most 256 characters without control characters.
 _MODEL = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
 _COUNT = {"type": ["integer", "null"], "minimum": 0}  # max_tokens, max_completion_tokens, n
@@ -218,7 +220,10 @@ def schemas() -> dict[str, Any]:
         "OrgCreate": {
             "type": "object",
             "required": ["name"],
-            "properties": {"name": {"type": "string", "minLength": 1}},
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "jurisdictions": {**JURISDICTIONS, "description": "default: the gateway's own"},
+            },
         },
         "KeyCreate": {
             "type": "object",
@@ -233,6 +238,7 @@ def schemas() -> dict[str, Any]:
                     "description": "a duration such as 30d, 12h, 90m or 2w; at most 3650d",
                     "examples": ["30d"],
                 },
+                "jurisdictions": {**JURISDICTIONS, "description": "within the organisation's; default: its"},
             },
         },
     }
