@@ -214,6 +214,12 @@ def schemas() -> dict[str, Any]:
                 "target_id": {"type": ["string", "null"]},
                 "org_id": {"type": ["string", "null"]},
                 "detail": {"type": "object", "additionalProperties": True},
+                "seq": {
+                    "type": ["integer", "null"],
+                    "description": "the entry's place in the audit hash chain (docs/audit.md)",
+                },
+                "prev_hash": {"type": ["string", "null"], "description": "hex SHA-256 of the entry before"},
+                "hash": {"type": ["string", "null"], "description": "hex SHA-256 of prev_hash + this entry"},
             },
         },
         "AuditEntryList": _list_of("AuditEntry"),
