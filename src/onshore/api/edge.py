@@ -13,7 +13,15 @@ minutes. ``EdgeProtocol`` adds, at the noted cost per request:
 - **Read timeouts** (``server.header_timeout_s``, ``server.body_timeout_s``): one call a second per
   worker walks the open connections (``_Sweeper``); a request only records its phase. A head that
   is not complete in time gets 408; a body that stops arriving for the body timeout is handed back to
-  the app, whose ``read_body`` answers 408 with the request's id, so the ledger sees it too.
+  the app, whose ``read_body`` answers 408 with the request's id, so the ledger sees it too. A body
+  that keeps trickling in is not idle, so the whole body also has a deadline: four body timeouts,
+  plus a second per KiB that arrived (a client sending a byte a second held its connection for as
+  long as it liked; a real upload, even over a slow link, is far inside it). Bytes that begin no
+  request (the empty lines RFC 9112 lets a client send first) count as a head: a trickle of them
+  after a keep-alive answer held the connection too, since each one stopped uvicorn's idle timer.
+- **A malformed body** (a bad chunk size): when the app is reading the body, it answers 400 as for a
+  timeout, with the request's id; otherwise the edge answers 400 itself, or closes the connection
+  when a response is under way.
 - **Answers of the edge itself** (400 for a malformed request, 408, 414, 431) are OpenAI-shaped JSON
   with an ``x-request-id``, and end with a lingering close: the client reads the answer instead of a
   reset caused by the bytes it was still sending.
@@ -39,10 +47,11 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from onshore.api.access_log import ACCESS_LOGGER, enable_access_log
-from onshore.api.http import READ_TIMED_OUT, RequestIds
+from onshore.api.http import BODY_REFUSED, RequestIds
 from onshore.api.http10 import CloseDelimited
 from onshore.config.loading import load_settings
 from onshore.config.settings import ServerSettings
+from onshore.errors import InvalidRequest, OnshoreError, RequestTimeout
 
 log = logging.getLogger("onshore.api")
 
@@ -56,6 +65,8 @@ _CLOSING = 5  # answered by the edge itself: what the client still sends is drop
 
 _LINGER_S = 2.0  # how long a refused client may go on sending before the connection closes
 _GRACE_TICKS = 2  # seconds the app has to answer 408 once its request body timed out
+_BODY_SPAN = 4  # the whole body arrives within this many body timeouts ...
+_BODY_RATE = 1024  # ... plus a second per this many bytes of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +175,8 @@ class EdgeProtocol(HttpToolsProtocol):
         self._ids = shared.ids
         self._phase = _FRESH
         self._since: int | None = None  # the sweeper's tick when it first saw this phase waiting
+        self._body_since: int | None = None  # the sweeper's tick when it first saw this body
+        self._body_bytes = 0  # the bytes of the chunks that came while the body was read
         self._chunk = 0  # the size of the chunk being parsed
         self._first = 0  # the size of the chunk the current head began in
         self._unparsed = 0  # bytes of the current head's chunks after its first one
@@ -185,8 +198,13 @@ class EdgeProtocol(HttpToolsProtocol):
             self._unparsed += size
         elif phase == _BODY:
             self._since = None  # the body moves: its idle clock starts again
-        elif phase == _CLOSING:
-            return
+            self._body_bytes += size
+        elif phase == _DONE:
+            # A new head, or bytes that begin none (empty lines): a head's deadline either way.
+            self._phase = _FRESH
+            self._since = None
+        elif phase in (_CLOSING, _BODY_LATE):
+            return  # refused: what the client still sends is dropped unparsed
         self._chunk = size
         _base_data_received(self, data)
         if self._phase == _HEAD and self._unparsed > self._max_head:
@@ -206,7 +224,8 @@ class EdgeProtocol(HttpToolsProtocol):
             self._refusal = self._too_large()
             raise _Refused
         self._phase = _BODY
-        self._since = None
+        self._since = self._body_since = None
+        self._body_bytes = 0
         _base_headers_complete(self)
         cycle = self.cycle
         if self.scope["http_version"] == "1.0" and cycle is not None and cycle.scope is self.scope:
@@ -233,6 +252,13 @@ class EdgeProtocol(HttpToolsProtocol):
         """uvicorn calls this for any parser error, the ones our callbacks raise on purpose included."""
         refusal, self._refusal = self._refusal, None
         status, code, message = refusal or (400, "invalid_http_request", "The HTTP request is malformed.")
+        # A malformed body behind a good head: the app has the request, and answers with its id.
+        if (
+            refusal is None
+            and self._phase == _BODY
+            and self._refuse_body(InvalidRequest(message, code=code), None)
+        ):
+            return
         self._refuse(status, code, message)
 
     def _refuse(self, status: int, code: str, message: str) -> None:
@@ -282,22 +308,15 @@ class EdgeProtocol(HttpToolsProtocol):
         phase = self._phase
         if phase >= _DONE:
             return
+        if phase == _BODY:
+            self._check_body(tick)
+            return
         since = self._since
         if since is None:
             self._since = tick
             return
         waited = tick - since
-        if phase == _BODY:
-            if waited < self._body_ticks:
-                return
-            cycle = self.cycle
-            if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
-                # The app has not read what came yet, or has not asked for the body (a client that
-                # sent "Expect: 100-continue" waits for that): the stall is ours, not the client's.
-                self._since = tick
-            else:
-                self._body_timed_out(tick)
-        elif phase == _BODY_LATE:
+        if phase == _BODY_LATE:
             if waited >= _GRACE_TICKS:  # the app did not answer: end the request
                 self._phase = _CLOSING
                 self.transport.close()
@@ -306,22 +325,46 @@ class EdgeProtocol(HttpToolsProtocol):
             if cycle is not None and not cycle.response_complete:
                 self._since = tick  # a pipelined head waits behind a response still being sent
             elif phase == _FRESH:
-                self._phase = _CLOSING  # connected and never sent a byte: no one to answer
+                self._phase = _CLOSING  # connected, and sent no request: no one to answer
                 self.transport.close()
             else:
                 self._refuse(408, "request_timeout", "The request headers did not arrive in time.")
+
+    def _check_body(self, tick: int) -> None:
+        """The body's idle clock (restarted by every chunk) and its whole deadline (never restarted)."""
+        since = self._since = tick if self._since is None else self._since
+        began = self._body_since = tick if self._body_since is None else self._body_since
+        cycle = self.cycle
+        if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
+            # The app has not read what came yet, or has not asked for the body (a client that
+            # sent "Expect: 100-continue" waits for that): the stall is ours, not the client's.
+            self._since = tick
+            self._body_since = began + 1
+        elif tick - since >= self._body_ticks or tick - began >= self._body_deadline():
+            self._body_timed_out(tick)
+
+    def _body_deadline(self) -> int:
+        return _BODY_SPAN * self._body_ticks + self._body_bytes // _BODY_RATE
 
     def _body_timed_out(self, tick: int) -> None:
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope or cycle.response_complete:
             self._linger()  # answered without the body (e.g. a 401): only the connection is left
-            return
-        if cycle.response_started:
+        elif cycle.response_started:
             self._since = tick  # the app answers while the body trickles in: that is its business
-            return
+            self._body_since = None
+        else:
+            self._refuse_body(RequestTimeout(), tick)
+
+    def _refuse_body(self, error: OnshoreError, tick: int | None) -> bool:
+        """Hand the app ``error`` for its ``read_body`` to raise; False when it has answered already."""
+        cycle = self.cycle
+        if cycle is None or cycle.scope is not self.scope or cycle.response_started:
+            return False
         scope: dict[str, Any] = cycle.scope  # type: ignore[assignment]
-        scope[READ_TIMED_OUT] = True  # read_body raises RequestTimeout: a 408 with the request's id
+        scope[BODY_REFUSED] = error  # read_body raises it: an answer with the request's id
         cycle.keep_alive = False  # and the connection closes after that answer
         cycle.message_event.set()  # wakes the app's receive()
         self._phase = _BODY_LATE
         self._since = tick
+        return True

@@ -15,13 +15,14 @@ from typing import Any
 import orjson
 
 from onshore.api.types import Receive, Scope, Send
-from onshore.errors import ClientClosed, InvalidRequest, PayloadTooLarge, RequestTimeout
+from onshore.errors import ClientClosed, InvalidRequest, OnshoreError, PayloadTooLarge
 
 JSON_HEADERS = ((b"content-type", b"application/json"),)
 
-# Set in a request's scope by the edge protocol (``onshore.api.edge``) when its body stopped
-# arriving for ``server.body_timeout_s``; ``read_body`` then answers 408 instead of waiting on.
-READ_TIMED_OUT = "onshore.read_timed_out"
+# Set in a request's scope by the edge protocol (``onshore.api.edge``) to the error the rest of its
+# body is refused with: RequestTimeout (408) when it stopped arriving for ``server.body_timeout_s``,
+# InvalidRequest (400) when its framing is malformed; ``read_body`` raises it instead of waiting on.
+BODY_REFUSED = "onshore.body_refused"
 
 # A client's own id for a request: visible ASCII (no space, no control character that could split a
 # log line or a header), at most 128 characters. Anything else is dropped, not refused: the id is
@@ -89,7 +90,7 @@ async def read_body(
 ) -> bytes:
     """The whole request body, at most ``limit`` bytes.
 
-    ``scope`` lets a body that stopped arriving be answered 408 (see ``READ_TIMED_OUT``); the check
+    ``scope`` lets a body the edge refused be answered (see ``BODY_REFUSED``); the check
     costs one dict look-up per extra chunk and nothing when the body came with the headers.
     """
     declared = headers.get(b"content-length")
@@ -110,8 +111,10 @@ async def read_body(
     parts = [body]
     size = len(body)
     while True:
-        if scope is not None and READ_TIMED_OUT in scope:
-            raise RequestTimeout
+        if scope is not None:
+            refused: OnshoreError | None = scope.get(BODY_REFUSED)
+            if refused is not None:
+                raise refused
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientClosed

@@ -10,7 +10,9 @@ import uvicorn
 from uvicorn.server import ServerState
 
 from onshore.api.edge import EDGE_LIMITS, EdgeLimits, EdgeProtocol
+from onshore.api.http import read_body
 from onshore.cli.serve import EDGE_PROTOCOL
+from onshore.errors import OnshoreError
 
 
 async def _app(scope: Any, receive: Any, send: Any) -> None:
@@ -118,3 +120,61 @@ async def test_an_idle_keep_alive_connection_is_left_to_uvicorn() -> None:
     for tick in range(1, 10):
         protocol.check_deadline(tick)
     assert not transport.closed
+
+
+async def _reading_app(scope: Any, receive: Any, send: Any) -> None:
+    """Reads the body as the gateway's handlers do, and answers with the status it got."""
+    try:
+        await read_body(receive, dict(scope["headers"]), 1 << 20, scope)
+        status = 200
+    except OnshoreError as exc:
+        status = exc.status
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _reading(limits: EdgeLimits) -> tuple[EdgeProtocol, _Transport]:
+    config = uvicorn.Config(app=_reading_app, http=EDGE_PROTOCOL, lifespan="off", log_config=None)
+    config.load()
+    protocol = EdgeProtocol(config, ServerState(), {EDGE_LIMITS: limits}, asyncio.get_running_loop())
+    transport = _Transport()
+    protocol.connection_made(transport)
+    return protocol, transport
+
+
+async def test_a_body_trickling_a_byte_a_second_gets_408_at_its_whole_deadline() -> None:
+    """Each byte restarted the idle clock: a byte a second held the connection for ever."""
+    protocol, transport = await _reading(EdgeLimits(body_timeout_s=1))
+    protocol.data_received(b"POST /v1/embeddings HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+    await asyncio.sleep(0)
+    for tick in range(1, 12):
+        if transport.written:
+            break
+        protocol.data_received(b"x")
+        protocol.check_deadline(tick)
+        await asyncio.sleep(0)
+    assert transport.written.startswith(b"HTTP/1.1 408 ")
+    assert 4 <= tick <= 6  # four body timeouts, and the sweep's second
+
+
+async def test_a_malformed_chunk_is_answered_by_the_app_reading_the_body() -> None:
+    protocol, transport = await _reading(EdgeLimits())
+    protocol.data_received(b"POST /v1/embeddings HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
+    await asyncio.sleep(0)
+    protocol.data_received(b"zz\r\nabc\r\n0\r\n\r\n")
+    protocol.data_received(b"more after the error is dropped")
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert transport.written.startswith(b"HTTP/1.1 400 ")
+    assert transport.written.count(b"HTTP/1.1") == 1
+
+
+async def test_empty_lines_trickling_after_a_keep_alive_answer_are_cut_off() -> None:
+    """Each byte stopped uvicorn's keep-alive timer, and the sweep left an answered connection alone."""
+    protocol, transport = await _connected(EdgeLimits(header_timeout_s=2))
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    await asyncio.sleep(0)
+    for tick in range(1, 6):
+        protocol.data_received(b"\r\n")
+        protocol.check_deadline(tick)
+    assert transport.closed

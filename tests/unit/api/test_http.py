@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from onshore.api.http import (
-    READ_TIMED_OUT,
+    BODY_REFUSED,
     Exchange,
     RequestIds,
     client_request_id,
     read_body,
 )
-from onshore.errors import ClientClosed, PayloadTooLarge, RequestTimeout
+from onshore.errors import ClientClosed, InvalidRequest, OnshoreError, PayloadTooLarge, RequestTimeout
 
 
 def test_server_ids_are_random_128_bit_hex_and_never_repeat() -> None:
@@ -78,8 +78,14 @@ def test_the_exchange_carries_both_ids() -> None:
     assert (exchange.request_id, exchange.client_request_id) == ("req_" + "0" * 32, "mine")
 
 
-def _receiver(*messages: dict[str, Any], scope: dict[str, Any] | None = None, flag_after: int = -1) -> Any:
-    """A receive() that plays the messages; after ``flag_after`` of them it marks the scope timed out."""
+def _receiver(
+    *messages: dict[str, Any],
+    scope: dict[str, Any] | None = None,
+    flag_after: int = -1,
+    refusal: OnshoreError | None = None,
+) -> Any:
+    """A receive() that plays the messages; after ``flag_after`` of them the edge refuses the body
+    (by default: it timed out)."""
     queue = list(messages)
     calls = 0
 
@@ -87,7 +93,7 @@ def _receiver(*messages: dict[str, Any], scope: dict[str, Any] | None = None, fl
         nonlocal calls
         calls += 1
         if scope is not None and calls - 1 == flag_after:
-            scope[READ_TIMED_OUT] = True
+            scope[BODY_REFUSED] = refusal or RequestTimeout()
         return queue.pop(0)
 
     return receive
@@ -118,6 +124,20 @@ async def test_a_body_the_edge_timed_out_is_a_408() -> None:
     with pytest.raises(RequestTimeout) as info:
         await read_body(receive, {}, 10, scope)
     assert (info.value.status, info.value.code) == (408, "request_timeout")
+
+
+async def test_a_body_the_edge_found_malformed_is_a_400() -> None:
+    scope: dict[str, Any] = {}
+    receive = _receiver(
+        {"type": "http.request", "body": b"", "more_body": True},
+        {"type": "http.request", "body": b"", "more_body": True},
+        scope=scope,
+        flag_after=0,
+        refusal=InvalidRequest("The HTTP request is malformed.", code="invalid_http_request"),
+    )
+    with pytest.raises(InvalidRequest) as info:
+        await read_body(receive, {}, 10, scope)
+    assert (info.value.status, info.value.code) == (400, "invalid_http_request")
 
 
 async def test_too_large_and_gone() -> None:
