@@ -10,6 +10,10 @@ It runs in a thread of the test process on aiohttp.web. What it does is chosen b
     slow          50 tokens, 20 ms apart, with usage (a stream a client can leave half way)
     gated         a normal answer, held until the test calls ``open_gate()`` (keeps a place busy
                   for exactly as long as a test needs)
+    echo          answers with the text of the last message it received (string or content parts),
+                  streamed 4 characters a chunk (so a placeholder is split across chunks)
+
+Every request body it receives is kept in ``bodies`` (what a model would have seen).
     (anything)    a normal answer with usage
 
     mode="garbage"    200 with a body that is not JSON, and streams of garbage
@@ -45,11 +49,19 @@ def _chunk(model: str, content: str | None, usage: dict[str, int] | None = None)
     return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
+def _last_text(body: dict[str, Any]) -> str:
+    content = body["messages"][-1].get("content")
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
 class ScriptedEngine:
     def __init__(self, mode: str = "normal") -> None:
         self.mode = mode
         self.port = free_port()
         self.calls = 0
+        self.bodies: list[bytes] = []
         self._loop = asyncio.new_event_loop()
         self._gate = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -85,6 +97,7 @@ class ScriptedEngine:
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/completions", self._completions)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -97,12 +110,39 @@ class ScriptedEngine:
     async def _embeddings(self, request: web.Request) -> web.Response:
         if self.mode == "fail-500":
             return web.json_response({"error": {"message": "engine crashed"}}, status=500)
+        raw = await request.read()
+        self.bodies.append(raw)
+        inputs = orjson.loads(raw).get("input")
+        count = len(inputs) if isinstance(inputs, list) else 1
+        data = [{"object": "embedding", "index": i, "embedding": [0.0, 1.0]} for i in range(count)]
         return web.json_response(
-            {"object": "list", "data": [], "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+            {"object": "list", "data": data, "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        )
+
+    async def _completions(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        raw = await request.read()
+        self.bodies.append(raw)
+        body = orjson.loads(raw)
+        prompt = body.get("prompt")
+        return web.json_response(
+            {
+                "id": "cmpl-x",
+                "object": "text_completion",
+                "created": int(time.time()),
+                "model": body.get("model"),
+                "choices": [{"index": 0, "text": "abc", "finish_reason": "stop", "logprobs": None}],
+                "usage": {
+                    "prompt_tokens": len(str(prompt)) // 4,
+                    "completion_tokens": 1,
+                    "total_tokens": 1 + len(str(prompt)) // 4,
+                },
+            }
         )
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
+        self.bodies.append(await request.read())
         body = await request.json()
         model, stream = body["model"], bool(body.get("stream"))
         if self.mode == "fail-500":
@@ -135,6 +175,7 @@ class ScriptedEngine:
         if model == "busy-429":
             return web.json_response({"detail": "busy"}, status=429, headers={"Retry-After": "7"})
         usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+        answer = _last_text(body) if model == "echo" else "abc"
         if not stream:
             return web.json_response(
                 {
@@ -145,7 +186,7 @@ class ScriptedEngine:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": "abc"},
+                            "message": {"role": "assistant", "content": answer},
                             "finish_reason": "stop",
                         }
                     ],
@@ -158,9 +199,10 @@ class ScriptedEngine:
             await response.write(b"data: <html>oops</html>\n\n")
             await response.write_eof()
             return response
-        tokens = 50 if model == "slow" else 3
+        pieces = [answer[i : i + 4] for i in range(0, len(answer), 4)] if model == "echo" else None
+        tokens = 50 if model == "slow" else len(pieces) if pieces is not None else 3
         for index in range(tokens):
-            await response.write(_chunk(model, f"t{index} "))
+            await response.write(_chunk(model, pieces[index] if pieces is not None else f"t{index} "))
             if self.mode == "cut":
                 assert request.transport is not None
                 request.transport.close()
