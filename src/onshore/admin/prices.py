@@ -26,7 +26,7 @@ from onshore.ports import LimitsStore
 Source = Literal["config", "store"]
 
 MAX_PRICE_KRW = Decimal(1_000_000_000)  # per million tokens; the config file's bound too
-_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")  # a model name, as in the config file
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\Z")  # a model name, as in the config file
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MICRO_WON = Decimal("0.000001")  # prices are stored in micro-won per million tokens
 

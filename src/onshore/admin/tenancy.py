@@ -15,7 +15,7 @@ from onshore.domain.tenancy import ApiKey, NewKey, Organisation
 from onshore.errors import Conflict, InvalidRequest, NotFound
 from onshore.ports import AlreadyExists, PolicyStore, TenancyStore
 
-_ORG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+_ORG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}\Z")  # \Z: "$" passes "name\n"
 # At most 12 digits: the number is bounded below anyway, and a 10,000-digit one would cost a slow
 # int() before it could be refused.
 _DURATION = re.compile(r"^\s*(\d{1,12})\s*([smhdw])\s*$")

@@ -13,7 +13,7 @@ from onshore.domain.usage import UsageSummary
 from onshore.errors import InvalidRequest
 from onshore.ports import TenancyStore, UsageReader
 
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})\Z")
 
 
 def month_bounds(month: str | None, now: datetime | None = None) -> tuple[datetime, datetime]:
@@ -23,7 +23,8 @@ def month_bounds(month: str | None, now: datetime | None = None) -> tuple[dateti
         year, number = moment.year, moment.month
     else:
         match = _MONTH.match(month)
-        if match is None or not 1 <= int(match.group(2)) <= 12:
+        # Years 1-9998: year 0 has no datetime, and 9999-12 no next month to end it (both a 500).
+        if match is None or not 1 <= int(match.group(2)) <= 12 or not 1 <= int(match.group(1)) < 9999:
             raise InvalidRequest(f"invalid month {month!r}: use YYYY-MM, e.g. 2026-11", param="month")
         year, number = int(match.group(1)), int(match.group(2))
     return utc_month(datetime(year, number, 1, tzinfo=UTC))

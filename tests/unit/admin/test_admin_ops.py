@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
-from onshore.admin.tenancy import parse_duration
+from onshore.admin.tenancy import create_org, parse_duration
 from onshore.admin.usage import month_bounds
 from onshore.errors import InvalidRequest
+from onshore.ports import TenancyStore
 
 
 @pytest.mark.parametrize(
@@ -22,10 +24,17 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
+@pytest.mark.parametrize("name", ["acme\n", "", " acme", "a" * 101])
+def test_bad_org_names_are_refused_before_the_store(name: str) -> None:
+    """``$`` let a trailing newline through: "acme\n" was an organisation of its own."""
+    with pytest.raises(InvalidRequest):
+        create_org(cast(TenancyStore, None), name)
+
+
 def test_month_bounds() -> None:
     assert month_bounds("2026-12") == (datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
     assert month_bounds(None, now=datetime(2026, 2, 10, tzinfo=UTC))[0] == datetime(2026, 2, 1, tzinfo=UTC)
-    for bad in ("2026-13", "2026-1", "nov"):
+    for bad in ("2026-13", "2026-1", "nov", "0000-01", "9999-12", "2026-11\n"):
         with pytest.raises(InvalidRequest):
             month_bounds(bad)
 

@@ -55,6 +55,7 @@ def test_the_day_defaults_to_today(store: SqlLimitsStore) -> None:
         ("effective_from", {"effective_from": "2026-13-01"}),
         ("effective_from", {"effective_from": "20261201"}),
         ("model", {"model": "bad model"}),
+        ("model", {"model": "llama\n"}),  # "$" let a trailing newline through
     ],
 )
 def test_bad_prices_are_refused_naming_the_field(
