@@ -72,7 +72,7 @@ def test_a_chained_cause_message_never_reaches_the_json_log(captured: io.StringI
     assert any("_connect" in line for line in lines) and any("_store_call" in line for line in lines)
     assert any(line.endswith("DriverError") for line in lines)
     assert any("direct cause" in line for line in lines)
-    assert lines[-1] == "onshore.ports.StoreError"
+    assert lines[-1] == "onshore.ports.store.StoreError"
 
 
 def test_an_implicit_context_is_redacted_too() -> None:
