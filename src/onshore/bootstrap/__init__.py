@@ -33,6 +33,7 @@ from onshore.gateway.limit_book import LimitSync
 from onshore.gateway.pipeline import build_pipeline
 from onshore.gateway.quota_seed import QuotaSeeder
 from onshore.gateway.routing import Router
+from onshore.gateway.steps.sovereignty import Sovereignty
 from onshore.lifecycle import Check, Lifecycle
 from onshore.observability.metrics import GatewayMetrics
 from onshore.ports import Clock, RevocationBus, StoreError
@@ -43,6 +44,7 @@ from onshore.store.sql.engine import make_engine
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.migrate import upgrade
+from onshore.store.sql.policies import SqlPolicyStore
 from onshore.store.sql.tenancy import SqlTenancyStore
 
 log = logging.getLogger(__name__)
@@ -93,6 +95,7 @@ class _Sql:
         self.tenancy = SqlTenancyStore(self.engine)
         self.audit = SqlAuditLog(self.engine)
         self.limits = SqlLimitsStore(self.engine)
+        self.policies = SqlPolicyStore(self.engine)
         self.digester = KeyDigester(load_secret(settings))
 
     def store(self, audit: AuditLog, close: Callable[[], None]) -> Store:
@@ -105,6 +108,7 @@ class _Sql:
             audit_reader=audit,
             audit_trail=self.audit,
             limits=self.limits,
+            policies=self.policies,
             close=close,
         )
 
@@ -161,7 +165,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         ),
     )
     backends = [build_backend(b, settings.data_dir) for b in settings.backends]
-    router = Router(backends, build_routes(settings.backends), clock)
+    router = Router(backends, build_routes(settings.backends, settings.server.jurisdiction), clock)
     metrics.add_gauges(
         "onshore_backend_in_flight",
         "Requests each backend is serving now.",
@@ -203,6 +207,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         drain_s=settings.ledger.drain_on_disconnect_s,
         pricing=admission.book,
         admission=admission.steps,
+        sovereignty=Sovereignty(admission.book.policy, router, store.audit, metrics),
     )
     lifecycle = Lifecycle()
     lifecycle.add("ledger", start=_in_thread(sink.start), stop=lambda: asyncio.to_thread(sink.close, 30.0))
