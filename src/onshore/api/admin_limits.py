@@ -107,6 +107,8 @@ def _price(item: dict[str, Any], today: date) -> Price:
     for required in ("model", "input_krw", "output_krw"):
         if item.get(required) is None:
             raise InvalidRequest(f"'{required}' is required.", param=required)
+    if item.get("object", "price") != "price":  # what GET returns may be PUT back; nothing else
+        raise InvalidRequest("'object' must be 'price'.", param="object")
     return prices.new_price(
         item["model"],
         item["input_krw"],

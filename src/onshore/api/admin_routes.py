@@ -53,7 +53,9 @@ async def dispatch(services: Services, exchange: Exchange) -> None:
     scope, headers = exchange.scope, exchange.headers
     _check_admin(services, headers)
     parts = tuple(scope["path"][len(_PREFIX) :].strip("/").split("/"))
-    query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode("latin-1")).items()}
+    # Blank values kept: "?probe=" is a bad flag (400), not a silent default.
+    raw_query = scope.get("query_string", b"").decode("latin-1")
+    query = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
     for pattern, methods in _ROUTES:
         args = _match(pattern, parts)
         if args is None:
@@ -117,6 +119,8 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
     if expires_in is not None and not isinstance(expires_in, str):
         raise InvalidRequest("'expires_in' must be a string such as '30d'.", param="expires_in")
     key_name = data.get("name")
+    if key_name is not None and not isinstance(key_name, str):  # was dropped silently for "default"
+        raise InvalidRequest("'name' must be a string.", param="name")
     allowed = tenancy.jurisdictions_arg(data.get("jurisdictions"))
     store = req.services.store
     new = await _run(
@@ -124,7 +128,7 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
             store.tenancy,
             store.digester,
             org_name,
-            name=key_name if isinstance(key_name, str) else None,
+            name=key_name,
             models=models,
             expires_in=expires_in,
             jurisdictions=allowed,

@@ -13,7 +13,7 @@ import orjson
 
 from onshore import __version__
 from onshore.api.openapi_limits import limits_schemas
-from onshore.api.openapi_policy import policy_paths, policy_schemas
+from onshore.api.openapi_policy import MONTH, policy_paths, policy_schemas
 from onshore.api.openapi_schemas import schemas
 
 
@@ -178,11 +178,16 @@ def _admin_paths() -> dict[str, Any]:
                 tag="admin",
                 security=_ADMIN,
                 params=(
-                    {"name": "org", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {
+                        "name": "org",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                    },
                     {
                         "name": "month",
                         "in": "query",
-                        "schema": {"type": "string", "pattern": r"^\d{4}-\d{2}$"},
+                        "schema": MONTH,
                     },
                 ),
             )
@@ -211,6 +216,7 @@ def _limits_paths() -> dict[str, Any]:
                 **admin,
             ),
         }
+        paths[path]["put"]["requestBody"]["required"] = False  # no body: nothing changes
     paths["/admin/v1/prices"] = {
         "get": _op("Every price, from the config and stored (stored wins)", None, "PriceList", 401, **admin),
         "put": _op(

@@ -56,14 +56,20 @@ def limits_schemas() -> dict[str, Any]:
         "cached_input_krw": {**_won(nullable=True), "description": "null: the input price"},
         "output_krw": _won(),
     }
-    won_input = {"type": ["number", "string"], "description": "won per million tokens, at most 6 decimals"}
+    won_input = {
+        "anyOf": [
+            {"type": "number", "minimum": 0, "maximum": int(MAX_PRICE_KRW)},
+            {"type": "string", "maxLength": 40, "examples": ["1500", "0.25"]},
+        ],
+        "description": "won per million tokens, from 0 to 1e9, at most 6 decimals; a number or its text",
+    }
     price_input = {
         "type": "object",
         "required": ["model", "input_krw", "output_krw"],
         "additionalProperties": False,
         "properties": {
             **price_fields,
-            "effective_from": {**_DAY, "description": "default: today (UTC)"},
+            "effective_from": {"anyOf": [_DAY, {"type": "null"}], "description": "null: today (UTC)"},
             "input_krw": won_input,
             "cached_input_krw": {"anyOf": [won_input, {"type": "null"}]},
             "output_krw": won_input,

@@ -26,7 +26,12 @@ JURISDICTIONS = {"type": "array", "minItems": 1, "items": JURISDICTION}
 _CODES = {"type": "array", "items": {"type": "string", "pattern": "^[A-Z]{2}$"}}
 _MODE = {"enum": [m.value for m in PiiMode]}
 _TYPES = {"type": "array", "minItems": 1, "items": {"enum": sorted(t.value for t in ALL_TYPES)}}
-_MONTH = {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2026-11"]}
+# admin.usage.month_bounds: years 0001-9998 (year 0 has no date, 9999-12 no next month), months 01-12.
+MONTH = {
+    "type": "string",
+    "pattern": r"^(?!0000|9999)[0-9]{4}-(0[1-9]|1[0-2])$",
+    "examples": ["2026-11"],
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -195,12 +200,17 @@ def policy_paths(op: Op, path_param: Callable[[str], dict[str, Any]]) -> dict[st
             401,
             404,
             params=(
-                {"name": "org", "in": "query", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "org",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1},
+                },
                 {
                     "name": "month",
                     "in": "query",
                     "description": "default: this month (UTC)",
-                    "schema": _MONTH,
+                    "schema": MONTH,
                 },
             ),
             **admin,

@@ -14,7 +14,14 @@ from onshore.api.openapi_policy import JURISDICTIONS
 
 # request_body.py: a non-empty string of at most 256 characters without control characters.
 _MODEL = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
-_COUNT = {"type": ["integer", "null"], "minimum": 0}  # max_tokens, max_completion_tokens, n
+# max_tokens, max_completion_tokens, n. JSON Schema's integer admits 10.0, which the gateway refuses
+# as OpenAI does; and orjson reads an integer past 2**64 - 1 as a float, refused the same way.
+_COUNT = {
+    "type": ["integer", "null"],
+    "minimum": 0,
+    "maximum": 2**64 - 1,
+    "description": "a whole number written without a fraction (10, not 10.0)",
+}
 _NUMBER = {"type": ["number", "null"]}  # temperature, top_p
 _STREAM = {"type": ["boolean", "null"], "description": "true: the answer comes as server-sent events"}
 _STREAM_OPTIONS = {
@@ -32,6 +39,7 @@ _GENERATION = {
     "top_p": _NUMBER,
 }
 _TIMESTAMP = {"type": "string", "format": "date-time"}
+_NULL = {"type": "null"}
 _NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
 _USAGE = {
     "type": ["object", "null"],
@@ -227,8 +235,11 @@ def schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["name"],
             "properties": {
-                "name": {"type": "string", "minLength": 1},
-                "jurisdictions": {**JURISDICTIONS, "description": "default: the gateway's own"},
+                "name": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$"},
+                "jurisdictions": {
+                    "anyOf": [JURISDICTIONS, _NULL],
+                    "description": "default: the gateway's own",
+                },
             },
         },
         "KeyCreate": {
@@ -236,15 +247,24 @@ def schemas() -> dict[str, Any]:
             "required": ["org"],
             "properties": {
                 "org": {"type": "string", "minLength": 1},
-                "name": {"type": "string"},
-                "models": {"type": "array", "items": {"type": "string"}},
+                "name": {"type": ["string", "null"]},
+                "models": {
+                    "type": ["array", "null"],
+                    "items": {"type": "string"},
+                    # Blank names are dropped (str.strip's whitespace): at least one must be left.
+                    "contains": {"type": "string", "pattern": "[^\\s\\u001c-\\u001f\\u0085]"},
+                    "description": "the models the key may use; null: all",
+                },
                 "expires_in": {
-                    "type": "string",
+                    "type": ["string", "null"],
                     "pattern": "^\\s*\\d{1,12}\\s*[smhdw]\\s*$",
                     "description": "a duration such as 30d, 12h, 90m or 2w; at most 3650d",
                     "examples": ["30d"],
                 },
-                "jurisdictions": {**JURISDICTIONS, "description": "within the organisation's; default: its"},
+                "jurisdictions": {
+                    "anyOf": [JURISDICTIONS, _NULL],
+                    "description": "within the organisation's; default: its",
+                },
             },
         },
     }
