@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.policy import EffectivePolicy, PiiMode
-from onshore.errors import PiiDetected, PiiUnavailable, ResidencyRefused
+from onshore.errors import PiiDetected, PiiUnavailable, ResidencyRefused, ResidencyUnavailable
 from onshore.gateway.chain import Handler
 from onshore.gateway.context import RequestContext
 from onshore.gateway.personal_data import describe, scan_request
@@ -63,7 +63,12 @@ class Sovereignty:
             ctx.pii = pii
             if pii.mode is not PiiMode.OFF:
                 await self._apply_pii(ctx)
-        await call_next(ctx)
+        try:
+            await call_next(ctx)
+        except ResidencyUnavailable:
+            # The allowed backends failed while others might not have: a residency decision too.
+            self._record(ctx, "residency.unavailable", {"model": model, "allowed": sorted(allowed)})
+            raise
 
     async def _apply_pii(self, ctx: RequestContext) -> None:
         body, pii = ctx.body, ctx.pii
