@@ -64,11 +64,43 @@ class Restorer:
 class _Choice:
     """One choice's text on its way out: output redaction, then restore."""
 
-    __slots__ = ("redactor", "restorer")
+    __slots__ = ("_originals", "redactor", "restorer", "tools")
 
     def __init__(self, ctx: RequestContext, answer: PiiAnswer) -> None:
         self.redactor = StreamRedactor(answer.detector, _typed) if answer.detector is not None else None
         self.restorer = Restorer(answer.originals) if answer.originals else None
+        self._originals = answer.originals
+        self.tools: dict[int, Restorer] = {}  # tool call index -> its arguments' restorer
+
+    def tool_arguments(self, calls: list[Any]) -> None:
+        """Restore placeholders in streamed tool-call arguments (a model calling a tool with the
+        partner's value, which only the partner's own code should see)."""
+        if not self._originals:
+            return
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(function, dict) or not isinstance(function.get("arguments"), str):
+                continue
+            index = call.get("index", 0)
+            restorer = self.tools.get(index)
+            if restorer is None:
+                restorer = self.tools[index] = Restorer(self._originals)
+            function["arguments"] = restorer.feed(function["arguments"])
+
+    def tool_rest(self) -> list[dict[str, Any]]:
+        """What tool-call restorers still hold, as tool-call deltas (at the choice's end)."""
+        rest = []
+        for index, restorer in sorted(self.tools.items()):
+            text = restorer.close()
+            if text:
+                rest.append({"index": index, "function": {"arguments": text}})
+        return rest
+
+    @property
+    def holding(self) -> bool:
+        return (self.restorer is not None and self.restorer.holding) or any(
+            r.holding for r in self.tools.values()
+        )
 
     def feed(self, text: str) -> str:
         if self.redactor is not None:
@@ -110,13 +142,27 @@ class PiiAnswer:
             return False
         for choice in choices:
             target = choice.get("message") if self._field == "content" else choice
-            if not isinstance(target, dict) or not isinstance(target.get(self._field), str):
+            if not isinstance(target, dict):
                 continue
-            text = target[self._field]
-            new = self._answer(text)
-            if new != text:
-                target[self._field] = new
-                changed = True
+            text = target.get(self._field)
+            if isinstance(text, str):
+                new = self._answer(text)
+                if new != text:
+                    target[self._field] = new
+                    changed = True
+            calls = target.get("tool_calls")
+            if self.originals and isinstance(calls, list):
+                changed = self._restore_calls(calls) or changed
+        return changed
+
+    def _restore_calls(self, calls: list[Any]) -> bool:
+        changed = False
+        for call in calls:
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict) and isinstance(function.get("arguments"), str):
+                restored = Restorer(self.originals).whole(function["arguments"])
+                changed = changed or restored != function["arguments"]
+                function["arguments"] = restored
         return changed
 
     def _answer(self, text: str) -> str:
@@ -165,16 +211,23 @@ class PiiAnswer:
             return
         text = holder.get(self._field)
         released = state.feed(text) if isinstance(text, str) else None
+        calls = holder.get("tool_calls")
+        if isinstance(calls, list):
+            state.tool_arguments(calls)
         if choice.get("finish_reason"):
             rest, findings = state.close()
             self._count(findings)
             del self._choices[index]
-            released = (released or "") + rest
+            if rest or released is not None:
+                released = (released or "") + rest
+            tools = state.tool_rest()
+            if tools:
+                holder["tool_calls"] = [*(calls if isinstance(calls, list) else ()), *tools]
         if released is not None:
             holder[self._field] = released
 
     def _holding(self) -> bool:
-        return any(c.restorer is not None and c.restorer.holding for c in self._choices.values())
+        return any(c.holding for c in self._choices.values())
 
     def _flush_all(self) -> bytes:
         """Text still held when the stream ends without a finish_reason: one event per choice."""

@@ -311,3 +311,54 @@ async def test_a_detector_failure_refuses_the_request(monkeypatch: pytest.Monkey
         await h.run(chat(f"{RRN}"))
     assert info.value.status == 503 and RRN not in info.value.message
     assert kr.calls == []
+
+
+async def test_tool_call_arguments_get_the_originals_back() -> None:
+    call = {
+        "id": "c1",
+        "type": "function",
+        "function": {"name": "lookup", "arguments": '{"rrn": "[KR_RRN_1]"}'},
+    }
+    reply = FakeReply(
+        200,
+        orjson.dumps(
+            {"model": "m", "usage": USAGE, "choices": [{"message": {"content": None, "tool_calls": [call]}}]}
+        ),
+    )
+    kr = FakeBackend("kr", reply)
+    h = Harness((kr, "KR"), org=pii(PiiMode.REDACT, pii_restore=True))
+    _, client = await h.run(chat(f"주민번호 {RRN} 조회"))
+    (got,) = orjson.loads(client.text)["choices"][0]["message"]["tool_calls"]
+    assert orjson.loads(got["function"]["arguments"]) == {"rrn": RRN}
+
+
+async def test_streamed_tool_call_arguments_are_restored_across_chunks() -> None:
+    pieces = ['{"rrn": "[KR_', 'RRN_1]"}']
+    events = [
+        b"data: "
+        + orjson.dumps(
+            {
+                "model": "m",
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"tool_calls": [{"index": 0, "function": {"arguments": p}}]},
+                        "finish_reason": None,
+                    }
+                ],
+            }
+        )
+        + b"\n\n"
+        for p in pieces
+    ]
+    end = orjson.dumps({"model": "m", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    kr = FakeBackend("kr", FakeReply(200, chunks=[*events, b"data: " + end + b"\n\n", b"data: [DONE]\n\n"]))
+    h = Harness((kr, "KR"), org=pii(PiiMode.REDACT, pii_restore=True))
+    _, client = await h.run(chat(f"주민번호 {RRN}", stream=True))
+    arguments = ""
+    for line in client.text.split(b"\n"):
+        if line.startswith(b"data: {"):
+            for choice in orjson.loads(line[6:]).get("choices", []):
+                for tool in choice.get("delta", {}).get("tool_calls") or []:
+                    arguments += tool["function"]["arguments"]
+    assert orjson.loads(arguments) == {"rrn": RRN}
