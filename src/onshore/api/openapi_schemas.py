@@ -38,6 +38,17 @@ _GENERATION = {
     "temperature": _NUMBER,
     "top_p": _NUMBER,
 }
+# A prompt or an embeddings input, as OpenAI takes them: a text, texts, token ids or lists of them.
+# The gateway checks only for a string or an array and forwards the rest; the engine refuses others.
+_TOKEN = {"type": "integer", "minimum": 0, "maximum": 2**32 - 1}  # an index into the vocabulary
+_TEXTS = {
+    "anyOf": [
+        {"type": "string"},
+        {"type": "array", "minItems": 1, "items": {"type": "string"}},
+        {"type": "array", "minItems": 1, "items": _TOKEN},
+        {"type": "array", "minItems": 1, "items": {"type": "array", "items": _TOKEN}},
+    ]
+}
 _TIMESTAMP = {"type": "string", "format": "date-time"}
 _NULL = {"type": "null"}
 _NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
@@ -133,7 +144,7 @@ def schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["model", "prompt"],
             "additionalProperties": True,
-            "properties": {"model": _MODEL, "prompt": {"type": ["string", "array"]}, **_GENERATION},
+            "properties": {"model": _MODEL, "prompt": _TEXTS, **_GENERATION},
         },
         "EmbeddingsRequest": {
             "type": "object",
@@ -141,10 +152,10 @@ def schemas() -> dict[str, Any]:
             "additionalProperties": True,
             "properties": {
                 "model": _MODEL,
-                "input": {"anyOf": [{"type": "string"}, {"type": "array", "minItems": 1}]},
+                "input": _TEXTS,
                 "stream": _STREAM,
                 "encoding_format": {"enum": ["float", "base64"]},
-                "dimensions": {"type": "integer"},
+                "dimensions": {"type": "integer", "minimum": 1},
             },
         },
         # One `data:` line of a stream each; the stream ends with `data: [DONE]`. A failure after the
