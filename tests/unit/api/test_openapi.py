@@ -49,9 +49,13 @@ def test_request_bodies_are_as_strict_as_the_gateway() -> None:
     chat = _schema(doc, "ChatRequest")["properties"]
     assert chat["max_tokens"]["minimum"] == 0 and "integer" in chat["max_tokens"]["type"]
     assert "boolean" in chat["stream"]["type"]
-    assert _schema(doc, "CompletionRequest")["properties"]["prompt"]["type"] == ["string", "array"]
-    embeddings_input = _schema(doc, "EmbeddingsRequest")["properties"]["input"]["anyOf"]
-    assert {"type": "array", "minItems": 1} in embeddings_input
+    # A prompt or an input: a text, or a non-empty array of texts, token ids or lists of them (the
+    # engine refused `prompt: [null]`, which a bare "array" allowed).
+    texts = _schema(doc, "CompletionRequest")["properties"]["prompt"]
+    assert texts == _schema(doc, "EmbeddingsRequest")["properties"]["input"]
+    assert texts["anyOf"][0] == {"type": "string"}
+    assert all(branch["type"] == "array" and branch["minItems"] == 1 for branch in texts["anyOf"][1:])
+    assert texts["anyOf"][1]["items"] == {"type": "string"}
 
 
 def test_every_admin_route_and_method_is_documented() -> None:
