@@ -31,9 +31,8 @@ def build_routes(backends: list[BackendSettings], home: str = "KR") -> list[Mode
     embedded models and remote backends that declare none process data."""
     routes: list[ModelRoute] = []
     for b in backends:
-        remote = b if isinstance(b, RemoteBackendSettings) else None
-        jurisdiction = (remote.jurisdiction if remote else None) or home
-        operator = remote.operator if remote else None
+        jurisdiction = b.jurisdiction or home  # embedded ones are checked to be here (settings)
+        operator = b.operator
         routes.extend(
             ModelRoute(
                 public_name=m.name,

@@ -11,13 +11,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
-# ISO 3166-1 alpha-2, upper case: KR, JP, US …
+# ISO 3166-1 alpha-2: KR, JP, US … (written in any case, kept in upper case)
 _JURISDICTION_PATTERN = r"^[A-Z]{2}$"
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+Jurisdiction = Annotated[str, BeforeValidator(_upper), Field(pattern=_JURISDICTION_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -41,7 +48,7 @@ class ServerSettings(_Strict):
     access_log: bool = False
     # Where this gateway (and every model embedded in it) processes data: ISO 3166-1 alpha-2.
     # Organisations that declare no jurisdictions may use only backends here.
-    jurisdiction: Annotated[str, Field(pattern=_JURISDICTION_PATTERN)] = "KR"
+    jurisdiction: Jurisdiction = "KR"
 
 
 class DatabaseSettings(_Strict):
@@ -173,6 +180,11 @@ class ModelSettings(_Strict):
 class _BackendBase(_Strict):
     name: Annotated[str, Field(pattern=_NAME_PATTERN)]
     models: list[ModelSettings] = Field(min_length=1)
+    # Where this backend processes data (ISO 3166-1 alpha-2); unset: the gateway's own
+    # (`server.jurisdiction`), which is also the only one an embedded backend can be in. Routing
+    # never sends a request outside its allowed jurisdictions.
+    jurisdiction: Jurisdiction | None = None
+    operator: Annotated[str, Field(max_length=128)] | None = None  # who runs it, for reports
 
 
 class RemoteBackendSettings(_BackendBase):
@@ -180,10 +192,6 @@ class RemoteBackendSettings(_BackendBase):
 
     kind: Literal["openai"] = "openai"
     url: HttpUrl
-    # Where this engine processes data (ISO 3166-1 alpha-2); unset: the gateway's own
-    # (`server.jurisdiction`). Routing never sends a request outside its allowed jurisdictions.
-    jurisdiction: Annotated[str, Field(pattern=_JURISDICTION_PATTERN)] | None = None
-    operator: Annotated[str, Field(max_length=128)] | None = None  # who runs it, for reports
     api_key_env: str | None = None  # the secret itself never goes in the file or the database
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(256, ge=1)
@@ -287,6 +295,17 @@ class Settings(_Strict):
                 raise ValueError(f"backend name {backend.name!r} is used twice")
             seen.add(backend.name)
         return backends
+
+    @model_validator(mode="after")
+    def _embedded_backends_are_here(self) -> Settings:
+        home = self.server.jurisdiction
+        for backend in self.backends:
+            if backend.kind != "openai" and backend.jurisdiction not in (None, home):
+                raise ValueError(
+                    f"backend {backend.name!r} runs inside the gateway, so its jurisdiction is "
+                    f"server.jurisdiction ({home}), not {backend.jurisdiction}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _limits_store_reachable(self) -> Settings:

@@ -122,3 +122,47 @@ def test_documented_non_setting_variables_are_allowed(tmp_path: Path) -> None:
         "ONSHORE_TEST_POSTGRES_URL": "postgresql://x",
     }
     assert load_settings(path, env).admin.token_env == "ONSHORE_OPS_TOKEN"
+
+
+def test_jurisdictions_of_the_gateway_and_its_backends(tmp_path: Path) -> None:
+    from onshore.backends.registry import build_routes
+
+    path = _write(
+        tmp_path,
+        """
+server: {jurisdiction: kr}
+backends:
+  - {name: seoul, url: "http://10.0.0.1:8000/v1", jurisdiction: KR, operator: kt-cloud, models: [{name: m}]}
+  - {name: tokyo, url: "http://10.1.0.1:8000/v1", jurisdiction: jp, models: [{name: m}]}
+  - {name: plain, url: "http://10.2.0.1:8000/v1", models: [{name: m}]}
+  - {name: local, kind: embeddings, jurisdiction: KR, models: [{name: e}]}
+""",
+    )
+    settings = load_settings(path, {"ONSHORE_DATA_DIR": str(tmp_path)})
+    assert settings.server.jurisdiction == "KR"
+    routes = build_routes(settings.backends, settings.server.jurisdiction)
+    assert [(r.backend, r.jurisdiction, r.operator) for r in routes] == [
+        ("seoul", "KR", "kt-cloud"),
+        ("tokyo", "JP", None),
+        ("plain", "KR", None),
+        ("local", "KR", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("server: {jurisdiction: Korea}\n", "server.jurisdiction"),
+        (
+            'backends: [{name: a, url: "http://h/v1", jurisdiction: K1, models: [{name: m}]}]\n',
+            "jurisdiction",
+        ),
+        (
+            "backends: [{name: e, kind: embeddings, jurisdiction: JP, models: [{name: e}]}]\n",
+            "runs inside the gateway",
+        ),
+    ],
+)
+def test_bad_jurisdictions_are_refused(tmp_path: Path, text: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(_write(tmp_path, text), {"ONSHORE_DATA_DIR": str(tmp_path)})
