@@ -15,15 +15,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from onshore.pii import textual
-from onshore.pii.context import Cue, shared_context_rules
+from onshore.pii.context import shared_context_rules
 from onshore.pii.entities import ALL_TYPES, EntityType, Finding
 from onshore.pii.normalize import NEEDS_NORMALISING_CLASS, Normalized, normalize
-from onshore.pii.numeric import NEGATIVE_PENALTY, OTHER_PENALTY, Hypothesis, classify
-from onshore.pii.runs import RUN, Candidate, Segment, make_candidate, split_run, whole_candidate
+from onshore.pii.numeric import Hypothesis
+from onshore.pii.reading import Reader, hit
+from onshore.pii.runs import RUN, whole_candidate
 from onshore.pii.window import (
     EMAIL_CHARS,
     HEX_CHARS,
     SETTLE,
+    Hit,
     Window,
     hold_open_stretch,
     resolve_overlaps,
@@ -33,16 +35,7 @@ from onshore.pii.window import (
 if TYPE_CHECKING:
     from onshore.pii.stream import StreamScanner
 
-_FLOOR = 0.25  # a reading weaker than this does not claim its digits
-_MAX_SEGMENTS = 5
-_MAX_DIGITS = 21  # a card (19) or "+82 (0)10 ..." (14); longer candidates are never identifiers
 _NUMERIC = ALL_TYPES - {EntityType.EMAIL, EntityType.KR_PASSPORT}
-_REGIONS = "서울 부산 경기남부 경기북부 경기 강원 충북 충남 전북 전남 경북 경남 제주 대구 인천 광주 대전 울산"
-_REGION = re.compile("(?:" + "|".join(_REGIONS.split()) + r")[ -]?\Z")
-_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-_BAD_LEFT = _LETTERS | frozenset("@\\$#")
-_DIGITS = frozenset("0123456789")
-_ALNUM = _LETTERS | _DIGITS
 # Runs that cannot hold an identifier, rejected before any Python-level work: dates
 # (2024-04-01, 2024.4.1, 20240401) and single tokens of fewer than 8 digits.
 _NO_IDENTIFIER = re.compile(
@@ -54,17 +47,10 @@ _NO_IDENTIFIER = re.compile(
 _PASSPORT_OLD = 0.4
 _PASSPORT_NEW = 0.45
 _PASSPORT_CUES = ("여권", "assport", "ASSPORT")
-# A label further away than the usual cue reach (a table header, "여권 정보: …, 번호 M123A4567")
-# lifts the shapes that are specific on their own: passports, bare BRNs with a valid check digit,
-# bank layouts of a known bank (plain >= 0.3); not the catch-all bank shapes or bare licences.
-_WIDE_TYPES = frozenset({EntityType.KR_PASSPORT, EntityType.KR_BRN, EntityType.KR_BANK_ACCOUNT})
-_WIDE_MIN_PLAIN = 0.3
-_WIDE_CONFIDENCE = 0.6
-# A written date as a token of a space-joined run ("2024.03.20 23:59"): never part of an identifier.
-_DATE = re.compile(
-    r"(?:19|20)[0-9]{2}(?:([-./])(?:0?[1-9]|1[0-2])\1(?:0?[1-9]|[12][0-9]|3[01])"
-    r"|(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
-)
+# Where a passport can be lifted by a cue at index c: it starts within (c - AFTER - 9, c + WIDE_BEFORE]
+# (window.KEEP keeps that much for streams); these bounds add a few characters of margin.
+_PASSPORT_BEFORE_CUE = 40
+_PASSPORT_AFTER_CUE = 120
 _SOMETHING_TO_FIND = re.compile("[0-9@:\uff10-\uff19\uff20\uff1a]")
 _NORMALISABLE = re.compile(NEEDS_NORMALISING_CLASS)
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
@@ -78,7 +64,7 @@ class Detector:
         min_confidence: findings below this confidence are dropped.
     """
 
-    __slots__ = ("_context", "_entities", "_min_confidence", "_wants")
+    __slots__ = ("_entities", "_min_confidence", "_reader", "_wants")
 
     def __init__(
         self, entities: Iterable[EntityType | str] | None = None, min_confidence: float = 0.5
@@ -89,7 +75,7 @@ class Detector:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError("min_confidence must be between 0 and 1")
         self._min_confidence = min_confidence
-        self._context = shared_context_rules()
+        self._reader = Reader(shared_context_rules())
         wanted = self._entities  # which recognizers run, decided once (numeric, passport, e-mail, IPv6)
         self._wants = (
             bool(wanted & _NUMERIC),
@@ -112,14 +98,46 @@ class Detector:
         """All findings in ``text``, sorted by start, spans in ``text``'s own indices."""
         if _SOMETHING_TO_FIND.search(text) is None:
             return []  # no digit, "@" or ":" (ASCII or full-width): most chat text
-        runs_from = 0
-        if "@" not in text and ":" not in text and (text.isascii() or _NORMALISABLE.search(text) is None):
-            # The text is its own normal form: find its first digit run once, here.
-            first = RUN.search(text)
-            if first is None and textual.PASSPORT.search(text) is None:
-                return []  # only short numbers ("18도", "12.5%")
-            runs_from = len(text) if first is None else first.start()
-        return self._scan(text, 0, True, runs_from)[0]
+        if text.isascii() or _NORMALISABLE.search(text) is None:
+            return self._whole(text, None)  # the text is its own normal form
+        norm = normalize(text)
+        return self._whole(norm.text, norm if norm.positions is not None else None)
+
+    def _whole(self, text: str, norm: Normalized | None) -> list[Finding]:
+        """Scan a whole, normalised text: :meth:`scan_window` without a stream's bookkeeping (no
+        window, pending keys or run list: a 200-byte prompt with one phone number spent about half
+        its time outside the number). ``norm`` maps spans back when characters were removed."""
+        hits: list[Hit] = []
+        numeric, passport, email, ipv6 = self._wants
+        if numeric:
+            no_identifier = _NO_IDENTIFIER.fullmatch
+            reader = self._reader
+            for match in RUN.finditer(text):
+                key, end = match.span()
+                if end - key < 7 and match.group().count(".") != 3:
+                    continue  # too short for any identifier (IPv4 like 1.1.1.1 excepted)
+                if no_identifier(text, key, end):
+                    continue  # a date or a lone short number: nothing to classify
+                whole = whole_candidate(text, key, end)
+                if whole is None:
+                    hits.extend(reader.split(text, key, end))
+                elif whole.digits:
+                    hyp, conf = reader.best(text, whole)
+                    if hyp is not None:
+                        hits.append(hit(text, hyp, conf))
+        if passport:
+            for begin, end in self._passport_spans(text):
+                hits.append(self._passport(text, begin, end))
+        if email or ipv6:
+            _textual(text, email, ipv6, hits)
+        if not hits:
+            return []
+        minimum = self._min_confidence
+        wanted = self._entities
+        kept = resolve_overlaps([h for h in hits if h[3] >= minimum and h[2] in wanted])
+        if norm is None:
+            return [Finding(start, end, etype, conf) for start, end, etype, conf in kept]
+        return [Finding(*norm.to_original(start, end), etype, conf) for start, end, etype, conf in kept]
 
     def stream(self, batch: int = 64) -> StreamScanner:
         """A new incremental scanner that uses this detector (see :class:`StreamScanner`)."""
@@ -139,48 +157,43 @@ class Detector:
             The findings owned by this scan, and the index where the next scan must start.
             With ``final`` the index is ``len(text)``.
         """
-        return self._scan(text, start, final, 0)
-
-    def _scan(self, text: str, start: int, final: bool, runs_from: int) -> tuple[list[Finding], int]:
         norm = normalize(text)
         ntext = norm.text
         nstart = _to_normalized(norm, start)
         limit = len(ntext) if final else max(nstart, len(ntext) - SETTLE)
-        window = Window(ntext, nstart, limit, final, pending=[limit], runs_from=runs_from)
+        window = Window(ntext, nstart, limit, final, pending=[limit])
+        self._recognize(window)
+        minimum = self._min_confidence
+        wanted = self._entities
+        candidates = [(k, h) for k, h in window.found if h[2] in wanted and h[3] >= minimum]
+        cut = len(ntext) if final else stream_cut(window, candidates)
+        resolved = resolve_overlaps([h for key, h in candidates if key < cut])
+        if norm.positions is None:
+            findings = [Finding(s, e, t, c) for s, e, t, c in resolved]
+        else:  # zero-width characters were removed: map spans back
+            findings = [Finding(*norm.to_original(s, e), t, c) for s, e, t, c in resolved]
+        return findings, len(text) if final else _to_original_index(norm, cut)
+
+    def _recognize(self, window: Window) -> None:
+        """Run every wanted recognizer over a window (see :meth:`scan_window`)."""
         numeric, passport, email, ipv6 = self._wants
+        text, final = window.text, window.final
         if numeric:
             self._runs(window)
         if passport and (
-            self._min_confidence <= _PASSPORT_NEW or any(cue in ntext for cue in _PASSPORT_CUES)
+            self._min_confidence <= _PASSPORT_NEW or any(cue in text for cue in _PASSPORT_CUES)
         ):  # without a cue a passport stays below the threshold: skip the scan
             self._passports(window)
         if email:
             if not final:  # an address may still grow at the end of the text
                 hold_open_stretch(window, EMAIL_CHARS, "@")
-            if "@" in ntext:
+            if "@" in text:
                 _emails(window)
         if ipv6:
             if not final:
                 hold_open_stretch(window, HEX_CHARS, ":")
-            if ":" in ntext:
+            if ":" in text:
                 _ipv6s(window)
-        if not window.found and final:
-            return [], len(text)
-        minimum = self._min_confidence
-        wanted = self._entities
-        if final:
-            resolved = resolve_overlaps(
-                [f for _, f in window.found if f.confidence >= minimum and f.type in wanted]
-            )
-            cut = len(ntext)
-        else:
-            candidates = [(k, f) for k, f in window.found if f.type in wanted and f.confidence >= minimum]
-            cut = stream_cut(window, candidates)
-            resolved = resolve_overlaps([f for key, f in candidates if key < cut])
-        if norm.positions is not None:  # zero-width characters were removed: map spans back
-            resolved = [Finding(*norm.to_original(f.start, f.end), f.type, f.confidence) for f in resolved]
-        next_start = len(text) if final else _to_original_index(norm, cut)
-        return resolved, next_start
 
     def _runs(self, window: Window) -> None:
         # The hottest loop: locals instead of attribute look-ups, cheapest rejections first.
@@ -188,8 +201,9 @@ class Detector:
         found, runs = window.found, window.runs
         settled_end = len(text) - SETTLE
         no_identifier = _NO_IDENTIFIER.fullmatch
-        best, make_finding = self._best, self._finding
-        for match in RUN.finditer(text, max(window.start, window.runs_from)):
+        reader = self._reader
+        best = reader.best
+        for match in RUN.finditer(text, window.start):
             key, end = match.span()
             if key >= limit:
                 break
@@ -204,115 +218,11 @@ class Detector:
                 break
             whole = whole_candidate(text, key, end)
             if whole is None:
-                found.extend((key, finding) for finding in self._classify_run(text, key, end))
+                found.extend([(key, h) for h in reader.split(text, key, end)])
             elif whole.digits:
                 hyp, conf = best(text, whole)
                 if hyp is not None:
-                    found.append((key, make_finding(text, hyp, conf)))
-
-    def _classify_run(self, text: str, start: int, end: int) -> list[Finding]:
-        """Split a run into identifiers: at each segment take the strongest reading, unless a
-        stronger one starts inside it (then the earlier segment is left alone)."""
-        segments = split_run(text, start, end)
-        out: list[Finding] = []
-        memo: dict[int, tuple[Hypothesis | None, float, int]] = {}
-        i = 0
-        count = len(segments)
-        while i < count:
-            best, best_conf, best_last = self._strongest_from(text, segments, i, memo)
-            if best is None or any(
-                self._strongest_from(text, segments, k, memo)[1] > best_conf
-                for k in range(i + 1, best_last + 1)
-            ):
-                i += 1
-                continue
-            out.append(self._finding(text, best, best_conf))
-            i = best_last + 1
-        return out
-
-    def _strongest_from(
-        self,
-        text: str,
-        segments: list[Segment],
-        first: int,
-        memo: dict[int, tuple[Hypothesis | None, float, int]],
-    ) -> tuple[Hypothesis | None, float, int]:
-        """The strongest reading of segments ``first..j`` over j (longest on ties)."""
-        cached = memo.get(first)
-        if cached is not None:
-            return cached
-        best: Hypothesis | None = None
-        best_conf = 0.0
-        best_last = first
-        digits = 0
-        for j in range(first, min(first + _MAX_SEGMENTS, len(segments))):
-            segment = segments[j]
-            if _DATE.fullmatch(text, segment.start, segment.end):
-                break
-            one_digit = segment.end - segment.start == 1
-            if one_digit and j == first:
-                break  # a list number never starts an identifier ("1) 010-...")
-            digits += sum(e - s for s, e in segment.groups)
-            if digits > _MAX_DIGITS or segment.end - segments[first].start > 40:
-                break
-            if one_digit and digits != 13:
-                continue  # nor ends one ("...5678\n2)"), except MG's 9xxx xxxx xxxx x; "+82 2 ..." goes on
-            if digits < 8 and not (j == first and len(segment.groups) == 4):
-                continue  # too few digits for anything but a dotted IPv4 token
-            hyp, conf = self._best(text, make_candidate(text, segments, first, j))
-            if hyp is not None and conf > best_conf:
-                best, best_conf, best_last = hyp, conf, j
-        memo[first] = (best, best_conf, best_last)
-        return memo[first]
-
-    @staticmethod
-    def _finding(text: str, hyp: Hypothesis, conf: float) -> Finding:
-        begin = hyp.start
-        if hyp.type is EntityType.KR_PHONE and begin > 0 and text[begin - 1] == "(":
-            begin -= 1  # "(02) 123-4567"
-        return Finding(begin, hyp.end, hyp.type, conf)
-
-    def _best(self, text: str, cand: Candidate) -> tuple[Hypothesis | None, float]:
-        if len(cand.digits) > _MAX_DIGITS or not _edges_ok(text, cand):
-            return None, 0.0
-        if text.startswith("년", cand.end):
-            return None, 0.0  # "1800-1900년대", "2024년": years
-        plus = _plus_before(text, cand.start)
-        region = None
-        if cand.layout == (2, 6, 2):  # only the old licence form needs the look-back
-            region = _REGION.search(text, max(0, cand.start - 6), cand.start)
-        hyps = classify(cand, plus, None if region is None else region.start())
-        best: Hypothesis | None = None
-        best_conf = 0.0
-        # Strongest possible reading first, so weaker ones are skipped without a context lookup.
-        for hyp in sorted(hyps, key=_ceiling, reverse=True) if len(hyps) > 1 else hyps:
-            if _ceiling(hyp) <= best_conf:
-                break
-            if hyp.type is EntityType.IP_ADDRESS and cand.start > 0 and text[cand.start - 1] in ":.":
-                continue  # the IPv4 tail of an IPv6 address, or a version ("ver.2.1.0.12")
-            conf = self._confidence(text, hyp)
-            if conf >= _FLOOR and conf > best_conf:
-                best, best_conf = hyp, conf
-        return best, best_conf
-
-    def _confidence(self, text: str, hyp: Hypothesis) -> float:
-        if hyp.strong:
-            return hyp.plain
-        cue = self._context.assess(text, hyp.start, hyp.end, hyp.type)
-        if cue is Cue.POSITIVE:
-            return hyp.cued
-        if (
-            cue is Cue.NONE
-            and hyp.type in _WIDE_TYPES
-            and hyp.plain >= _WIDE_MIN_PLAIN
-            and self._context.cue_far_before(text, hyp.start, hyp.type)
-        ):
-            return max(hyp.plain, _WIDE_CONFIDENCE)
-        if cue is Cue.NEGATIVE:
-            return hyp.plain - NEGATIVE_PENALTY
-        if cue is Cue.OTHER:
-            return hyp.plain - OTHER_PENALTY
-        return hyp.plain
+                    found.append((key, hit(text, hyp, conf)))
 
     def _passports(self, window: Window) -> None:
         text = window.text
@@ -322,10 +232,50 @@ class Detector:
             if window.unsettled(end):
                 window.pending.append(begin)
                 break
-            plain = _PASSPORT_OLD if text[begin + 4].isdigit() else _PASSPORT_NEW
-            hyp = Hypothesis(EntityType.KR_PASSPORT, plain, 0.92, begin, end)
-            conf = self._confidence(text, hyp)
-            window.found.append((begin, Finding(begin, end, EntityType.KR_PASSPORT, conf)))
+            window.found.append((begin, self._passport(text, begin, end)))
+
+    def _passport(self, text: str, begin: int, end: int) -> Hit:
+        plain = _PASSPORT_OLD if text[begin + 4].isdigit() else _PASSPORT_NEW
+        hyp = Hypothesis(EntityType.KR_PASSPORT, plain, 0.92, begin, end)
+        return begin, end, EntityType.KR_PASSPORT, self._reader.confidence(text, hyp)
+
+    def _passport_spans(self, text: str) -> list[tuple[int, int]]:
+        """Passport-shaped spans of a whole text that may reach the threshold.
+
+        Without a cue a passport's confidence (0.4-0.45) stays below the default threshold, and a cue
+        counts from at most ``context.WIDE_BEFORE`` characters before it to ``context.AFTER`` after
+        it. So only stretches around the cue words are searched (the passport pattern over a whole
+        4 KB prompt costs more than all its cue look-ups), unless the threshold is that low.
+        """
+        if self._min_confidence <= _PASSPORT_NEW:
+            return list(textual.passports(text, 0))
+        stretches: list[tuple[int, int]] = []
+        for cue in _PASSPORT_CUES:
+            at = text.find(cue)
+            while at != -1:
+                stretches.append((max(0, at - _PASSPORT_BEFORE_CUE), at + _PASSPORT_AFTER_CUE))
+                at = text.find(cue, at + 1)
+        if not stretches:
+            return []
+        stretches.sort()
+        spans: list[tuple[int, int]] = []
+        low, high = stretches[0]
+        for begin, end in stretches[1:]:
+            if begin > high:
+                spans.extend(textual.passports(text, low, high))
+                low, high = begin, end
+            else:
+                high = max(high, end)
+        spans.extend(textual.passports(text, low, high))
+        return spans
+
+
+def _textual(text: str, email: bool, ipv6: bool, hits: list[Hit]) -> None:
+    """E-mail and IPv6 findings of a whole text."""
+    if email and "@" in text:
+        hits.extend([(begin, end, EntityType.EMAIL, 0.95) for begin, end, _ in textual.emails(text, 0)])
+    if ipv6 and ":" in text:
+        hits.extend([(begin, end, EntityType.IP_ADDRESS, 0.9) for begin, end in textual.ipv6s(text, 0)])
 
 
 def _emails(window: Window) -> None:
@@ -333,7 +283,7 @@ def _emails(window: Window) -> None:
     for begin, end, key in textual.emails(text, window.start):
         if key >= window.limit:
             break
-        window.found.append((key, Finding(begin, end, EntityType.EMAIL, 0.95)))
+        window.found.append((key, (begin, end, EntityType.EMAIL, 0.95)))
 
 
 def _ipv6s(window: Window) -> None:
@@ -347,34 +297,7 @@ def _ipv6s(window: Window) -> None:
         if tail is not None and window.unsettled(tail.end()):
             window.pending.append(begin)
             break
-        window.found.append((begin, Finding(begin, end, EntityType.IP_ADDRESS, 0.9)))
-
-
-def _ceiling(hyp: Hypothesis) -> float:
-    return hyp.plain if hyp.strong else max(hyp.plain, hyp.cued)
-
-
-def _edges_ok(text: str, cand: Candidate) -> bool:
-    start, end = cand.start, cand.end
-    if start > 0:
-        prev = text[start - 1]
-        if prev in _BAD_LEFT and not (prev == "@" and len(cand.layout) == 4 and cand.dots_only):
-            return False  # but "ssh admin@10.0.1.7" is an address
-        if start > 1 and (
-            (prev == "-" and text[start - 2] in _ALNUM) or (prev == "." and text[start - 2] in _DIGITS)
-        ):
-            return False  # the tail of a code ("SKU-...", "1.2..."); "Tel.010-..." is fine
-    if end < len(text):
-        nxt = text[end]
-        if nxt in _BAD_LEFT:
-            return False
-        if nxt in "-." and end + 1 < len(text) and text[end + 1] in _ALNUM:
-            return False
-    return True
-
-
-def _plus_before(text: str, start: int) -> bool:
-    return start > 0 and text[start - 1] == "+"
+        window.found.append((begin, (begin, end, EntityType.IP_ADDRESS, 0.9)))
 
 
 def _to_normalized(norm: Normalized, index: int) -> int:

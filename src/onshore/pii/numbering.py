@@ -9,6 +9,7 @@ same plan (``shared/research/korean-pii.md`` section 3) and run in well under a 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -74,7 +75,7 @@ def prefix_length(national: str, kind: PhoneKind) -> int:
     return 3
 
 
-def grouping_plausible(national: str, kind: PhoneKind, groups: list[int]) -> bool:
+def grouping_plausible(national: str, kind: PhoneKind, groups: Sequence[int]) -> bool:
     """True when the written digit groups fit the number (``02-123-4567`` yes, ``021-23-4567`` no).
 
     Args:
@@ -84,11 +85,54 @@ def grouping_plausible(national: str, kind: PhoneKind, groups: list[int]) -> boo
     """
     if len(groups) == 1:
         return True
-    prefix = prefix_length(national, kind)
-    if kind is PhoneKind.REPRESENTATIVE:
-        return groups == [4, 4]
-    if len(groups) == 2:
-        return groups[0] == prefix
-    if len(groups) == 3:
-        return groups[0] == prefix and groups[2] == 4 and groups[1] in (3, 4)
-    return False
+    key = (prefix_length(national, kind), len(national), kind is PhoneKind.REPRESENTATIVE)
+    layouts = _LAYOUTS.get(key)
+    if layouts is None:
+        layouts = _LAYOUTS[key] = _plausible_layouts(*key)
+    return tuple(groups) in layouts
+
+
+def _plausible_layouts(prefix: int, length: int, representative: bool) -> frozenset[tuple[int, ...]]:
+    """Prefix and rest (``02-1234567``), or prefix, 3 or 4 digits and 4 (``02-123-4567``);
+    representative numbers only as 4-4 (``1588-1234``)."""
+    if representative:
+        return frozenset({(4, 4)})
+    rest = length - prefix
+    layouts: set[tuple[int, ...]] = {(prefix, rest)}
+    if rest - 4 in (3, 4):
+        layouts.add((prefix, rest - 4, 4))
+    return frozenset(layouts)
+
+
+_LAYOUTS: dict[tuple[int, int, bool], frozenset[tuple[int, ...]]] = {}
+
+
+# (first four digits, length) -> (kind, the plausible written layouts), or None: the plan's
+# patterns fix every digit after the fourth to [0-9], so the first four digits and the length
+# decide the kind. Phone candidates are read on every digit run; one dictionary look-up replaces
+# a regex match and two helper calls (the subscriber digits are not part of the key).
+_Facts = tuple[PhoneKind, frozenset[tuple[int, ...]]]
+_FACTS: dict[tuple[str, int], _Facts | None] = {}
+_FACTS_MAX = 65536  # at most 10**4 heads x a few lengths
+
+
+def phone_facts(national: str) -> _Facts | None:
+    """The kind of a national number and the layouts it may be written in, or None."""
+    key = (national[:4], len(national))
+    try:
+        facts = _FACTS[key]
+    except KeyError:
+        facts = _facts_of(national)
+        if len(_FACTS) < _FACTS_MAX:
+            _FACTS[key] = facts
+    if facts is None or not national[3:].strip("0"):
+        return None  # "010-0000-0000": a placeholder, not a number
+    return facts
+
+
+def _facts_of(national: str) -> _Facts | None:
+    for kind in _BY_PREFIX.get(national[:2], ()):
+        if _PATTERNS[kind].fullmatch(national):
+            key = (prefix_length(national, kind), len(national), kind is PhoneKind.REPRESENTATIVE)
+            return kind, _plausible_layouts(*key)
+    return None

@@ -12,32 +12,32 @@ import ipaddress
 from datetime import date
 
 _RRN_WEIGHTS = (2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5)
-_BRN_WEIGHTS = (1, 3, 7, 1, 3, 7, 1, 3, 5)
 # Century by the 7th digit (gender/century digit) of an RRN or ARN.
 _CENTURY = {"1": 1900, "2": 1900, "3": 2000, "4": 2000, "5": 1900, "6": 1900, "7": 2000, "8": 2000}
 DRIVER_LICENSE_REGIONS = frozenset({*(str(n) for n in range(11, 27)), "28"})
 
 
+# Luhn's doubled digit (d * 2, minus 9 above 9) for each ASCII digit, as ASCII.
+_LUHN_DOUBLE = bytes.maketrans(b"0123456789", b"0246813579")
+
+
 def luhn_valid(digits: str) -> bool:
     """The Luhn (mod 10) check used by payment cards."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2 == 1:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
+    # Byte sums run in C: ~4x faster than a Python loop over the digits (this runs for every
+    # 13-19 digit candidate). Every byte carries 48 ("0"), which the modulus sees as 48 * n.
+    raw = digits.encode()
+    total = sum(raw[-1::-2]) + sum(raw[-2::-2].translate(_LUHN_DOUBLE)) - 48 * len(raw)
     return total % 10 == 0
 
 
 def _rrn_weighted_sum(digits: str) -> int:
-    # Unrolled: this runs for every 13-digit candidate (weights 2,3,4,5,6,7,8,9,2,3,4,5).
-    d = [ord(ch) - 48 for ch in digits[:12]]
+    # Unrolled over the bytes: this runs for every 13-digit candidate (weights 2,3,4,5,6,7,8,9,2,3,4,5,
+    # which sum to 58: every byte carries 48 for "0").
+    d = digits.encode()
     return (
         2 * d[0] + 3 * d[1] + 4 * d[2] + 5 * d[3] + 6 * d[4] + 7 * d[5]
         + 8 * d[6] + 9 * d[7] + 2 * d[8] + 3 * d[9] + 4 * d[10] + 5 * d[11]
-    )  # fmt: skip
+    ) - 48 * 58  # fmt: skip
 
 
 def rrn_check_digit(first12: str) -> int:
@@ -68,9 +68,10 @@ def registration_date_valid(digits: str) -> bool:
     century = _CENTURY.get(digits[6]) if len(digits) >= 7 else None
     if century is None:
         return False
-    yy = int(digits[0:2])
-    month = int(digits[2:4])
-    day = int(digits[4:6])
+    d = digits.encode()
+    yy = d[0] * 10 + d[1] - 528  # 528 = 48 * 11: the "0" of two ASCII digits
+    month = d[2] * 10 + d[3] - 528
+    day = d[4] * 10 + d[5] - 528
     if not 1 <= month <= 12 or not 1 <= day <= _DAYS[month]:
         return False
     year = century + yy
@@ -94,23 +95,26 @@ def is_foreigner_digit(digits: str) -> bool:
 
 def brn_valid(digits: str) -> bool:
     """Business registration number: structure (first three >= 101, type != 00) and NTS check digit."""
-    if len(digits) != 10 or int(digits[:3]) < 101 or digits[3:5] == "00" or digits[5:9] == "0000":
+    if len(digits) != 10 or digits[:3] < "101" or digits[3:5] == "00" or digits[5:9] == "0000":
         return False
-    total = sum(w * (ord(ch) - 48) for w, ch in zip(_BRN_WEIGHTS, digits, strict=False))
-    total += (ord(digits[8]) - 48) * 5 // 10
-    return (10 - total % 10) % 10 == ord(digits[9]) - 48
+    return brn_check_digit(digits[:9]) == ord(digits[9]) - 48
 
 
 def brn_check_digit(first9: str) -> int:
     """The NTS check digit for the first nine digits of a BRN."""
-    total = sum(w * (ord(ch) - 48) for w, ch in zip(_BRN_WEIGHTS, first9, strict=False))
-    total += (ord(first9[8]) - 48) * 5 // 10
+    d = first9.encode()
+    total = (
+        (d[0] + 3 * d[1] + 7 * d[2] + d[3] + 3 * d[4] + 7 * d[5] + d[6] + 3 * d[7] + 5 * d[8])
+        - 48 * 31
+        + (d[8] - 48) * 5 // 10
+    )  # weights 1,3,7,1,3,7,1,3,5 sum to 31
     return (10 - total % 10) % 10
 
 
 def crn_check_digit(first12: str) -> int:
     """Corporate registration number check digit: weights 1,2,1,2,..., ``(10 - S mod 10) mod 10``."""
-    total = sum((ord(ch) - 48) * (1 + i % 2) for i, ch in enumerate(first12))
+    d = first12.encode()
+    total = sum(d[0:12:2]) + 2 * sum(d[1:12:2]) - 48 * 18  # six weights of 1 and six of 2
     return (10 - total % 10) % 10
 
 
@@ -139,10 +143,20 @@ _CARD_RANGES: tuple[tuple[str, str, frozenset[int]], ...] = (
 )
 
 
+def _ranges_by_lead() -> dict[str, tuple[tuple[str, str, frozenset[int]], ...]]:
+    return {lead: tuple(r for r in _CARD_RANGES if r[0][0] <= lead <= r[1][0]) for lead in "0123456789"}
+
+
+_CARD_RANGES_BY_LEAD = _ranges_by_lead()  # the 13 ranges, pre-sorted by first digit
+
+
 def card_prefix_valid(digits: str) -> bool:
     """Issuer identification: Visa, Mastercard, Amex, JCB, Diners, UnionPay, Discover, Korean 9xxx."""
     n = len(digits)
-    return any(low <= digits[: len(low)] <= high and n in lengths for low, high, lengths in _CARD_RANGES)
+    for low, high, lengths in _CARD_RANGES_BY_LEAD.get(digits[:1], ()):
+        if low <= digits[: len(low)] <= high and n in lengths:
+            return True
+    return False
 
 
 def card_valid(digits: str) -> bool:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from onshore.pii.entities import Finding
+from onshore.pii.entities import EntityType
 
 SETTLE = 24  # characters after a candidate that must be known before it is final
 KEEP = 200  # characters kept before the next scan position (look-behind, context.WIDE_BEFORE, e-mail)
 LEFT_REACH = 8  # how far before its owner key a candidate's span may start ("+82 ", "(02) ", "서울 ")
 EMAIL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-@")
 HEX_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+# A finding while a scan runs: (start, end, type, confidence). Plain tuples, not Findings: a frozen
+# dataclass costs ~0.8 us to build on the benchmark machine, and most readings are discarded.
+Hit = tuple[int, int, EntityType, float]
 
 
 @dataclass(slots=True)
@@ -27,10 +31,9 @@ class Window:
     start: int
     limit: int
     final: bool
-    found: list[tuple[int, Finding]] = field(default_factory=list)  # (owner key, finding)
+    found: list[tuple[int, Hit]] = field(default_factory=list)  # (owner key, finding)
     pending: list[int] = field(default_factory=list)  # owner keys of unfinished candidates
     runs: list[tuple[int, int]] = field(default_factory=list)  # run spans (streams only)
-    runs_from: int = 0  # no digit run starts before this index (known to Detector.scan)
 
     def unsettled(self, end: int) -> bool:
         """True when text after ``end`` may still change what is found there."""
@@ -51,7 +54,7 @@ def hold_open_stretch(window: Window, chars: frozenset[str], marker: str) -> Non
         window.pending.append(begin)
 
 
-def stream_cut(window: Window, candidates: list[tuple[int, Finding]]) -> int:
+def stream_cut(window: Window, candidates: list[tuple[int, Hit]]) -> int:
     """Where the next window of a stream starts: before every unfinished candidate, outside every
     digit run (a run scanned from its middle splits differently) and after no finding that could
     overlap a later one."""
@@ -66,7 +69,7 @@ def stream_cut(window: Window, candidates: list[tuple[int, Finding]]) -> int:
         cut = moved
 
 
-def _owned_cut(found: list[tuple[int, Finding]], cut: int) -> int:
+def _owned_cut(found: list[tuple[int, Hit]], cut: int) -> int:
     """Lower ``cut`` until no finding owned by this window can overlap one left to the next window.
 
     Overlaps are resolved within one window, so both findings of an overlapping pair must belong to
@@ -76,28 +79,29 @@ def _owned_cut(found: list[tuple[int, Finding]], cut: int) -> int:
     while True:
         later = [f for key, f in found if key >= cut]
         moved = cut
-        for key, finding in found:
-            if key < cut and (
-                finding.end > cut - LEFT_REACH
-                or any(finding.start < g.end and g.start < finding.end for g in later)
-            ):
+        for key, (start, end, _, _) in found:
+            if key < cut and (end > cut - LEFT_REACH or any(start < g[1] and g[0] < end for g in later)):
                 moved = min(moved, key)
         if moved == cut:
             return cut
         cut = moved
 
 
-def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
-    """Keep the stronger of overlapping findings (confidence, then length)."""
-    if len(findings) < 2:
-        return findings
-    findings.sort(key=lambda f: (f.start, -f.end))
-    out: list[Finding] = []
-    for finding in findings:
-        if out and finding.start < out[-1].end:
+def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
+    """Keep the stronger of overlapping findings (confidence, then length), sorted by start."""
+    if len(hits) < 2:
+        return hits
+    hits.sort(key=_by_start_longest_first)
+    out: list[Hit] = []
+    for hit in hits:
+        if out and hit[0] < out[-1][1]:
             last = out[-1]
-            if (finding.confidence, finding.end - finding.start) > (last.confidence, last.end - last.start):
-                out[-1] = finding
+            if (hit[3], hit[1] - hit[0]) > (last[3], last[1] - last[0]):
+                out[-1] = hit
             continue
-        out.append(finding)
+        out.append(hit)
     return out
+
+
+def _by_start_longest_first(hit: Hit) -> tuple[int, int]:
+    return hit[0], -hit[1]

@@ -68,6 +68,27 @@ POSITIVES: list[tuple[str, EntityType, str]] = [
     ("주소 fe80::1 확인", T.IP_ADDRESS, "fe80::1"),
     ("v6 2001:db8::8a2e:370:7334에서", T.IP_ADDRESS, "2001:db8::8a2e:370:7334"),
     ("mapped ::ffff:192.168.0.1 here", T.IP_ADDRESS, "::ffff:192.168.0.1"),
+    # wrapped at a line break: before or after a separator, inside a group, in place of a space,
+    # inside bare digits; \r\n, indentation, e-mail quote marks
+    ("연락처 010-1234\n-5678 입니다", T.KR_PHONE, "010-1234\n-5678"),
+    ("연락처 010-\n1234-5678 입니다", T.KR_PHONE, "010-\n1234-5678"),
+    ("연락처 010-12\n34-5678 입니다", T.KR_PHONE, "010-12\n34-5678"),
+    ("연락처 010 1234\r\n5678 입니다", T.KR_PHONE, "010 1234\r\n5678"),
+    ("연락처 0101234\n5678 입니다", T.KR_PHONE, "0101234\n5678"),
+    ("연락처 0\n10-1234-5678", T.KR_PHONE, "0\n10-1234-5678"),
+    ("    연락처: 010-1234-\n    5678", T.KR_PHONE, "010-1234-\n    5678"),
+    ("> 제 번호는 010-1234-\n> 5678 입니다", T.KR_PHONE, "010-1234-\n> 5678"),
+    ("주민번호 9001\n01-1234568", T.KR_RRN, "9001\n01-1234568"),
+    ("주민번호 900101\n-1234568", T.KR_RRN, "900101\n-1234568"),
+    ("주민번호 9001011\n234568", T.KR_RRN, "9001011\n234568"),
+    ("카드 4111-11\n11-1111-1111 결제", T.CREDIT_CARD, "4111-11\n11-1111-1111"),
+    ("카드 41111111\r\n11111111 결제", T.CREDIT_CARD, "41111111\r\n11111111"),
+    ("사업자등록번호 123-45-6789\n1", T.KR_BRN, "123-45-6789\n1"),
+    ("계좌 110-12\n3-456789 신한", T.KR_BANK_ACCOUNT, "110-12\n3-456789"),
+    # no separators, glued to a label or a file name
+    ("HP01012345678 / 팩스 없음", T.KR_PHONE, "01012345678"),
+    ("Tel02-312-4567", T.KR_PHONE, "02-312-4567"),
+    ("이력서_홍길동_01012345678.pdf", T.KR_PHONE, "01012345678"),
 ]
 
 # A probe written after the corpus and not used for tuning: every line must give exactly these.
@@ -143,6 +164,16 @@ NEGATIVES: list[str] = [
     "가상계좌 입금기한 2024.03.20 23:59",  # a date and a time, not an account
     "IP 대역 10.0.0.0 ~ 10.255.255.255, 마스크 255.255.255.0",  # networks, not hosts
     "user@localhost",
+    # wrapped look-alikes: a column of amounts under a bank cue, order numbers and dates per line
+    "입금 확인 부탁드립니다.\n150000\n23000\n4800\n120000",
+    "계좌 이체 내역: 1. 15000원\n2. 230000원",
+    "주문번호\n2024031500012\n결제일\n2024-03-15",
+    "운송장번호 6012 3456\n7890 조회",
+    "로그\n1705278612\n1705278699",
+    # digits glued to a code or a file name that is not a phone label
+    "상품코드 SKU01012345678 재고",
+    "파일명 report_01012345678.csv",
+    "모델 AB01012345678",
 ]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from onshore.pii.runs import RUN, split_run, whole_candidate
+from onshore.pii.runs import RUN, is_line_break, make_candidate, split_run, whole_candidate
 
 
 def _runs(text: str) -> list[str]:
@@ -34,3 +34,33 @@ def test_whole_candidate() -> None:
     empty = whole_candidate(long_group, 0, len(long_group))
     assert empty is not None
     assert empty.digits == ""  # no layout has an 8-digit group next to another group
+
+
+def test_line_breaks_inside_a_run() -> None:
+    # a dash on either side of the break, indentation and e-mail quote marks after it, \r\n
+    assert _runs("번호 010-1234\n-5678 입니다") == ["010-1234\n-5678"]
+    assert _runs("번호 010-1234-\n    5678") == ["010-1234-\n    5678"]
+    assert _runs("> 번호 010-1234-\n> 5678") == ["010-1234-\n> 5678"]
+    assert _runs("번호 0101234\r\n5678") == ["0101234\r\n5678"]
+    assert _runs("금액\n\n150000\n\n230000\n\n") == ["150000", "230000"]  # a blank line ends a run
+
+
+def test_a_line_break_reads_as_a_boundary_or_as_a_wrap() -> None:
+    text = "010-12\n34-5678"
+    segments = split_run(text, 0, len(text))
+    assert [(s.start, s.end) for s in segments] == [(0, 6), (7, 14)]
+    as_written = make_candidate(text, segments, 0, 1)
+    assert (as_written.layout, as_written.wrapped) == ((3, 2, 2, 4), True)
+    wrapped = make_candidate(text, segments, 0, 1, merge=0)
+    assert (wrapped.digits, wrapped.layout, wrapped.separators) == ("01012345678", (3, 4, 4), ("-", "-"))
+    assert wrapped.tight_dashes
+    assert is_line_break("\n> ") and is_line_break("  \r\n\t")
+    assert not is_line_break("-\n") and not is_line_break(" ")
+
+
+def test_whole_candidate_reads_each_value_of_a_shape() -> None:
+    first = whole_candidate("x 010-1234-5678", 2, 15)
+    second = whole_candidate("x 010-9876-5432", 2, 15)  # same shape, from the shape cache
+    assert first is not None and second is not None
+    assert (first.digits, second.digits) == ("01012345678", "01098765432")
+    assert first.layout == second.layout == (3, 4, 4)

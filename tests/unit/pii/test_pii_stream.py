@@ -50,6 +50,15 @@ _PIECES = [
     "서울 91-123456-12",
     "7",
     "abc",
+    # wrapped identifiers: line breaks with indentation or quote marks next to digits
+    "010-12",
+    "34-5678",
+    "\n> ",
+    "\r\n    ",
+    "0101234",
+    "HP",
+    "_",
+    ".pdf",
 ]
 
 
@@ -107,6 +116,20 @@ def test_identifier_split_across_chunks_is_found_once() -> None:
     found = first + second + rest
     assert [(f.start, f.end) for f in found] == [(5, 18)]
     assert first == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "> 안녕하세요, 연락처는 010-12\n> 34-5678 입니다. 주민번호 9001\n> 01-1234568 확인 부탁드려요.",
+        "카드 41111111\r\n    11111111 로 결제했고 전화는 0101234\n5678 입니다." + " 가나다" * 30,
+    ],
+)
+def test_wrapped_identifiers_are_found_under_any_chunking(text: str) -> None:
+    whole = _whole(text)
+    assert len(whole) == 2
+    for size in (1, 2, 3, 5, 8, 13):
+        assert _streamed(text, list(range(size, len(text), size))) == whole
 
 
 def test_feed_after_close_is_an_error() -> None:
