@@ -25,8 +25,8 @@ from sqlalchemy import Connection, Row, func, select, update
 from onshore.domain.audit import AuditEntry
 from onshore.domain.audit_chain import GENESIS_HASH, Checkpoint, chain, normalise_detail
 from onshore.store.setaside import RecordsRefused
-from onshore.store.sql.idempotent import insert_ignoring_duplicates
 from onshore.store.sql.schema import audit_log, change_counters
+from onshore.store.sql.sequences import take_next
 
 log = logging.getLogger(__name__)
 
@@ -94,15 +94,11 @@ def append_chained(conn: Connection, insert: Any, entries: Sequence[AuditEntry])
 
 def _lock(conn: Connection) -> None:
     """Take the chain lock (the ``audit`` counter row), seeding the row when it is missing."""
-    c = change_counters.c
-    touch = update(change_counters).where(c.name == AUDIT_SEQUENCE).values(value=c.value)
-    if conn.execute(touch).rowcount == 0:
-        # Not seeded (a schema built without the migrations, or emptied by hand). Writers racing
-        # here insert once; the others wait on the new row, then touch it.
-        top = conn.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one()
-        seed = insert_ignoring_duplicates(conn.engine, change_counters)
-        conn.execute(seed, [{"name": AUDIT_SEQUENCE, "value": int(top)}])
-        conn.execute(touch)
+    take_next(conn, AUDIT_SEQUENCE, by=0, seed=_head_seq)
+
+
+def _head_seq(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(audit_log.c.seq), 0))).scalar_one())
 
 
 def _head(conn: Connection) -> tuple[int, str]:

@@ -21,7 +21,8 @@ from onshore.ports import PolicyUpdate
 from onshore.store.sql.audit import append_entries
 from onshore.store.sql.errors import translate_errors
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
-from onshore.store.sql.schema import audit_log, change_counters, policies
+from onshore.store.sql.schema import audit_log, policies
+from onshore.store.sql.sequences import take_next
 
 Clock = Callable[[], datetime]
 LIMITS_SEQUENCE = "limits"
@@ -32,20 +33,11 @@ def _utcnow() -> datetime:
 
 
 def next_limits_version(conn: Connection) -> int:
-    """Take the next number of the limits sequence; its row lock is held until ``conn`` commits.
+    """Take the next number of the limits sequence (see ``sequences``): replicas reload when it moves.
 
-    Writers queue on the row, so numbers become visible in the order they were taken (the scheme of
-    ``TenancyTransaction.next_change_seq``), and the rows a writer reads next cannot change under it.
+    A missing row starts again from 1: pollers reload whenever the number differs from theirs.
     """
-    c = change_counters.c
-    bump = update(change_counters).where(c.name == LIMITS_SEQUENCE).values(value=c.value + 1)
-    if conn.execute(bump).rowcount == 0:
-        # Not seeded (a schema built without the migrations, or emptied by hand). Pollers reload
-        # whenever the number differs from theirs, so starting again from 1 is still seen.
-        seed = insert_ignoring_duplicates(conn.engine, change_counters)
-        conn.execute(seed, [{"name": LIMITS_SEQUENCE, "value": 0}])
-        conn.execute(bump)
-    return int(conn.execute(select(c.value).where(c.name == LIMITS_SEQUENCE)).scalar_one())
+    return take_next(conn, LIMITS_SEQUENCE)
 
 
 def write_policy(

@@ -26,9 +26,9 @@ from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.ports import AlreadyExists, StoreError
 from onshore.store.sql.audit import append_entries
 from onshore.store.sql.errors import is_unique_violation
-from onshore.store.sql.idempotent import insert_ignoring_duplicates
 from onshore.store.sql.policies import next_limits_version, write_policy
-from onshore.store.sql.schema import api_keys, change_counters, organisations
+from onshore.store.sql.schema import api_keys, organisations
+from onshore.store.sql.sequences import take_next
 
 Clock = Callable[[], datetime]
 KEYS_SEQUENCE = "api_keys"
@@ -113,16 +113,11 @@ class TenancyTransaction:
         that may commit 11 first, and a poller reading "after 11" would then never see 10.
         Key changes are rare admin actions, so queueing them costs nothing that matters.
         """
-        c = change_counters.c
-        bump = update(change_counters).where(c.name == KEYS_SEQUENCE).values(value=c.value + 1)
-        if self._conn.execute(bump).rowcount == 0:
-            # Not seeded (a schema built without the migrations, or emptied by hand): start above
-            # every number in use. Writers racing here insert once; the others wait, then bump.
-            top = self._conn.execute(select(func.coalesce(func.max(api_keys.c.change_seq), 0))).scalar_one()
-            seed = insert_ignoring_duplicates(self._conn.engine, change_counters)
-            self._conn.execute(seed, [{"name": KEYS_SEQUENCE, "value": int(top)}])
-            self._conn.execute(bump)
-        return int(self._conn.execute(select(c.value).where(c.name == KEYS_SEQUENCE)).scalar_one())
+        return take_next(self._conn, KEYS_SEQUENCE, seed=_above_every_key)
+
+
+def _above_every_key(conn: Connection) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(api_keys.c.change_seq), 0))).scalar_one())
 
 
 def key_values(key: ApiKey) -> dict[str, Any]:
