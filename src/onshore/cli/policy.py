@@ -104,30 +104,13 @@ _key_option = click.option("--key", "key_id", default=None, metavar="KEY_ID", he
 @json_option
 def set_(org: str | None, key_id: str | None, config: str | None, as_json: bool, **given: Any) -> None:
     """Set a policy; what is not given keeps its value. A key's --pii replaces its organisation's."""
-    from onshore.admin.policy import set_policy  # noqa: PLC0415
-
     scope, subject = _scope(org, key_id)
     changes = {name: value for name, value in given.items() if value is not None}
     if not changes:
         raise click.UsageError("give at least one setting, e.g. --pii redact (see --help)")
     if isinstance(changes.get("pii_types"), str) and changes["pii_types"].strip().lower() == "all":
         changes["pii_types"] = None
-    settings = load(config)
-    store = store_for(config, settings)
-    try:
-        view = set_policy(
-            store.tenancy,
-            store.policies,
-            scope,
-            subject,
-            changes,
-            home=settings.server.jurisdiction,
-            actor=cli_actor(),
-        )
-    finally:
-        store.close()
-    announce(settings)
-    show_view(view, as_json)
+    _apply(config, scope, subject, changes, as_json)
 
 
 @policy.command("clear")
@@ -143,11 +126,15 @@ def clear(
     org: str | None, key_id: str | None, pii: bool, jurisdictions: bool, config: str | None, as_json: bool
 ) -> None:
     """Clear what a subject has set: the parts flagged, or all of it when none is."""
-    from onshore.admin.policy import set_policy  # noqa: PLC0415
-
     scope, subject = _scope(org, key_id)
     both = not (pii or jurisdictions)
     changes = {name: None for name, on in (("pii", pii), ("jurisdictions", jurisdictions)) if on or both}
+    _apply(config, scope, subject, changes, as_json)
+
+
+def _apply(config: str | None, scope: str, subject: str, changes: dict[str, Any], as_json: bool) -> None:
+    from onshore.admin.policy import set_policy  # noqa: PLC0415
+
     settings = load(config)
     store = store_for(config, settings)
     try:
