@@ -117,6 +117,10 @@ def test_an_organisation_limited_to_kr_never_reaches_a_backend_elsewhere_under_l
 
 def test_a_model_served_only_abroad_is_403_residency_unavailable(gw: Gateway) -> None:
     _, key = _org_with_key(gw, "kr-only-403", "--jurisdictions", "KR")
+    listed = {m.id for m in _sdk(gw, key).models.list()}
+    assert "jp-only" not in listed and "normal" in listed  # a model it cannot reach is not offered
+    with pytest.raises(openai.NotFoundError):
+        _sdk(gw, key).models.retrieve("jp-only")
     with pytest.raises(openai.PermissionDeniedError) as info:
         _sdk(gw, key).chat.completions.create(model="jp-only", messages=[{"role": "user", "content": "hi"}])
     assert info.value.status_code == 403 and info.value.code == "residency_unavailable"

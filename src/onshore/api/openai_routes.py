@@ -53,15 +53,23 @@ def _model_object(name: str) -> dict[str, object]:
 
 async def list_models(services: Services, exchange: Exchange) -> None:
     principal = await _principal(services, exchange.headers)
-    data = [_model_object(m) for m in visible_models(principal, services.router)]
+    data = [
+        _model_object(m) for m in visible_models(principal, services.router, _allowed(services, principal))
+    ]
     await exchange.reply_json(200, {"object": "list", "data": data})
 
 
 async def get_model(services: Services, model: str, exchange: Exchange) -> None:
     principal = await _principal(services, exchange.headers)
-    if model not in visible_models(principal, services.router):
+    if model not in visible_models(principal, services.router, _allowed(services, principal)):
         raise ModelNotFound(f"The model '{echo(model)}' does not exist.", param="model")
     await exchange.reply_json(200, _model_object(model))
+
+
+def _allowed(services: Services, principal: Principal) -> frozenset[str] | None:
+    """Where this key's requests may be served: a model only served elsewhere is not listed."""
+    book = services.limit_book
+    return None if book is None else book.policy(principal.org_id, principal.key_id).jurisdictions
 
 
 async def _principal(services: Services, headers: dict[bytes, bytes]) -> Principal:

@@ -26,8 +26,13 @@ def echo(model: str) -> str:
     return model if len(model) <= _ECHO_MAX else model[:_ECHO_MAX] + "…"
 
 
-def visible_models(principal: Principal, router: Router) -> list[str]:
-    return [m for m in router.models if principal.may_use(m)]
+def visible_models(principal: Principal, router: Router, allowed: frozenset[str] | None = None) -> list[str]:
+    """The models this key may use and can reach from its jurisdictions (``allowed``; None: any)."""
+    return [
+        m
+        for m in router.models
+        if principal.may_use(m) and (allowed is None or router.serves_within(m, allowed))
+    ]
 
 
 class CheckAccess:
