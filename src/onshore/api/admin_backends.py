@@ -34,6 +34,7 @@ async def backends_status(services: Services, *, probe: bool = True) -> list[dic
     out = []
     for backend, answers in zip(services.backends, reachable, strict=True):
         models = services.router.models_of(backend.name)
+        routes = [r for m in models for r in services.router.routes_for(m) if r.backend == backend.name]
         mine = [
             queue_json(model, queues[model], services.keys.org_name) for model in models if model in queues
         ]
@@ -42,6 +43,8 @@ async def backends_status(services: Services, *, probe: bool = True) -> list[dic
                 "name": backend.name,
                 "kind": backend.kind,
                 "models": models,
+                "jurisdiction": routes[0].jurisdiction if routes else services.settings.server.jurisdiction,
+                "operator": routes[0].operator if routes else None,
                 "reachable": answers,
                 "in_flight": states[backend.name].in_flight,
                 "queued": sum(q["queued"] for q in mine) if mine else None,

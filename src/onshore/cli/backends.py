@@ -50,11 +50,12 @@ def list_(config: str | None, as_json: bool) -> None:
         print_json(rows)
         return
     print_table(
-        ["name", "kind", "target", "models", "reachable", "in-flight", "queued", "problem"],
+        ["name", "kind", "jurisdiction", "target", "models", "reachable", "in-flight", "queued", "problem"],
         [
             (
                 r["name"],
                 r["kind"],
+                r["jurisdiction"],
                 r["target"],
                 ",".join(r["models"]),
                 "yes" if r["reachable"] else "NO",
@@ -100,7 +101,15 @@ async def _probe(settings: Settings) -> list[dict[str, Any]]:
             checks.append(_check_embedded(spec))
             target = str(getattr(spec, "path", None) or getattr(spec, "package", None) or "embedded")
         out.append(
-            {"name": spec.name, "kind": spec.kind, "target": target, "models": [m.name for m in spec.models]}
+            {
+                "name": spec.name,
+                "kind": spec.kind,
+                "target": target,
+                "models": [m.name for m in spec.models],
+                # where it processes data: embedded ones and undeclared remote ones are the gateway's own
+                "jurisdiction": spec.jurisdiction or settings.server.jurisdiction,
+                "operator": spec.operator,
+            }
         )
     results = await asyncio.gather(*checks)
     for row, ok in zip(out, results, strict=True):

@@ -122,7 +122,7 @@ def test_in_flight_and_queued_come_from_the_running_server(tmp_path: Path) -> No
     assert server.asked[0] == ("/admin/v1/backends?probe=false", f"Bearer {TOKEN}")
     header, line = table.splitlines()[:2]
     assert "IN-FLIGHT" in header and "QUEUED" in header
-    assert line.split()[4:7] == ["NO", "5", "3"]
+    assert line.split()[5:8] == ["NO", "5", "3"]
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token-wrong-token-wrong-token"])
@@ -137,7 +137,7 @@ def test_without_an_answer_the_columns_are_dashes_and_the_json_null(
     assert code == 0
     [row] = json.loads(out)
     assert (row["in_flight"], row["queued"], row["queues"]) == (None, None, None)
-    assert table.splitlines()[1].split()[4:7] == ["NO", "-", "-"]
+    assert table.splitlines()[1].split()[5:8] == ["NO", "-", "-"]
     assert len(server.asked) == (0 if token is None else 2)  # no token: not even asked
 
 

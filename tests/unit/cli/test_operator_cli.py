@@ -106,6 +106,8 @@ def test_backends_list_probes_live(config: Path) -> None:
             "kind": "openai",
             "target": "http://127.0.0.1:9/v1",
             "models": ["m1", "m2"],
+            "jurisdiction": "KR",  # none declared: the gateway's own
+            "operator": None,
             "reachable": False,
             "problem": None,
             # No server runs for this config: what it would report is null, never an error.
