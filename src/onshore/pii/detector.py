@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from onshore.pii import textual
 from onshore.pii.context import shared_context_rules
-from onshore.pii.entities import ALL_TYPES, EntityType, Finding
+from onshore.pii.entities import ALL_TYPES, EntityType, Finding, make_finding
 from onshore.pii.normalize import NEEDS_NORMALISING_CLASS, Normalized, normalize
 from onshore.pii.numeric import Hypothesis
-from onshore.pii.reading import Reader, hit
-from onshore.pii.runs import RUN, whole_candidate
+from onshore.pii.reading import Reader
+from onshore.pii.runs import RUN, RUN_BODY, whole_candidate
 from onshore.pii.window import (
     EMAIL_CHARS,
     HEX_CHARS,
@@ -51,8 +51,15 @@ _PASSPORT_CUES = ("여권", "assport", "ASSPORT")
 # (window.KEEP keeps that much for streams); these bounds add a few characters of margin.
 _PASSPORT_BEFORE_CUE = 40
 _PASSPORT_AFTER_CUE = 120
-_SOMETHING_TO_FIND = re.compile("[0-9@:\uff10-\uff19\uff20\uff1a]")
-_NORMALISABLE = re.compile(NEEDS_NORMALISING_CLASS)
+_SOMETHING_TO_FIND = re.compile("[0-9@:]")  # in ASCII text
+_ASCII_DIGITS = "0123456789"
+# A digit run (RUN) or a character that needs normalising. One character class comes first, so
+# the engine skips other text as fast as it does for RUN alone; a digit inside a number fails at
+# the first look-behind (the cheapest order: 12% fewer instructions than testing "is a digit"
+# first), a digit that cannot start a run matches nothing, a character to normalise matches alone.
+_RUN_OR_NORMALISABLE = re.compile(
+    "[0-9" + NEEDS_NORMALISING_CLASS[1:-1] + "](?<![0-9][0-9])(?:(?<=[0-9])" + RUN_BODY + "|(?<![0-9]))"
+)
 _HEXISH = re.compile(r"[0-9A-Fa-f:.]*")
 
 
@@ -96,25 +103,39 @@ class Detector:
 
     def scan(self, text: str) -> list[Finding]:
         """All findings in ``text``, sorted by start, spans in ``text``'s own indices."""
-        if _SOMETHING_TO_FIND.search(text) is None:
-            return []  # no digit, "@" or ":" (ASCII or full-width): most chat text
-        if text.isascii() or _NORMALISABLE.search(text) is None:
-            return self._whole(text, None)  # the text is its own normal form
-        norm = normalize(text)
-        return self._whole(norm.text, norm if norm.positions is not None else None)
+        if text.isascii():
+            if _SOMETHING_TO_FIND.search(text) is None:
+                return []  # no digit, "@" or ":": most chat text
+            return self._whole(text, None, [m.span() for m in RUN.finditer(text)])
+        # One pass finds the digit runs and whether any character needs normalising (then the runs
+        # are found again in the normalised copy): the text is read once, not twice.
+        runs: list[tuple[int, int]] = []
+        for match in _RUN_OR_NORMALISABLE.finditer(text):
+            span = match.span()
+            first = span[0]
+            if text[first] not in _ASCII_DIGITS:
+                # The normalised copy equals the text before ``first``: keep the runs that end well
+                # before it (a run cannot grow by more than SETTLE characters) and look again after.
+                norm = normalize(text, first)
+                while runs and runs[-1][1] + SETTLE > first:
+                    runs.pop()
+                runs.extend(m.span() for m in RUN.finditer(norm.text, runs[-1][1] if runs else 0))
+                return self._whole(norm.text, norm if norm.positions is not None else None, runs)
+            runs.append(span)
+        return self._whole(text, None, runs)
 
-    def _whole(self, text: str, norm: Normalized | None) -> list[Finding]:
-        """Scan a whole, normalised text: :meth:`scan_window` without a stream's bookkeeping (no
-        window, pending keys or run list: a 200-byte prompt with one phone number spent about half
-        its time outside the number). ``norm`` maps spans back when characters were removed."""
+    def _whole(self, text: str, norm: Normalized | None, runs: list[tuple[int, int]]) -> list[Finding]:
+        """Scan a whole, normalised text with its digit runs: :meth:`scan_window` without a stream's
+        bookkeeping (no window, pending keys or run list: a 200-byte prompt with one phone number
+        spent about half its time outside the number). ``norm`` maps spans back when characters
+        were removed."""
         hits: list[Hit] = []
         numeric, passport, email, ipv6 = self._wants
         if numeric:
             no_identifier = _NO_IDENTIFIER.fullmatch
             reader = self._reader
-            for match in RUN.finditer(text):
-                key, end = match.span()
-                if end - key < 7 and match.group().count(".") != 3:
+            for key, end in runs:
+                if end - key < 7 and text.count(".", key, end) != 3:
                     continue  # too short for any identifier (IPv4 like 1.1.1.1 excepted)
                 if no_identifier(text, key, end):
                     continue  # a date or a lone short number: nothing to classify
@@ -122,13 +143,13 @@ class Detector:
                 if whole is None:
                     hits.extend(reader.split(text, key, end))
                 elif whole.digits:
-                    hyp, conf = reader.best(text, whole)
-                    if hyp is not None:
-                        hits.append(hit(text, hyp, conf))
+                    found = reader.find(text, whole)
+                    if found is not None:
+                        hits.append(found)
         if passport:
             for begin, end in self._passport_spans(text):
                 hits.append(self._passport(text, begin, end))
-        if email or ipv6:
+        if (email and "@" in text) or (ipv6 and ":" in text):
             _textual(text, email, ipv6, hits)
         if not hits:
             return []
@@ -136,8 +157,8 @@ class Detector:
         wanted = self._entities
         kept = resolve_overlaps([h for h in hits if h[3] >= minimum and h[2] in wanted])
         if norm is None:
-            return [Finding(start, end, etype, conf) for start, end, etype, conf in kept]
-        return [Finding(*norm.to_original(start, end), etype, conf) for start, end, etype, conf in kept]
+            return [make_finding(start, end, etype, conf) for start, end, etype, conf in kept]
+        return [make_finding(*norm.to_original(start, end), etype, conf) for start, end, etype, conf in kept]
 
     def stream(self, batch: int = 64) -> StreamScanner:
         """A new incremental scanner that uses this detector (see :class:`StreamScanner`)."""
@@ -202,7 +223,6 @@ class Detector:
         settled_end = len(text) - SETTLE
         no_identifier = _NO_IDENTIFIER.fullmatch
         reader = self._reader
-        best = reader.best
         for match in RUN.finditer(text, window.start):
             key, end = match.span()
             if key >= limit:
@@ -220,9 +240,9 @@ class Detector:
             if whole is None:
                 found.extend([(key, h) for h in reader.split(text, key, end)])
             elif whole.digits:
-                hyp, conf = best(text, whole)
-                if hyp is not None:
-                    found.append((key, hit(text, hyp, conf)))
+                one = reader.find(text, whole)
+                if one is not None:
+                    found.append((key, one))
 
     def _passports(self, window: Window) -> None:
         text = window.text
@@ -251,6 +271,8 @@ class Detector:
             return list(textual.passports(text, 0))
         stretches: list[tuple[int, int]] = []
         for cue in _PASSPORT_CUES:
+            if cue not in text:  # "in" first: half the cost of a find() that fails (no method call)
+                continue
             at = text.find(cue)
             while at != -1:
                 stretches.append((max(0, at - _PASSPORT_BEFORE_CUE), at + _PASSPORT_AFTER_CUE))

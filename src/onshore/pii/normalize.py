@@ -65,15 +65,21 @@ class Normalized:
         return self.positions[start], self.positions[end - 1] + 1
 
 
-def normalize(text: str) -> Normalized:
+def normalize(text: str, first: int | None = None) -> Normalized:
     """Return the normalised copy of ``text`` (the text itself when nothing needs changing).
+
+    ``first``: the index of the first character that needs normalising, when the caller has
+    already found it (the search is skipped and the text before it is copied as it is).
 
     Replaces only the characters that need it (``re.sub`` with a table lookup): measured 4x faster
     than ``str.translate`` over a whole Korean prompt that contains one full-width character.
     """
-    if text.isascii() or _NEEDS_NORMALISING.search(text) is None:  # isascii() is O(1) in CPython
-        return Normalized(text, None, len(text))
-    replaced = _NEEDS_NORMALISING.sub(_replace, text)
+    if first is None:
+        found = None if text.isascii() else _NEEDS_NORMALISING.search(text)  # isascii(): O(1)
+        if found is None:
+            return Normalized(text, None, len(text))
+        first = found.start()
+    replaced = text[:first] + _NEEDS_NORMALISING.sub(_replace, text[first:])
     if len(replaced) == len(text):
         return Normalized(replaced, None, len(text))
     positions = tuple(i for i, ch in enumerate(text) if ch not in _DELETED_SET)

@@ -61,20 +61,17 @@ class Reader:
     def __init__(self, context: ContextRules) -> None:
         self._context = context
 
-    def best(self, text: str, cand: Candidate) -> tuple[Hypothesis | None, float]:
-        """The strongest reading of ``cand`` and its confidence, or (None, 0.0)."""
-        hyps = self.readings(text, cand)
-        if not hyps:
-            return None, 0.0
+    def find(self, text: str, cand: Candidate) -> Hit | None:
+        """The finding of ``cand``'s strongest reading, or None."""
         best: Hypothesis | None = None
         best_conf = 0.0
-        for hyp in hyps:  # strongest possible first: weaker ones are skipped without a context look-up
+        for hyp in self.readings(text, cand):  # strongest possible first: weaker ones skip the context
             if hyp.ceiling <= best_conf:
                 break
             conf = hyp.plain if hyp.strong else self.confidence(text, hyp)
             if conf >= FLOOR and conf > best_conf:
                 best, best_conf = hyp, conf
-        return best, best_conf
+        return None if best is None else hit(text, best, best_conf)
 
     def readings(self, text: str, cand: Candidate) -> list[Hypothesis]:
         """The plausible readings of ``cand``, strongest possible confidence first."""

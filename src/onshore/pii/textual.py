@@ -21,6 +21,9 @@ _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]{0,62}\.)+[A-Za-z]{2,24}(?![A-
 _V6 = re.compile(r"(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![0-9.])|[0-9A-Fa-f]{0,4})")
 _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _COLON_HEX = re.compile(r":[0-9A-Fa-f:]")  # a colon that may be inside an address
+# Two colons at most four hex digits apart: every address has them ("10:30" does not). One search
+# over the text spares the per-colon work on prompts with times and labels ("문의: ...").
+_TWO_COLONS = re.compile(r":[0-9A-Fa-f]{0,4}:")
 # The type letter (upper case: M, S, R, G, O, D) followed by three digits, not glued to a word.
 # A capital-letter start lets the engine skip Hangul and lower-case text quickly (measured 3x
 # faster than starting from the digits on the benchmark prompts).
@@ -50,6 +53,8 @@ def emails(text: str, start: int) -> Iterator[tuple[int, int, int]]:
 
 def ipv6s(text: str, start: int) -> Iterator[tuple[int, int]]:
     """Yield spans of IPv6 addresses that contain a ``:`` at or after ``start``."""
+    if _TWO_COLONS.search(text, max(0, start - 5)) is None:
+        return
     found = _COLON_HEX.search(text, start)
     while found is not None:
         colon = found.start()

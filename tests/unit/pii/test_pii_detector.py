@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from onshore.pii import ALL_TYPES, Detector, EntityType, Finding, context, default_detector, detector, scan
+from onshore.pii.entities import make_finding
 
 T = EntityType
 
@@ -237,6 +238,15 @@ def test_shared_detector_is_thread_safe() -> None:
         results = list(pool.map(default_detector().scan, texts))
     assert results == expected
     assert default_detector() is default_detector()
+
+
+def test_make_finding_builds_the_same_frozen_finding() -> None:
+    built = make_finding(3, 8, T.EMAIL, 0.95)
+    assert built == Finding(3, 8, T.EMAIL, 0.95)
+    assert hash(built) == hash(Finding(3, 8, T.EMAIL, 0.95))
+    assert repr(built) == repr(Finding(3, 8, T.EMAIL, 0.95))
+    with pytest.raises(AttributeError):
+        built.start = 4  # type: ignore[misc]
 
 
 def test_finding_helpers() -> None:

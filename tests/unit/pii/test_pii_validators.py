@@ -114,6 +114,25 @@ def test_ipv6_accepts_every_address(address: ipaddress.IPv6Address) -> None:
     assert v.ipv6_valid(str(address)) == (str(address).count(":") >= 2)
 
 
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.sampled_from(["0", "1", "ab", "ffff", "0db8", "12345", "", "g1", "::", "1.2.3.4", "01.2.3.4"]),
+        max_size=10,
+    )
+)
+def test_ipv6_agrees_with_ipaddress(pieces: list[str]) -> None:
+    """ipv6_valid parses with the C inet_pton: it must give ipaddress's verdict (the platform's
+    parser could differ, e.g. on IPv4 tails with leading zeros)."""
+    candidate = ":".join(pieces)
+    try:
+        ipaddress.IPv6Address(candidate)
+        expected = candidate.count(":") >= 2
+    except ValueError:
+        expected = False
+    assert v.ipv6_valid(candidate) == expected
+
+
 def test_ipv6_rejects_times_and_words() -> None:
     assert not v.ipv6_valid("10:30:00")
     assert not v.ipv6_valid("std::vector")
