@@ -29,6 +29,7 @@ class Cue(IntEnum):
 
 
 _FAR = 1 << 30
+_ASCII_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NEAR = 20  # the part of BEFORE scanned first
 _OTHER_REACH = 12  # a cue for another type counts only right before the candidate
 
@@ -127,18 +128,19 @@ class ContextRules:
         # that need context, so the bookkeeping is inline (measured ~25% faster than helpers).
         near = max(0, start - _NEAR)
         for match in self._pattern.finditer(text, near, end + AFTER):
-            begin = match.start()
-            if start <= begin < end or _inside_word(text, begin):
-                continue
-            word_end = match.end()
+            begin, word_end = match.span()
+            if start <= begin < end or (
+                begin and text[begin - 1] in _ASCII_LETTERS and text[begin].isascii()
+            ):
+                continue  # inside the candidate, or an English cue inside a word ("part" in "department")
             distance = start - word_end if begin < start else 2 * (begin - end) + 1
             types, negative = forms[match.group()]
-            if etype in types:
-                pos = min(pos, distance)
-            elif types and begin < start:
-                other = min(other, distance)
-            if negative:
-                neg = min(neg, distance)
+            if etype in types and distance < pos:
+                pos = distance
+            elif etype not in types and types and begin < start and distance < other:
+                other = distance
+            if negative and distance < neg:
+                neg = distance
         far = max(0, start - BEFORE)
         if far < near and min(pos, neg) > _NEAR:
             # up to a word's length past ``near``, so a word that straddles it is seen whole

@@ -214,15 +214,9 @@ def _registration(
 ) -> None:
     digits = cand.digits
     hyphenated = len(cand.layout) == 2  # (6, 7); the other layout is (13,)
-    rrn_like = False
-    if v.registration_date_valid(digits):
-        rrn_like = True
-        if v.is_foreigner_digit(digits):
-            etype = EntityType.KR_ARN
-            valid = v.arn_checksum_valid(digits)
-        else:
-            etype = EntityType.KR_RRN
-            valid = v.rrn_checksum_valid(digits)
+    rrn_like, foreign, valid = v.registration_facts(digits)
+    if rrn_like:
+        etype = EntityType.KR_ARN if foreign else EntityType.KR_RRN
         # Numbers issued since October 2020 have no check digit, so a failed check never rejects:
         # with a birth date since then it is the new scheme; earlier births need a cue (a number
         # re-issued after a leak, or a failed check digit, which people also write).
@@ -280,12 +274,13 @@ def _bank(cand: Candidate, plus_before: bool, region_before: int | None, out: li
     prefixes = _BANK_LAYOUTS.get(layout)
     if prefixes is not None and cand.digits.startswith(prefixes):
         plain, cued = 0.3, 0.9
-    elif len(layout) > 1 and all(2 <= g <= 7 for g in layout):
+    elif len(layout) > 1:
+        # the plan admits other layouts only with groups of 2-7 digits; a bank's own may have a 1
+        if prefixes is not None and not all(2 <= g <= 7 for g in layout):
+            return
         plain, cued = 0.2, 0.75
-    elif len(layout) == 1:
-        plain, cued = 0.1, 0.7
     else:
-        return
+        plain, cued = 0.1, 0.7
     out.append(Hypothesis(EntityType.KR_BANK_ACCOUNT, plain, cued, cand.start, cand.end))
 
 

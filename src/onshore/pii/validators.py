@@ -82,6 +82,21 @@ def registration_date_valid(digits: str) -> bool:
     return date(year, month, day) <= date.today()  # nobody is born in the future
 
 
+def registration_facts(digits: str) -> tuple[bool, bool, bool]:
+    """For 13 digits: (a real past birth date for its century digit, a foreign resident's number,
+    a valid check digit of its kind): :func:`registration_date_valid`, :func:`is_foreigner_digit`
+    and the RRN or ARN check in one call (every 13-digit candidate needs all three)."""
+    if not registration_date_valid(digits):
+        return False, False, False
+    foreign = digits[6] in "5678"
+    d = digits.encode()
+    total = (
+        2 * d[0] + 3 * d[1] + 4 * d[2] + 5 * d[3] + 6 * d[4] + 7 * d[5]
+        + 8 * d[6] + 9 * d[7] + 2 * d[8] + 3 * d[9] + 4 * d[10] + 5 * d[11]
+    ) - 48 * 58  # fmt: skip
+    return True, foreign, ((13 if foreign else 11) - total % 11) % 10 == d[12] - 48
+
+
 def born_since_2020_reform(digits: str) -> bool:
     """True when the birth date is on or after 2020-10-05, when random back halves (no check
     digit) began; call only after :func:`registration_date_valid`."""

@@ -9,6 +9,7 @@ and context known, and so that overlapping findings are always resolved inside o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from onshore.pii.entities import EntityType
 
@@ -21,6 +22,8 @@ HEX_CHARS = frozenset("0123456789abcdefABCDEF:.")
 # A finding while a scan runs: (start, end, type, confidence). Plain tuples, not Findings: a frozen
 # dataclass costs ~0.8 us to build on the benchmark machine, and most readings are discarded.
 Hit = tuple[int, int, EntityType, float]
+_START = itemgetter(0)
+_END = itemgetter(1)
 
 
 @dataclass(slots=True)
@@ -91,7 +94,9 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
     """Keep the stronger of overlapping findings (confidence, then length), sorted by start."""
     if len(hits) < 2:
         return hits
-    hits.sort(key=_by_start_longest_first)
+    # By start, longest first: two stable sorts with C key functions (no Python call per finding)
+    hits.sort(key=_END, reverse=True)
+    hits.sort(key=_START)
     out: list[Hit] = []
     for hit in hits:
         if out and hit[0] < out[-1][1]:
@@ -101,7 +106,3 @@ def resolve_overlaps(hits: list[Hit]) -> list[Hit]:
             continue
         out.append(hit)
     return out
-
-
-def _by_start_longest_first(hit: Hit) -> tuple[int, int]:
-    return hit[0], -hit[1]

@@ -133,6 +133,15 @@ def test_ipv6_agrees_with_ipaddress(pieces: list[str]) -> None:
     assert v.ipv6_valid(candidate) == expected
 
 
+@given(n_digits(13))
+def test_registration_facts_agree_with_the_single_checks(digits: str) -> None:
+    date_ok, foreign, valid = v.registration_facts(digits)
+    assert date_ok == v.registration_date_valid(digits)
+    if date_ok:
+        assert foreign == v.is_foreigner_digit(digits)
+        assert valid == (v.arn_checksum_valid(digits) if foreign else v.rrn_checksum_valid(digits))
+
+
 def test_ipv6_rejects_times_and_words() -> None:
     assert not v.ipv6_valid("10:30:00")
     assert not v.ipv6_valid("std::vector")
