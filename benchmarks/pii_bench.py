@@ -8,7 +8,8 @@ taken from the labelled corpus (so they carry identifiers). Throughput is UTF-8 
 second on one core (pin it with ``taskset``); latency is per 4 KB prompt. Presidio runs offline
 with pattern recognizers and Korea in its phone regions (``pii_presidio.py``), on a smaller
 sample because it is slow. Prints the load average before and after: compare numbers only
-between runs on a quiet machine.
+between runs on a quiet machine, or compare two versions side by side with ``pii_ab.py`` (wall
+clock, alternating processes) and ``pii_instructions.py`` (instruction counts, deterministic).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pii_presidio import build_or_explain
 
-from onshore.pii import Detector
+from onshore.pii import Detector, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "pii" / "corpus.jsonl"
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         stream_mbs = throughput(streamed(detector, chunk), four_kb, args.repeat)
         rows.append((f"4 KB, streamed in {chunk}-character chunks", stream_mbs, None))
     ours_lat = latencies(detector.scan, four_kb)
+    redact_lat = latencies(lambda text: redact(text, detector.scan(text)), four_kb)
     theirs_lat = None
     if analyze is not None:
         theirs_lat = latencies(analyze, make_prompts(4096, int(args.presidio_mb * 1e6), seed=4096))
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| per 4 KB prompt (wall clock) | p50 ms | p99 ms |")
     print("|---|---|---|")
     print(f"| Onshore | {ours_lat[0]:.3f} | {ours_lat[1]:.3f} |")
+    print(f"| Onshore, scan + redact | {redact_lat[0]:.3f} | {redact_lat[1]:.3f} |")
     if theirs_lat is not None:
         print(f"| Presidio | {theirs_lat[0]:.3f} | {theirs_lat[1]:.3f} |")
     print(f"\nload average after: {Path('/proc/loadavg').read_text().split()[:3]}")

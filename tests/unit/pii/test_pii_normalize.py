@@ -68,3 +68,9 @@ def test_zero_width_characters_keep_exact_spans(ids: list[str], every: int) -> N
     assert len(found) == len(ids)
     for finding, original in zip(found, ids, strict=True):
         assert noisy[finding.start : finding.end].replace("\u200b", "") == original
+
+
+def test_full_width_runs_map_one_for_one_to_ascii() -> None:
+    """normalize() replaces runs of U+FF01..U+FF5E with NFKC: it must give the ASCII form."""
+    full = "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+    assert normalize("가" + full).text == "가" + "".join(chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F))
