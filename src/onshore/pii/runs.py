@@ -10,10 +10,11 @@ Inside a run, *tight* separators (``-``, ``.``, parentheses) bind groups into on
 (``010 1234 5678``) or separate two identifiers. An identifier is always a sequence of whole
 segments (tight tokens), so a valid number inside a longer hyphenated code is never reported.
 
-Wrapped text: a line break (``\\n`` or ``\\r\\n``, trailing spaces before it, indentation or e-mail
-quote marks ``>`` after it) may sit next to a dash (``010-1234\\n-5678``: tight) or alone between
-digits. Alone it is either a group boundary (``010 1234\\n5678``) or a wrap *inside* a group
-(``010-12\\n34-5678``, ``0101234\\n5678``); :func:`make_candidate` can read it either way.
+Wrapped text: a line break (``\\n`` or ``\\r\\n``, trailing spaces before it, up to 16 characters
+of indentation or e-mail quote marks ``>`` after it) may sit next to a dash (``010-1234\\n-5678``:
+tight) or alone between digits. Alone it is either a group boundary (``010 1234\\n5678``) or a
+wrap *inside* a group (``010-12\\n34-5678``, ``0101234\\n5678``); :func:`make_candidate` can read
+it either way.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A line break with what wraps around it. Bounded (at most 15 characters with a dash), so a run
-# that ends window.SETTLE characters before the end of a stream's text can no longer grow.
-_NL = r"[ \t]{0,2}\r?\n[ \t>]{0,8}"
+# A line break with what wraps around it: trailing spaces, then indentation or quote marks up to
+# 16 characters (a hanging indent under "Contact: "). Bounded (a separator is at most 23
+# characters with a dash), so a run that ends window.SETTLE (24) characters before the end of a
+# stream's text can no longer grow.
+_NL = r"[ \t]{0,2}\r?\n[ \t>]{0,16}"
 _SEP = rf"(?:{_NL}-|[ ]?-[ ]?(?:{_NL})?|\.(?:{_NL})?|\)[ ]?|[ ]?\(|[ \t]{{1,2}}|{_NL})"
 # What follows a run's first digit (kept apart so detector.py can build a pattern around it).
 RUN_BODY = r"(?=[0-9 .()\t\r\n>-]{6})[0-9]*(?:" + _SEP + r"[0-9]+)*"
