@@ -243,8 +243,7 @@ class ResidencyUnavailable(OnshoreError):
     status = 503
     default_code = "residency_unavailable"
     default_message = (
-        "No backend in the jurisdictions this API key may use is available for this model now; "
-        "retry shortly."
+        "No backend in the jurisdictions this API key may use is available for this model now; retry shortly."
     )
     headers = ((b"retry-after", b"2"),)
 

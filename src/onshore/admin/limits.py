@@ -187,6 +187,9 @@ def _parse(scope: Scope, name: str, value: object) -> Change:
             return Tier(value) if isinstance(value, str) else Tier(str(value))
         except ValueError:
             raise InvalidRequest(f"unknown tier {value!r}: use one of {_TIERS}", param="tier") from None
+    # A JSON number with a zero fraction (2475.0) is the whole number JSON Schema's "integer" allows.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     # bool is an int in Python, and `true` is never a limit anyone meant.
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequest(f"{name} must be a whole number >= 0", param=name)

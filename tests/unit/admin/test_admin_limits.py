@@ -234,3 +234,9 @@ def test_a_keys_limit_is_checked_against_its_organisation_as_it_stands_when_writ
     assert world.show("key", world.key_id).limits == Limits()
     view = ops.set_limits(world.tenancy, racing, "key", world.key_id, {"tpm": 100}, actor="tester")
     assert view.org_limits == Limits(tpm=100) and view.limits == Limits(tpm=100)
+
+
+def test_a_whole_number_written_with_a_zero_fraction_is_that_number(world: World) -> None:
+    # JSON Schema's "integer" admits 2475.0, and clients (and the fuzzer) send it.
+    world.set("org", "acme", max_concurrent=2475.0)
+    assert world.show("org", "acme").limits.max_concurrent == 2475

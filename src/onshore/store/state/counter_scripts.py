@@ -15,8 +15,9 @@ local function int(x) return string.format('%.0f', x) end
 # of the event loop, so a request's settlement rides with later requests' reservations and Redis
 # costs one round trip per request, not two.
 # KEYS: the settled counters, then every request's counters in order.
-# ARGV[1]: the settlements as "window_end_ms,delta,ttl_ms,..." (delta = actual - held; "" for none); ARGV[2..]: one string per request, "amount,limit,window_ms,ttl_ms,..." for each of
-# its counters. Numbers travel as one string per request rather than one argument each: redis-py
+# ARGV[1]: the settlements as "window_end_ms,delta,ttl_ms,..." (delta = actual - held; "" for
+# none); ARGV[2..]: one string per request, "amount,limit,window_ms,ttl_ms,..." for each of its
+# counters. Numbers travel as one string per request rather than one argument each: redis-py
 # encodes every argument in Python (about 0.5 µs each; a request with seven limits has 28).
 # Settlements go first (a finished request gives its room back before new ones are checked); a
 # settled counter whose window is not the one it was held in (ended, or gone) is left alone, since
