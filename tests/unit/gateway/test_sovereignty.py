@@ -189,6 +189,7 @@ async def test_allowed_backends_down_is_503_never_a_fallback_abroad() -> None:
     assert jp.calls == []
     assert [row.error_code for row in h.sink.rows] == ["residency_unavailable"] * 3
     assert [e.action for e in h.audit.entries] == ["residency.unavailable"] * 3
+    assert h.telemetry.residency == ["m"] * 3
 
 
 async def test_failover_stays_inside_the_allowed_jurisdictions() -> None:

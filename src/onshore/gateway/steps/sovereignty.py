@@ -67,6 +67,7 @@ class Sovereignty:
             await call_next(ctx)
         except ResidencyUnavailable:
             # The allowed backends failed while others might not have: a residency decision too.
+            self._telemetry.residency_refused(model)
             self._record(ctx, "residency.unavailable", {"model": model, "allowed": sorted(allowed)})
             raise
 
