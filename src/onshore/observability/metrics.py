@@ -91,7 +91,7 @@ class GatewayMetrics:
         )
         self.residency = Counter(
             "onshore_residency_refusals",
-            "Requests refused because no backend in their allowed jurisdictions serves the model.",
+            "Requests refused for residency: no allowed backend serves the model (403) or is up (503).",
             ("model",),
             registry=self.registry,
         )
