@@ -66,9 +66,6 @@ class LimitBook:
             cache[(org_id, key_id)] = found
         return found
 
-    def subject_policy(self, org_id: str) -> SubjectPolicy | None:
-        return self._org_policies.get(org_id)
-
     def key_limits(self, key_id: str) -> Limits | None:
         return self._keys.get(key_id)
 

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from onshore.domain.catalog import Endpoint
-from onshore.domain.policy import PiiPolicy
+from onshore.domain.policy import PiiMode, PiiPolicy
 from onshore.pii import Detector, EntityType, Finding, redact
 
 # Above this many characters a scan leaves the event loop for a thread: at ~20 MB/s, 64 KiB costs
@@ -102,7 +102,7 @@ class Scan:
 def _scan_and_apply(payload: dict[str, Any], endpoint: Endpoint, policy: PiiPolicy) -> Scan:
     detector = detector_for(policy.entity_types)
     counts: dict[str, int] = {}
-    redacting = policy.mode.value == "redact"
+    redacting = policy.mode is PiiMode.REDACT
     names = Placeholders()
     changed = False
     for container, key in text_slots(payload, endpoint):

@@ -66,7 +66,7 @@ class _Choice:
 
     __slots__ = ("_originals", "redactor", "restorer", "tools")
 
-    def __init__(self, ctx: RequestContext, answer: PiiAnswer) -> None:
+    def __init__(self, answer: PiiAnswer) -> None:
         self.redactor = StreamRedactor(answer.detector, _typed) if answer.detector is not None else None
         self.restorer = Restorer(answer.originals) if answer.originals else None
         self._originals = answer.originals
@@ -205,7 +205,7 @@ class PiiAnswer:
         index = index if isinstance(index, int) else 0
         state = self._choices.get(index)
         if state is None:
-            state = self._choices[index] = _Choice(self._ctx, self)
+            state = self._choices[index] = _Choice(self)
         holder = choice.get("delta") if self._field == "content" else choice
         if not isinstance(holder, dict):
             return
