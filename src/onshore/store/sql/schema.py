@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 
 # Named constraints can be dropped later on both SQLite (batch mode rebuilds tables by name) and
@@ -243,4 +244,56 @@ prices = Table(
     Column("output_micro_krw", BigInteger, nullable=False),
     Column("cached_input_micro_krw", BigInteger, nullable=True),  # NULL: cached input costs input's price
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Issued invoices (see ``onshore.domain.invoice``): immutable once written. The store has no update
+# or delete for them, and migration 0005 adds triggers on both databases that refuse UPDATE and
+# DELETE of a row here or in ``invoice_lines``. ``id`` is the invoice number (INV-2026-12-000001),
+# taken from the ``invoices`` change-counter row, so numbers are unique and gap-free across
+# replicas. A correction is a new invoice whose ``corrects`` names the old one (which then counts
+# as superseded); ``revision`` counts corrections of one organisation's month, and the unique
+# constraint on (org_id, month, revision) lets only one invoice be the first, or the n-th
+# correction, even when two replicas issue at once. Amounts are whole won, except
+# ``ledger_micro_krw``: the exact sum of the ledger rows' costs the invoice bills.
+invoices = Table(
+    "invoices",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("org_id", String, nullable=False),
+    Column("org_name", String, nullable=False),  # as it was when issued
+    Column("month", String(7), nullable=False),  # YYYY-MM, UTC
+    Column("revision", Integer, nullable=False),  # 0, then 1 for the first correction ...
+    Column("corrects", ForeignKey("invoices.id"), nullable=True, unique=True),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("issued_by", String, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("ledger_micro_krw", BigInteger, nullable=False),
+    Column("subtotal_krw", BigInteger, nullable=False),
+    Column("vat_rate", String(16), nullable=False),  # a decimal as text, exact ("0.1")
+    Column("vat_krw", BigInteger, nullable=False),
+    Column("total_krw", BigInteger, nullable=False),
+    Column("issuer", JSON, nullable=False),  # the issuer's details for the header, as configured
+    UniqueConstraint("org_id", "month", "revision", name="uq_invoices_org_id_month_revision"),
+)
+
+# One line per model and price period of an invoice. Prices are micro-won per million tokens as in
+# ``prices`` (NULL: the model had no price then); ``amount_micro_krw`` is the ledger's cost of the
+# line's rows, each at the price in force when it was served.
+invoice_lines = Table(
+    "invoice_lines",
+    metadata,
+    Column("invoice_id", ForeignKey("invoices.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("model", String, nullable=False),
+    Column("period_start", Date, nullable=False),  # UTC days, both included
+    Column("period_end", Date, nullable=False),
+    Column("requests", BigInteger, nullable=False),
+    Column("input_tokens", BigInteger, nullable=False),  # uncached prompt tokens
+    Column("cached_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("input_price_micro_krw", BigInteger, nullable=True),
+    Column("cached_price_micro_krw", BigInteger, nullable=True),
+    Column("output_price_micro_krw", BigInteger, nullable=True),
+    Column("amount_micro_krw", BigInteger, nullable=False),
 )
