@@ -26,6 +26,7 @@ from onshore.ports import (
     Backend,
     Clock,
     HealthCheck,
+    InvoiceStore,
     LimitsStore,
     PolicyStore,
     RevocationBus,
@@ -49,6 +50,7 @@ class Store:
     audit_trail: AuditTrail  # the hash chain and its checkpoints, for `onshore audit verify`
     limits: LimitsStore
     policies: PolicyStore
+    invoices: InvoiceStore  # issued invoices (admin/billing.py)
     close: Callable[[], None]
 
 

@@ -41,6 +41,7 @@ from onshore.services import Services, Store
 from onshore.store.buffered import BufferedAuditSink, BufferedUsageSink
 from onshore.store.sql.audit import SqlAuditLog
 from onshore.store.sql.engine import make_engine
+from onshore.store.sql.invoices import SqlInvoiceStore
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.migrate import upgrade
@@ -96,6 +97,7 @@ class _Sql:
         self.audit = SqlAuditLog(self.engine)
         self.limits = SqlLimitsStore(self.engine)
         self.policies = SqlPolicyStore(self.engine)
+        self.invoices = SqlInvoiceStore(self.engine)
         self.digester = KeyDigester(load_secret(settings))
 
     def store(self, audit: AuditLog, close: Callable[[], None]) -> Store:
@@ -109,6 +111,7 @@ class _Sql:
             audit_trail=self.audit,
             limits=self.limits,
             policies=self.policies,
+            invoices=self.invoices,
             close=close,
         )
 

@@ -8,6 +8,7 @@ what Alembic and the CLI want anyway. The gateway calls it through ``asyncio.to_
 from __future__ import annotations
 
 from onshore.ports.backends import Backend, BackendCall, BackendReply
+from onshore.ports.billing import InvoiceExists, InvoiceStore
 from onshore.ports.runtime import ClientChannel, Clock, CounterStore, FinishedRequest, Telemetry
 from onshore.ports.store import (
     AlreadyExists,
@@ -43,6 +44,8 @@ __all__ = [
     "CounterStore",
     "FinishedRequest",
     "HealthCheck",
+    "InvoiceExists",
+    "InvoiceStore",
     "LimitsSnapshot",
     "LimitsStore",
     "LimitsUpdate",

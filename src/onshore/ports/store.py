@@ -10,6 +10,7 @@ from typing import Protocol
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.audit_chain import Checkpoint
+from onshore.domain.invoice import UsageDay
 from onshore.domain.limits import Limits, Price, Scope, Tier
 from onshore.domain.policy import SubjectPolicy
 from onshore.domain.residency import ResidencyReport
@@ -198,6 +199,12 @@ class UsageReader(Protocol):
     def residency(self, org_id: str, start: datetime, end: datetime) -> ResidencyReport:
         """Where ``org_id``'s requests of ``start <= created_at < end`` were served, and its
         sovereignty refusals; every row counted once (see ``onshore.domain.residency``)."""
+        ...
+
+    def usage_days(self, org_id: str, start: datetime, end: datetime) -> list[UsageDay]:
+        """``org_id``'s billable usage of ``start <= created_at < end`` per model and UTC day, by
+        model then day: what an invoice is made of. Every row with a cost is counted, so the costs
+        add up to the ledger's for the period."""
         ...
 
 

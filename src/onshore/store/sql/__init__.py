@@ -7,11 +7,13 @@ Typical wiring (the composition root does this once)::
     tenancy = SqlTenancyStore(engine)   # TenancyStore, with unit_of_work() for change + audit
     ledger = SqlUsageStore(engine)      # UsageWriter, UsageReader, HealthCheck, RejectWriter
     audit = SqlAuditLog(engine)         # append-only audit trail (BatchWriter, RejectWriter)
+    invoices = SqlInvoiceStore(engine)  # InvoiceStore: issued invoices, immutable
     limits = SqlLimitsStore(engine)     # LimitsStore: limits per organisation and key, prices
 """
 
 from onshore.store.sql.audit import SqlAuditLog
 from onshore.store.sql.engine import make_engine, normalise_url, redact_url
+from onshore.store.sql.invoices import SqlInvoiceStore
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.rejects import SqlRejectStore
@@ -19,6 +21,7 @@ from onshore.store.sql.tenancy import SqlTenancyStore
 
 __all__ = [
     "SqlAuditLog",
+    "SqlInvoiceStore",
     "SqlLimitsStore",
     "SqlRejectStore",
     "SqlTenancyStore",

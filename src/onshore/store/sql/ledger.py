@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, or_, select, text
 
+from onshore.domain.invoice import UsageDay
 from onshore.domain.residency import ResidencyReport
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord, UsageSummary
 from onshore.store.setaside import Rejected
@@ -16,6 +17,7 @@ from onshore.store.sql.idempotent import insert_ignoring_duplicates
 from onshore.store.sql.rejects import SqlRejectStore
 from onshore.store.sql.residency import residency_report
 from onshore.store.sql.schema import usage_records
+from onshore.store.sql.usage_days import usage_days
 
 _COLUMNS = tuple(column.name for column in usage_records.columns)
 CLIENT_REQUEST_ID_MAX = 128  # the column's bound: a longer id is cut, never a reason to refuse a row
@@ -178,6 +180,10 @@ class SqlUsageStore:
     def residency(self, org_id: str, start: datetime, end: datetime) -> ResidencyReport:
         """Where the organisation's requests were served, and its refusals (``store/sql/residency``)."""
         return residency_report(self._engine, org_id, start, end)
+
+    def usage_days(self, org_id: str, start: datetime, end: datetime) -> list[UsageDay]:
+        """Billable usage per model and UTC day, for invoices (``store/sql/usage_days``)."""
+        return usage_days(self._engine, org_id, start, end)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the database answers ``SELECT 1``."""
