@@ -67,9 +67,7 @@ def upgrade() -> None:
         sa.Column("vat_krw", sa.BigInteger(), nullable=False),
         sa.Column("total_krw", sa.BigInteger(), nullable=False),
         sa.Column("issuer", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["corrects"], ["invoices.id"], name=op.f("fk_invoices_corrects_invoices")
-        ),
+        sa.ForeignKeyConstraint(["corrects"], ["invoices.id"], name=op.f("fk_invoices_corrects_invoices")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invoices")),
         sa.UniqueConstraint("corrects", name=op.f("uq_invoices_corrects")),
         sa.UniqueConstraint("org_id", "month", "revision", name="uq_invoices_org_id_month_revision"),
