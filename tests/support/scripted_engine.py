@@ -13,7 +13,8 @@ It runs in a thread of the test process on aiohttp.web. What it does is chosen b
     echo          answers with the text of the last message it received (string or content parts),
                   streamed 4 characters a chunk (so a placeholder is split across chunks)
 
-Every request body it receives is kept in ``bodies`` (what a model would have seen).
+Every request body it receives is kept in ``bodies`` (what a model would have seen), and the
+headers of every inference request in ``headers`` (lower-case names; e.g. ``traceparent``).
     (anything)    a normal answer with usage
 
     mode="garbage"    200 with a body that is not JSON, and streams of garbage
@@ -62,6 +63,7 @@ class ScriptedEngine:
         self.port = free_port()
         self.calls = 0
         self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
         self._loop = asyncio.new_event_loop()
         self._gate = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -112,6 +114,7 @@ class ScriptedEngine:
             return web.json_response({"error": {"message": "engine crashed"}}, status=500)
         raw = await request.read()
         self.bodies.append(raw)
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         inputs = orjson.loads(raw).get("input")
         count = len(inputs) if isinstance(inputs, list) else 1
         data = [{"object": "embedding", "index": i, "embedding": [0.0, 1.0]} for i in range(count)]
@@ -123,6 +126,7 @@ class ScriptedEngine:
         self.calls += 1
         raw = await request.read()
         self.bodies.append(raw)
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         body = orjson.loads(raw)
         prompt = body.get("prompt")
         return web.json_response(
@@ -143,6 +147,7 @@ class ScriptedEngine:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         self.calls += 1
         self.bodies.append(await request.read())
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
         body = await request.json()
         model, stream = body["model"], bool(body.get("stream"))
         if self.mode == "fail-500":

@@ -105,6 +105,8 @@ class RemoteBackend:
         session = self._require_session()
         url = self._base + call.endpoint.path
         headers = {"X-Request-Id": call.request_id}
+        if call.headers:  # traceparent, when tracing is on
+            headers.update(call.headers)
         try:
             response = await session.post(url, data=call.body, headers=headers)
         except TimeoutError:

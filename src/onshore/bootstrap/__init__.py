@@ -20,12 +20,14 @@ from sqlalchemy.engine import make_url
 from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
 from onshore.bootstrap.audit import AuditLog, add_checkpoints
+from onshore.bootstrap.observability import add_upkeep, build_metrics, build_telemetry
 from onshore.config.checks import admin_token_problem, backend_problems
 from onshore.config.settings import Settings
 from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.errors import ConfigError
 from onshore.gateway.auth import Authenticator, KeyCache
+from onshore.gateway.budget_watch import BudgetWatch
 from onshore.gateway.clock import SystemClock
 from onshore.gateway.health import BackendProber
 from onshore.gateway.key_sync import KeySync
@@ -35,7 +37,6 @@ from onshore.gateway.quota_seed import QuotaSeeder
 from onshore.gateway.routing import Router
 from onshore.gateway.steps.sovereignty import Sovereignty
 from onshore.lifecycle import Check, Lifecycle
-from onshore.observability.metrics import GatewayMetrics
 from onshore.ports import Clock, RevocationBus, StoreError
 from onshore.services import Services, Store
 from onshore.store.buffered import BufferedAuditSink, BufferedUsageSink
@@ -148,7 +149,8 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     sql = _Sql(settings)
     audit_sink = BufferedAuditSink(sql.audit, spool_path=settings.data_dir / "audit-spool.jsonl")
     store = sql.store(AuditLog(audit_sink.submit, sql.audit), sql.engine.dispose)
-    metrics = GatewayMetrics()
+    metrics = build_metrics(env)
+    telemetry, tracing_stop = build_telemetry(settings, env, metrics)
     ledger = settings.ledger
     sink = BufferedUsageSink(
         sql.usage,
@@ -180,9 +182,10 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         "1 while a backend is considered healthy, 0 while it is skipped.",
         lambda: ((name, 1.0 if state.healthy else 0.0) for name, state in router.states.items()),
         label="backend",
+        mode="livemin",  # down as soon as one worker has marked it down
     )
     cache = KeyCache()
-    admission = build_admission(settings, store.limits, clock, metrics, cache.org_name, store.usage)
+    admission = build_admission(settings, store.limits, clock, telemetry, cache.org_name, store.usage)
     metrics.add_gauges(
         "onshore_queue_depth",
         "Requests waiting in the fair queue of each model with a capacity.",
@@ -204,20 +207,20 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         authenticator=authenticator,
         router=router,
         sink=sink,
-        telemetry=metrics,
+        telemetry=telemetry,
         clock=clock,
         max_body_bytes=settings.server.max_body_bytes,
         drain_s=settings.ledger.drain_on_disconnect_s,
         pricing=admission.book,
         admission=admission.steps,
-        sovereignty=Sovereignty(admission.book.policy, router, store.audit, metrics),
+        sovereignty=Sovereignty(admission.book.policy, router, store.audit, telemetry),
     )
     lifecycle = Lifecycle()
     lifecycle.add("ledger", start=_in_thread(sink.start), stop=lambda: asyncio.to_thread(sink.close, 30.0))
     lifecycle.add(
         "audit", start=_in_thread(audit_sink.start), stop=lambda: asyncio.to_thread(audit_sink.close, 30.0)
     )
-    add_checkpoints(lifecycle, settings, store.audit_trail, env)
+    add_checkpoints(lifecycle, settings, store.audit_trail, env, on_verified=metrics.audit_chain_checked)
     database = _Database(settings, store, key_sync, cache, admission.sync, admission.seeder)
     lifecycle.add("database", start=database.start, stop=database.stop, check=database.check)
     lifecycle.add("keys", check=database.keys_check)
@@ -233,6 +236,8 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     for problem in config_problems:
         log.warning("misconfigured backend: %s", problem)
     lifecycle.add("configuration", check=_configuration_check(config_problems))
+    budgets = BudgetWatch(admission.book, admission.counters.store, clock, cache, metrics.budgets_used)
+    add_upkeep(lifecycle, metrics, budgets, tracing_stop)
     admin_token = env.get(settings.admin.token_env) or None
     weak = admin_token_problem(admin_token)
     if weak is not None:

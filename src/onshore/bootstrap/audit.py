@@ -18,7 +18,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from onshore.admin.audit_chain import sign_checkpoint
+from onshore.admin.audit_chain import sign_checkpoint, verify_trail
 from onshore.config.settings import Settings
 from onshore.domain.audit import AuditEntry
 from onshore.domain.audit_chain import Checkpoint, SignatureCheck
@@ -142,11 +142,24 @@ class AuditLog:
 
 class _Checkpointer:
     """Signs the chain's head every ``audit.checkpoint_interval_s`` when it moved; a database that
-    is away only delays it to the next pass (the replica's other checks report the outage)."""
+    is away only delays it to the next pass (the replica's other checks report the outage).
 
-    def __init__(self, trail: AuditTrail, signer: Ed25519Signer) -> None:
+    Each pass first verifies the whole chain (as ``onshore audit verify`` does, streamed) and reports
+    the verdict to ``on_verified`` (the ``onshore_audit_chain_ok`` gauge); a broken chain is never
+    signed, since a checkpoint over it would vouch for the tampering.
+    """
+
+    def __init__(
+        self,
+        trail: AuditTrail,
+        signer: Ed25519Signer,
+        trusted: Mapping[str, Ed25519PublicKey],
+        on_verified: Callable[[bool], None] | None = None,
+    ) -> None:
         self._trail = trail
         self._signer = signer
+        self._check = signature_check(trusted)
+        self._on_verified = on_verified
 
     async def run_once(self) -> None:
         try:
@@ -158,6 +171,12 @@ class _Checkpointer:
             log.info("signed audit checkpoint", extra={"seq": checkpoint.seq, "key_id": checkpoint.key_id})
 
     def _sign(self) -> Checkpoint | None:
+        if self._on_verified is not None:
+            verdict = verify_trail(self._trail, self._check)
+            self._on_verified(verdict.intact)
+            if verdict.problem is not None:
+                log.error("the audit chain is broken; not signing a checkpoint: %s", verdict.problem.reason)
+                return None
         head = self._trail.head()
         if head is None or any(c.seq == head.seq for c in self._trail.checkpoints()[-1:]):
             return None  # nothing new since the last checkpoint (by this or another replica)
@@ -165,9 +184,14 @@ class _Checkpointer:
 
 
 def add_checkpoints(
-    lifecycle: Lifecycle, settings: Settings, trail: AuditTrail, environ: Mapping[str, str] | None = None
+    lifecycle: Lifecycle,
+    settings: Settings,
+    trail: AuditTrail,
+    environ: Mapping[str, str] | None = None,
+    on_verified: Callable[[bool], None] | None = None,
 ) -> None:
-    """Register the periodic checkpoint with ``lifecycle`` (nothing when the interval is 0).
+    """Register the periodic checkpoint with ``lifecycle`` (nothing when the interval is 0);
+    with ``on_verified``, each pass verifies the chain first and reports whether it is intact.
 
     Raises:
         ConfigError: the signing key is unreadable (at start, not an hour later).
@@ -178,7 +202,9 @@ def add_checkpoints(
     signer = load_signer(settings, environ, create=True)
     if signer is None:  # pragma: no cover - create=True always gives a signer
         raise ConfigError("no audit signing key")
-    periodic = Periodic("onshore-audit-checkpoint", interval, _Checkpointer(trail, signer).run_once)
+    trusted = trusted_keys(settings, environ=environ) if on_verified is not None else {}
+    checkpointer = _Checkpointer(trail, signer, trusted, on_verified)
+    periodic = Periodic("onshore-audit-checkpoint", interval, checkpointer.run_once)
 
     async def start() -> None:
         periodic.start()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import click
@@ -10,6 +12,8 @@ import click
 from onshore.cli.common import config_option, load
 
 EDGE_PROTOCOL = "onshore.api.edge:EdgeProtocol"
+# prometheus_client's variable (onshore.bootstrap.observability reads it in each worker).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command()
@@ -47,20 +51,44 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
 
     configure_logging(settings.logging.level, settings.logging.format)
     server = settings.server
-    uvicorn.run(
-        "onshore.api.factory:create_app",
-        factory=True,
-        host=server.host,
-        port=server.port,
-        workers=server.workers,
-        loop="uvloop",
-        # uvicorn's httptools protocol with what it lacks: the header limit, read timeouts, JSON
-        # errors, HTTP/1.0 framing, the access log. By import path (uvicorn >= 0.35): the CLI does not
-        # import the web face, and each worker reads server.* itself, as it does for the app.
-        http=EDGE_PROTOCOL,
-        lifespan="on",
-        access_log=False,  # the edge writes the access log itself, when server.access_log says so
-        log_config=None,
-        server_header=False,
-        timeout_graceful_shutdown=30,
-    )
+    metrics_dir = _metrics_directory(server.workers)
+    try:
+        uvicorn.run(
+            "onshore.api.factory:create_app",
+            factory=True,
+            host=server.host,
+            port=server.port,
+            workers=server.workers,
+            loop="uvloop",
+            # uvicorn's httptools protocol with what it lacks: the header limit, read timeouts, JSON
+            # errors, HTTP/1.0 framing, the access log. By import path (uvicorn >= 0.35): the CLI does not
+            # import the web face, and each worker reads server.* itself, as it does for the app.
+            http=EDGE_PROTOCOL,
+            lifespan="on",
+            access_log=False,  # the edge writes the access log itself, when server.access_log says so
+            log_config=None,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_directory(workers: int) -> Path | None:
+    """With several workers, a fresh directory for their metric files (docs/observability.md).
+
+    prometheus_client reads ``PROMETHEUS_MULTIPROC_DIR`` when first imported, so it is set here,
+    before any worker starts. Fresh per start: files of a previous run would add its counts, and a
+    reused pid would continue a dead worker's values. One set by the operator is the parent (e.g. a
+    tmpfs). With one worker the variable is removed: one process needs no files.
+    """
+    if workers <= 1:
+        os.environ.pop(MULTIPROC_ENV, None)
+        return None
+    parent = os.environ.get(MULTIPROC_ENV) or None
+    if parent is not None:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="onshore-metrics-", dir=parent))
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path

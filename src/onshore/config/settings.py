@@ -179,6 +179,23 @@ class LoggingSettings(_Strict):
     format: Literal["json", "console"] = "json"
 
 
+class TracingSettings(_Strict):
+    """OpenTelemetry traces over OTLP/HTTP (docs/observability.md): one span per inference request.
+
+    Off unless an endpoint is set, here or in the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used
+    as it is) or OTEL_EXPORTER_OTLP_ENDPOINT (the collector's base: /v1/traces is added).
+    """
+
+    enabled: bool = True  # false: off, even when an OTEL_EXPORTER_OTLP_* endpoint is set
+    otlp_endpoint: str | None = Field(None, pattern=r"^https?://[^\s]+$")  # e.g. http://otel:4318
+    service_name: str = Field("onshore", min_length=1, max_length=128)
+    # Share of the traces that start here that are kept; a client's traceparent decides for its own.
+    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    # The name of the variable holding the exporter's headers ("key=value,key2=value2", values
+    # URL-encoded), e.g. a collector's auth token: never in the file.
+    headers_env: str = "OTEL_EXPORTER_OTLP_HEADERS"
+
+
 class Timeouts(_Strict):
     connect_s: float = Field(5.0, gt=0)
     first_byte_s: float = Field(60.0, gt=0)
@@ -284,6 +301,7 @@ class Settings(_Strict):
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()
+    tracing: TracingSettings = TracingSettings()
     limits: LimitsSettings = LimitsSettings()
     scheduling: SchedulingSettings = SchedulingSettings()
     prices: list[PriceSettings] = Field(default_factory=list)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from onshore.domain.catalog import Endpoint, ModelRoute
 from onshore.domain.policy import PiiPolicy
 from onshore.domain.tenancy import Principal
-from onshore.ports import BackendReply, ClientChannel
+from onshore.ports import BackendReply, ClientChannel, RequestTrace
 
 if TYPE_CHECKING:
     from onshore.gateway.request_body import ParsedBody
@@ -50,6 +50,7 @@ class RequestContext:
     cost_micro_krw: int | None = None  # set by ``price`` once the usage is final
     priced: bool = False
     first_byte_at: float | None = None
+    trace: RequestTrace | None = None  # the request's span when tracing is on (sent to the backend)
 
     def finish(self, status: int, error_code: str | None = None) -> None:
         self.status = status

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.counters import Admission, Counter, CounterState, Held, Reservation
-from onshore.ports import Clock, FinishedRequest, StoreError
+from onshore.ports import ClientChannel, Clock, FinishedRequest, RequestTrace, StoreError
 
 _NEVER = 1 << 62  # ms: "until" of a gauge without a ttl
 _FULL_PAUSE_MS = 1_000
@@ -239,11 +239,18 @@ class RecordingTelemetry:
         self.served: dict[tuple[str, str], int] = {}
         self.residency: list[str] = []
         self.pii: dict[tuple[str, str], int] = {}
+        self.started = 0
+
+    def request_started(self, endpoint: str, client: ClientChannel) -> RequestTrace | None:
+        self.started += 1
+        return None  # it does not trace
 
     def request_finished(self, request: FinishedRequest) -> None:
         self.finished.append(request)
 
-    def request_refused(self, endpoint: str, status: int, code: str | None) -> None:
+    def request_refused(
+        self, endpoint: str, status: int, code: str | None, trace: RequestTrace | None = None
+    ) -> None:
         self.refused.append((endpoint, status, code))
 
     def upstream_failed(self, backend: str, reason: str) -> None:

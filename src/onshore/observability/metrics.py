@@ -1,25 +1,42 @@
 """The ``Telemetry`` port on Prometheus, with a registry of its own (no process-wide globals).
 
 The gateway reports to the port and never imports ``prometheus_client`` (an import contract checks
-it); an OpenTelemetry adapter can sit beside this one.
+it); the OpenTelemetry adapter (``tracing.py``) sits beside this one.
+
+Labels are bounded on purpose: endpoint, model and backend come from the configuration, ``org`` is
+an organisation's name (operators create organisations), status and error type are small sets
+(``labels.error_type`` folds an engine's own codes into the status). Never a key id, a request id
+or anything a partner's request chooses: every distinct value is a series kept for ever.
+
+With ``onshore serve --workers N`` every worker writes its values to files in
+``PROMETHEUS_MULTIPROC_DIR`` (``multiprocess_dir``; ``serve`` makes a fresh one per start) and
+``/metrics``, whichever worker answers, sums them (``multiprocess.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from onshore.ports import FinishedRequest
+from onshore.observability.labels import error_type
+from onshore.observability.multiprocess import GaugeMode, SharedGauges
+from onshore.ports import ClientChannel, FinishedRequest, RequestTrace
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    """Args:
+    multiprocess_dir: ``PROMETHEUS_MULTIPROC_DIR`` when the server runs several workers (it must
+        be in the environment before ``prometheus_client`` is first imported); None: one process.
+    """
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._shared = None if multiprocess_dir is None else SharedGauges(multiprocess_dir)
         self.requests = Counter(
             "onshore_requests",
             "Partner requests to the inference endpoints, by outcome.",
@@ -101,33 +118,81 @@ class GatewayMetrics:
             ("type", "mode"),
             registry=self.registry,
         )
+        # --- per organisation (what the console and the invoices' account managers look at) ---
+        self.org_requests = Counter(
+            "onshore_org_requests",
+            "Requests of each organisation, by status.",
+            ("org", "status"),
+            registry=self.registry,
+        )
+        self.org_tokens = Counter(
+            "onshore_org_tokens",
+            "Tokens served to each organisation, by model and kind (prompt, completion).",
+            ("org", "model", "kind"),
+            registry=self.registry,
+        )
+        self.org_cost = Counter(
+            "onshore_org_cost_krw",
+            "What each organisation's requests cost in KRW, at the price in force when each arrived.",
+            ("org", "model"),
+            registry=self.registry,
+        )
+        self.org_errors = Counter(
+            "onshore_org_errors",
+            "Failed requests (status 400 and above) of each organisation, by error type.",
+            ("org", "type"),
+            registry=self.registry,
+        )
+        self.budget_used = Gauge(
+            "onshore_org_budget_used_ratio",
+            "Share of each organisation's monthly KRW budget used (1 = spent), from the limits counters.",
+            ("org",),
+            registry=self.registry,
+            multiprocess_mode="livemax",  # workers with their own counters: the one that saw most
+        )
+        self._audit_ok: Gauge | None = None  # made by the first verification: absent means unknown
         # Resolving label children is the costly part of an update: keep them per label tuple.
-        self._children: dict[tuple[str, ...], tuple[Counter, Histogram, Counter, Counter]] = {}
+        self._children: dict[tuple[str, ...], _Children] = {}
+
+    def request_started(self, endpoint: str, client: ClientChannel) -> RequestTrace | None:
+        return None  # Prometheus counts; it does not trace
 
     def request_finished(self, request: FinishedRequest) -> None:
-        endpoint, model, backend = request.endpoint, request.model, request.backend
-        key = (endpoint, model, backend, str(request.status))
+        endpoint, model, backend, org = request.endpoint, request.model, request.backend, request.org
+        key = (endpoint, model, backend, str(request.status), org)
         children = self._children.get(key)
         if children is None:
-            children = (
+            children = _Children(
                 self.requests.labels(endpoint, model, backend, key[3]),
                 self.latency.labels(endpoint, model, backend),
                 self.tokens.labels(model, backend, "prompt"),
                 self.tokens.labels(model, backend, "completion"),
+                self.org_requests.labels(org, key[3]),
+                self.org_tokens.labels(org, model, "prompt"),
+                self.org_tokens.labels(org, model, "completion"),
+                self.org_cost.labels(org, model),
             )
             if len(self._children) < 10_000:  # bounded: label values come from config, but be safe
                 self._children[key] = children
-        requests, latency, prompt, completion = children
-        requests.inc()
-        latency.observe(request.seconds)
+        children.requests.inc()
+        children.latency.observe(request.seconds)
+        children.org_requests.inc()
         if request.prompt_tokens:
-            prompt.inc(request.prompt_tokens)
+            children.prompt.inc(request.prompt_tokens)
+            children.org_prompt.inc(request.prompt_tokens)
         if request.completion_tokens:
-            completion.inc(request.completion_tokens)
+            children.completion.inc(request.completion_tokens)
+            children.org_completion.inc(request.completion_tokens)
+        if request.cost_micro_krw:
+            children.org_cost.inc(request.cost_micro_krw / 1_000_000)
         if request.ttft_seconds is not None:
             self.ttft.labels(model, backend).observe(request.ttft_seconds)
+        if request.status >= 400:
+            self.org_errors.labels(org, error_type(request.status, request.error_code) or "").inc()
 
-    def request_refused(self, endpoint: str, status: int, code: str | None) -> None:
+    def request_refused(
+        self, endpoint: str, status: int, code: str | None, trace: RequestTrace | None = None
+    ) -> None:
         self.refused.labels(endpoint, str(status)).inc()
 
     def upstream_failed(self, backend: str, reason: str) -> None:
@@ -154,14 +219,86 @@ class GatewayMetrics:
         if count > 0:
             self.pii.labels(entity, mode).inc(count)
 
+    def budgets_used(self, ratios: Iterable[tuple[str, float]]) -> None:
+        """Each organisation's share of its monthly budget used (``BudgetWatch`` reports it)."""
+        if self._shared is None:
+            self.budget_used.clear()  # an organisation whose budget was removed leaves the family
+        for org, ratio in ratios:
+            self.budget_used.labels(org).set(ratio)
+
+    def audit_chain_checked(self, intact: bool) -> None:
+        """The last periodic verification of the audit chain: 1 intact, 0 broken."""
+        if self._audit_ok is None:
+            self._audit_ok = Gauge(
+                "onshore_audit_chain_ok",
+                "1 when the last periodic verification found the audit chain intact, 0 when broken.",
+                registry=self.registry,
+                multiprocess_mode="livemin",  # any worker that found it broken says so
+            )
+        self._audit_ok.set(1.0 if intact else 0.0)
+
     def add_gauges(
-        self, name: str, doc: str, read: Callable[[], Iterable[tuple[str, float]]], label: str = "kind"
+        self,
+        name: str,
+        doc: str,
+        read: Callable[[], Iterable[tuple[str, float]]],
+        label: str = "kind",
+        mode: GaugeMode = "livesum",
     ) -> None:
-        """A gauge family read at scrape time, e.g. the ledger's pending and spooled rows."""
-        self.registry.register(_CallbackCollector(name, doc, read, label))
+        """A gauge family read from this process's state, e.g. the ledger's pending and spooled rows.
+
+        One process: read at scrape time. Several workers: ``mode`` says how the workers' values
+        combine (``livesum`` for amounts, ``livemin``/``livemax`` for states), and each worker
+        writes its own values when ``refresh`` runs (periodically, and before it answers a scrape).
+        """
+        if self._shared is None:
+            self.registry.register(_CallbackCollector(name, doc, read, label))
+        else:
+            self._shared.add(Gauge(name, doc, (label,), registry=None, multiprocess_mode=mode), read)
+
+    def refresh(self) -> None:
+        """Write this worker's gauge values for the other workers' scrapes (several workers only)."""
+        if self._shared is not None:
+            self._shared.refresh()
+
+    @property
+    def multiprocess(self) -> bool:
+        return self._shared is not None
 
     def render(self) -> bytes:
+        if self._shared is not None:
+            return self._shared.render()
         return generate_latest(self.registry)
+
+
+class _Children:
+    """One label tuple's children, resolved once (``labels()`` costs more than the update)."""
+
+    __slots__ = (
+        "completion",
+        "latency",
+        "org_completion",
+        "org_cost",
+        "org_prompt",
+        "org_requests",
+        "prompt",
+        "requests",
+    )
+
+    def __init__(
+        self,
+        requests: Counter,
+        latency: Histogram,
+        prompt: Counter,
+        completion: Counter,
+        org_requests: Counter,
+        org_prompt: Counter,
+        org_completion: Counter,
+        org_cost: Counter,
+    ) -> None:
+        self.requests, self.latency, self.prompt, self.completion = requests, latency, prompt, completion
+        self.org_requests, self.org_prompt, self.org_completion = org_requests, org_prompt, org_completion
+        self.org_cost = org_cost
 
 
 class _CallbackCollector(Collector):

@@ -119,6 +119,20 @@ class CounterStore(Protocol):
 # --- telemetry -------------------------------------------------------------------------------------
 
 
+class RequestTrace(Protocol):
+    """One request's span, from its arrival to its last byte (a tracing adapter's own object).
+
+    The pipeline only carries it: the backend call sends ``traceparent`` along, so the engine's own
+    trace joins the gateway's, and the report that ends the request (``request_finished`` or
+    ``request_refused``) ends the span.
+    """
+
+    @property
+    def traceparent(self) -> str:
+        """The W3C ``traceparent`` header for the backend call: this span as the parent."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class FinishedRequest:
     """What telemetry learns of one metered request (never prompt text, never a key)."""
@@ -131,14 +145,35 @@ class FinishedRequest:
     ttft_seconds: float | None
     prompt_tokens: int
     completion_tokens: int
+    org: str = ""  # the organisation's name (bounded: organisations are made by operators)
+    org_id: str = ""
+    error_code: str | None = None  # the gateway's error code, or an engine's (unbounded: not a label)
+    cost_micro_krw: int | None = None  # at the price in force when the request arrived
+    jurisdiction: str = ""  # where the backend that served it processes data
+    upstream_model: str = ""  # the model name the backend was asked for
+    streamed: bool = False
+    request_id: str = ""  # the server's id (a trace attribute; never a metrics label)
+    trace: RequestTrace | None = None  # from ``request_started``; ended by ``request_finished``
 
 
 class Telemetry(Protocol):
-    """What the pipeline reports; Prometheus (and later OpenTelemetry) are adapters behind it."""
+    """What the pipeline reports; Prometheus and OpenTelemetry are adapters behind it.
+
+    A request's reports begin with ``request_started`` and end with exactly one of
+    ``request_finished`` (someone was identified) or ``request_refused`` (nobody was).
+    """
+
+    def request_started(self, endpoint: str, client: ClientChannel) -> RequestTrace | None:
+        """A request arrived: its span (the client's ``traceparent`` its parent when it sent one),
+        or None from an adapter that does not trace. Adapters that do not trace return None at
+        once: this runs for every request, tracing on or off."""
+        ...
 
     def request_finished(self, request: FinishedRequest) -> None: ...
 
-    def request_refused(self, endpoint: str, status: int, code: str | None) -> None:
+    def request_refused(
+        self, endpoint: str, status: int, code: str | None, trace: RequestTrace | None = None
+    ) -> None:
         """A request refused before anyone was identified (bad key): counted, never a ledger row."""
         ...
 

@@ -95,6 +95,8 @@ class Dispatch:
         call = BackendCall(
             ctx.endpoint, upstream_body(body, route.upstream_name), body.payload, body.stream, ctx.request_id
         )
+        if ctx.trace is not None:  # the engine's spans join the gateway's trace
+            call.headers["traceparent"] = ctx.trace.traceparent
         try:
             reply = await state.backend.send(call)
         except UpstreamTimeout as exc:

@@ -44,6 +44,8 @@ class Metering:
         self._pricing = pricing
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
+        # None at once when tracing is off: the adapter that traces is only built when it is on.
+        ctx.trace = self._telemetry.request_started(ctx.endpoint.value, ctx.client)
         try:
             await call_next(ctx)
         except OnshoreError as exc:
@@ -68,12 +70,13 @@ class Metering:
         latency_s = self._clock.monotonic() - ctx.started
         principal = ctx.principal
         if principal is None:
-            self._telemetry.request_refused(ctx.endpoint.value, ctx.status, ctx.error_code)
+            self._telemetry.request_refused(ctx.endpoint.value, ctx.status, ctx.error_code, ctx.trace)
             return
         ttft_s = None if ctx.first_byte_at is None else ctx.first_byte_at - ctx.started
         # The price in force when the request arrived, kept on the row: a later price change never
         # rewrites what this request cost.
         cost = None if self._pricing is None else ctx.price(self._pricing)
+        route = None if ctx.backend is None else ctx.route  # the backend that served it, if any
         self._sink.submit(
             UsageRecord(
                 request_id=ctx.request_id,
@@ -94,7 +97,7 @@ class Metering:
                 client_request_id=ctx.client_request_id,
                 cached_tokens=ctx.cached_tokens,
                 cost_micro_krw=cost,
-                jurisdiction=None if ctx.route is None or ctx.backend is None else ctx.route.jurisdiction,
+                jurisdiction=None if route is None else route.jurisdiction,
                 pii_counts=ctx.pii_counts,
             )
         )
@@ -108,5 +111,14 @@ class Metering:
                 ttft_seconds=ttft_s if ctx.stream else None,
                 prompt_tokens=ctx.prompt_tokens,
                 completion_tokens=ctx.completion_tokens,
+                org=principal.org_name,
+                org_id=principal.org_id,
+                error_code=ctx.error_code,
+                cost_micro_krw=cost,
+                jurisdiction="" if route is None else route.jurisdiction,
+                upstream_model="" if route is None else route.upstream_name,
+                streamed=ctx.stream,
+                request_id=ctx.request_id,
+                trace=ctx.trace,
             )
         )
