@@ -1,5 +1,5 @@
-"""``/admin/v1/…``: organisations, keys, limits, prices, policies, backends, usage and residency,
-behind the admin token.
+"""``/admin/v1/…``: organisations, keys, limits, prices, policies, backends, usage, residency and
+invoices, behind the admin token.
 
 A partner key is never an admin credential: it gets 401 here like any other wrong token.
 """
@@ -17,7 +17,7 @@ import orjson
 
 from onshore.admin import audit, tenancy, usage
 from onshore.admin.tenancy import key_json, org_json
-from onshore.api import admin_backends, admin_limits, admin_policy
+from onshore.api import admin_backends, admin_invoices, admin_limits, admin_policy
 from onshore.api.http import Exchange
 from onshore.config.checks import admin_token_problem
 from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
@@ -68,6 +68,9 @@ async def dispatch(services: Services, exchange: Exchange) -> None:
             error.headers = ((b"allow", ", ".join(methods).encode()),)  # RFC 9110: a 405 must name them
             raise error
         status, payload = await handler(AdminRequest(services, exchange, query, args))
+        if isinstance(payload, admin_invoices.RawReply):  # an invoice as HTML or CSV
+            await exchange.reply(status, payload.body, payload.content_type)
+            return
         await exchange.reply_json(status, payload)
         return
     raise NotFound("Unknown admin path.", code="unknown_url")
@@ -197,6 +200,8 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
     (("backends",), {"GET": _backends}),
     (("usage",), {"GET": _usage}),
     (("audit",), {"GET": _audit}),
+    (("invoices",), {"GET": admin_invoices.list_invoices, "POST": admin_invoices.create_invoice}),
+    (("invoices", "*"), {"GET": admin_invoices.get_invoice}),
 )
 
 

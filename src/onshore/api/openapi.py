@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from onshore import __version__
+from onshore.api.openapi_invoices import invoice_paths, invoice_schemas
 from onshore.api.openapi_limits import limits_schemas
 from onshore.api.openapi_policy import MONTH, policy_paths, policy_schemas
 from onshore.api.openapi_schemas import schemas
@@ -299,6 +300,7 @@ def document() -> dict[str, Any]:
         **_admin_paths(),
         **_limits_paths(),
         **policy_paths(_op, _path_param),
+        **invoice_paths(_op, _path_param),
     }
     statuses = {
         400: "Invalid request",
@@ -334,7 +336,7 @@ def document() -> dict[str, Any]:
             "responses": {
                 f"E{s}": {"description": d, "content": _json("Error")} for s, d in statuses.items()
             },
-            "schemas": {**schemas(), **limits_schemas(), **policy_schemas()},
+            "schemas": {**schemas(), **limits_schemas(), **policy_schemas(), **invoice_schemas()},
         },
     }
 

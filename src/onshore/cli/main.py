@@ -25,6 +25,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
     "limits": ("onshore.cli.limits:limits", "Set, show and clear rate limits, quotas and budgets."),
     "prices": ("onshore.cli.prices:prices", "Set and list prices per model (KRW per million tokens)."),
+    "invoices": ("onshore.cli.invoices:invoices", "Issue, list and show monthly invoices in KRW."),
     "policy": (
         "onshore.cli.policy:policy",
         "Set and show jurisdictions and personal-data policies of organisations and keys.",

@@ -16,6 +16,7 @@ from onshore.domain.policy import SubjectPolicy
 from onshore.domain.residency import ResidencyReport
 from onshore.domain.tenancy import ApiKey, Organisation
 from onshore.domain.usage import MonthTotal, UsageRecord, UsageSummary
+from onshore.ports.usage_series import UsageSeriesReader
 
 
 class StoreError(Exception):
@@ -183,7 +184,10 @@ class UsageWriter(Protocol):
         ...
 
 
-class UsageReader(Protocol):
+class UsageReader(UsageSeriesReader, Protocol):
+    """The ledger read back: per-organisation summaries and raw rows, and (``UsageSeriesReader``)
+    usage over time from its hourly rollup."""
+
     def summary(self, org_id: str, start: datetime, end: datetime) -> UsageSummary: ...
     def month_totals(self, start: datetime, end: datetime) -> list[MonthTotal]:
         """Billable tokens and cost of ``start <= created_at < end``, per organisation and key.

@@ -11,13 +11,16 @@ from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, or_, select
 from onshore.domain.invoice import UsageDay
 from onshore.domain.residency import ResidencyReport
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord, UsageSummary
+from onshore.domain.usage_series import Bucket, GroupBy, PeakHour, SeriesPoint
 from onshore.store.setaside import Rejected
 from onshore.store.sql.errors import translate_errors, translate_write_errors
 from onshore.store.sql.idempotent import insert_ignoring_duplicates
+from onshore.store.sql.ledger_insert import PgBatchInsert
 from onshore.store.sql.rejects import SqlRejectStore
 from onshore.store.sql.residency import residency_report
 from onshore.store.sql.schema import usage_records
 from onshore.store.sql.usage_days import usage_days
+from onshore.store.sql.usage_series import SqlUsageSeries
 
 _COLUMNS = tuple(column.name for column in usage_records.columns)
 CLIENT_REQUEST_ID_MAX = 128  # the column's bound: a longer id is cut, never a reason to refuse a row
@@ -42,7 +45,11 @@ class SqlUsageStore:
 
     def __init__(self, engine: Engine) -> None:
         self._insert = insert_ignoring_duplicates(engine, usage_records)
+        # One statement per batch on PostgreSQL, so the rollup trigger runs once per batch.
+        postgres = engine.dialect.name == "postgresql"
+        self._pg_insert = PgBatchInsert(usage_records, engine.dialect) if postgres else None
         self._rejects = SqlRejectStore(engine)
+        self._series = SqlUsageSeries(engine)
         self._engine = engine
 
     def write_batch(self, records: Sequence[UsageRecord]) -> None:
@@ -62,7 +69,10 @@ class SqlUsageStore:
             for record in records:
                 unique.setdefault(record.request_id, _values(record))
             with self._engine.begin() as conn:
-                conn.execute(self._insert, list(unique.values()))
+                if self._pg_insert is not None:
+                    self._pg_insert.execute(conn, list(unique.values()))
+                else:
+                    conn.execute(self._insert, list(unique.values()))
 
     def set_aside(self, rejects: Sequence[Rejected], /) -> None:
         """Store refused rows in ``ledger_rejects`` (see ``SqlRejectStore.set_aside``)."""
@@ -184,6 +194,21 @@ class SqlUsageStore:
     def usage_days(self, org_id: str, start: datetime, end: datetime) -> list[UsageDay]:
         """Billable usage per model and UTC day, for invoices (``store/sql/usage_days``)."""
         return usage_days(self._engine, org_id, start, end)
+
+    def usage_series(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: Bucket,
+        group_by: GroupBy | None = None,
+        org_id: str | None = None,
+    ) -> list[SeriesPoint]:
+        """Usage per bucket of time and group, from the hourly rollup (``store/sql/usage_series``)."""
+        return self._series.usage_series(start, end, bucket, group_by, org_id)
+
+    def peak_hour(self, start: datetime, end: datetime, org_id: str | None = None) -> PeakHour | None:
+        """The busiest UTC hour, from the hourly rollup (``store/sql/usage_series``)."""
+        return self._series.peak_hour(start, end, org_id)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the database answers ``SELECT 1``."""
