@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from onshore.ports.backends import Backend, BackendCall, BackendReply
 from onshore.ports.billing import InvoiceExists, InvoiceStore
-from onshore.ports.runtime import (
-    ClientChannel,
-    Clock,
-    CounterStore,
-    FinishedRequest,
-    RequestTrace,
-    Telemetry,
-)
+from onshore.ports.runtime import ClientChannel, Clock, CounterStore, FinishedRequest, Telemetry
 from onshore.ports.store import (
     AlreadyExists,
     AuditReader,
@@ -36,6 +29,7 @@ from onshore.ports.store import (
     UsageReader,
     UsageWriter,
 )
+from onshore.ports.usage_series import UsageSeriesReader
 
 __all__ = [
     "AlreadyExists",
@@ -58,12 +52,12 @@ __all__ = [
     "LimitsUpdate",
     "PolicyStore",
     "PolicyUpdate",
-    "RequestTrace",
     "RevocationBus",
     "StoreError",
     "Telemetry",
     "TenancyStore",
     "TenancyTransaction",
     "UsageReader",
+    "UsageSeriesReader",
     "UsageWriter",
 ]

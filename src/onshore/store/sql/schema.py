@@ -29,6 +29,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from onshore.store.sql.rollup_triggers import LATENCY_COLUMNS as ROLLUP_LATENCY_COLUMNS
+from onshore.store.sql.rollup_triggers import SUMS as ROLLUP_SUMS
+
 # Named constraints can be dropped later on both SQLite (batch mode rebuilds tables by name) and
 # PostgreSQL; unnamed ones get database-chosen names that a migration cannot refer to.
 NAMING_CONVENTION: dict[str, str] = {
@@ -296,4 +299,21 @@ invoice_lines = Table(
     Column("cached_price_micro_krw", BigInteger, nullable=True),
     Column("output_price_micro_krw", BigInteger, nullable=True),
     Column("amount_micro_krw", BigInteger, nullable=False),
+)
+
+# The ledger summed per UTC hour, organisation, model and backend (the dashboard's overview): kept by
+# a trigger on ``usage_records`` in the ledger insert's transaction (``store/sql/rollup_triggers.py``),
+# so it counts exactly the rows inserted, whichever replica or release inserts them. '' stands for
+# a NULL in the ledger (a primary key column cannot be NULL). ``latency_bNN`` count requests per
+# latency bucket (``onshore.domain.usage_series``), from which percentiles are read.
+usage_hourly = Table(
+    "usage_hourly",
+    metadata,
+    Column("hour", UtcDateTime, primary_key=True),
+    Column("org_id", String, primary_key=True),
+    Column("model", String, primary_key=True),
+    Column("backend", String, primary_key=True),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in ROLLUP_SUMS),
+    *(Column(name, Integer, nullable=False, server_default="0") for name in ROLLUP_LATENCY_COLUMNS),
+    Index("ix_usage_hourly_org_id_hour", "org_id", "hour"),
 )

@@ -1,0 +1,136 @@
+"""Usage over time (``UsageSeriesReader``) read from the hourly rollup, never from the ledger's rows.
+
+A month of a busy platform is a million ledger rows but at most 744 hours times the (organisation,
+model, backend) triples in use, so one GROUP BY over ``usage_hourly`` answers the dashboard in
+milliseconds (``benchmarks/dashboard_bench.py``). Days and months are UTC, cut from the UTC hour.
+Latency percentiles come from the summed histogram columns (``onshore.domain.usage_series``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ColumnElement, Engine, cast, func, literal_column, select, type_coerce
+
+from onshore.domain.usage_series import Bucket, GroupBy, PeakHour, SeriesPoint
+from onshore.store.sql.errors import translate_errors
+from onshore.store.sql.rollup_triggers import LATENCY_COLUMNS, SUMS
+from onshore.store.sql.schema import UtcDateTime, usage_hourly
+
+_GROUP_COLUMNS: dict[GroupBy, str] = {"org": "org_id", "model": "model", "backend": "backend"}
+
+
+def _bucket_start(dialect: str, bucket: Bucket) -> ColumnElement[Any]:
+    hour = usage_hourly.c.hour
+    if bucket == "hour":
+        return hour
+    if dialect == "postgresql":
+        # Cut the UTC wall clock, then read it back as UTC: the session's time zone plays no part.
+        utc = func.timezone(literal_column("'UTC'"), hour)
+        # Literals, not bind parameters: the same expression is repeated in GROUP BY, and PostgreSQL
+        # would not know two parameters to be equal.
+        unit: ColumnElement[str] = literal_column("'day'" if bucket == "day" else "'month'")
+        return type_coerce(func.timezone(literal_column("'UTC'"), func.date_trunc(unit, utc)), UtcDateTime)
+    # SQLite keeps the hour as "YYYY-MM-DD HH:00:00.000000" (schema.UtcDateTime).
+    if bucket == "day":
+        return type_coerce(
+            func.substr(hour, 1, 10).op("||")(literal_column("' 00:00:00.000000'")), UtcDateTime
+        )
+    return type_coerce(func.substr(hour, 1, 7).op("||")(literal_column("'-01 00:00:00.000000'")), UtcDateTime)
+
+
+def _sum(name: str) -> ColumnElement[Any]:
+    # Cast: PostgreSQL sums a bigint as numeric, which the driver would turn into a Decimal.
+    return cast(func.sum(usage_hourly.c[name]), BigInteger)
+
+
+def _where(start: datetime, end: datetime, org_id: str | None) -> list[ColumnElement[bool]]:
+    t = usage_hourly.c
+    conditions = [t.hour >= start, t.hour < end]
+    if org_id is not None:
+        conditions.append(t.org_id == org_id)
+    return conditions
+
+
+class SqlUsageSeries:
+    """``UsageSeriesReader`` on SQLAlchemy (``SqlUsageStore`` delegates to it).
+
+    Args:
+        engine: From :func:`onshore.store.sql.engine.make_engine`, migrated to 0006 or later.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def usage_series(
+        self,
+        start: datetime,
+        end: datetime,
+        bucket: Bucket,
+        group_by: GroupBy | None = None,
+        org_id: str | None = None,
+    ) -> list[SeriesPoint]:
+        """See ``UsageSeriesReader.usage_series``: one GROUP BY over the rollup."""
+        if bucket not in ("hour", "day", "month"):
+            raise ValueError(f"unknown bucket {bucket!r}")  # a programming error: admin/ validates input
+        when = _bucket_start(self._engine.dialect.name, bucket).label("start")
+        group: ColumnElement[Any] = (
+            usage_hourly.c[_GROUP_COLUMNS[group_by]] if group_by is not None else literal_column("''")
+        ).label("grp")
+        sums = [_sum(name) for name in (*SUMS, *LATENCY_COLUMNS)]
+        query = select(when, group, *sums).where(*_where(start, end, org_id))
+        query = (
+            query.group_by(when, group).order_by(when, group)
+            if group_by
+            else query.group_by(when).order_by(when)
+        )
+        with translate_errors("reading usage over time"), self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [_point(row) for row in rows]
+
+    def peak_hour(self, start: datetime, end: datetime, org_id: str | None = None) -> PeakHour | None:
+        """See ``UsageSeriesReader.peak_hour``: one GROUP BY hour over the rollup, the largest first."""
+        t = usage_hourly.c
+        requests = _sum("requests").label("requests")
+        query = (
+            select(
+                t.hour, requests, _sum("billable_requests"), _sum("prompt_tokens"), _sum("completion_tokens")
+            )
+            .where(*_where(start, end, org_id))
+            .group_by(t.hour)
+            .order_by(requests.desc(), t.hour)
+            .limit(1)
+        )
+        with translate_errors("finding the busiest hour"), self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        hour, count, billable, prompt, completion = row
+        return PeakHour(
+            hour=hour,
+            requests=int(count),
+            billable_requests=int(billable),
+            prompt_tokens=int(prompt),
+            completion_tokens=int(completion),
+        )
+
+
+def _point(row: Sequence[Any]) -> SeriesPoint:
+    start, group = row[0], row[1]
+    counts: Sequence[int] = [int(value) for value in row[2:]]
+    sums = dict(zip(SUMS, counts, strict=False))
+    return SeriesPoint(
+        start=start,
+        group=group or None,  # '' is the rollup's NULL, and the whole when not grouped
+        requests=sums["requests"],
+        errors=sums["errors"],
+        billable_requests=sums["billable_requests"],
+        prompt_tokens=sums["prompt_tokens"],
+        cached_tokens=sums["cached_tokens"],
+        completion_tokens=sums["completion_tokens"],
+        total_tokens=sums["total_tokens"],
+        cost_micro_krw=sums["cost_micro_krw"],
+        latency_histogram=tuple(counts[len(SUMS) :]),
+    )
