@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from onshore.ports.backends import Backend, BackendCall, BackendReply
 from onshore.ports.billing import InvoiceExists, InvoiceStore
-from onshore.ports.runtime import ClientChannel, Clock, CounterStore, FinishedRequest, Telemetry
+from onshore.ports.runtime import (
+    ClientChannel,
+    Clock,
+    CounterStore,
+    FinishedRequest,
+    RequestTrace,
+    Telemetry,
+)
 from onshore.ports.store import (
     AlreadyExists,
     AuditReader,
@@ -52,6 +59,7 @@ __all__ = [
     "LimitsUpdate",
     "PolicyStore",
     "PolicyUpdate",
+    "RequestTrace",
     "RevocationBus",
     "StoreError",
     "Telemetry",
