@@ -10,6 +10,7 @@ from typing import Protocol
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.audit_chain import Checkpoint
+from onshore.domain.demand import HourlyDemand
 from onshore.domain.invoice import UsageDay
 from onshore.domain.limits import Limits, Price, Scope, Tier
 from onshore.domain.policy import SubjectPolicy
@@ -203,6 +204,14 @@ class UsageReader(UsageSeriesReader, Protocol):
     def residency(self, org_id: str, start: datetime, end: datetime) -> ResidencyReport:
         """Where ``org_id``'s requests of ``start <= created_at < end`` were served, and its
         sovereignty refusals; every row counted once (see ``onshore.domain.residency``)."""
+        ...
+
+    def hourly_demand(
+        self, start: datetime, end: datetime, org_id: str | None = None
+    ) -> list[HourlyDemand]:
+        """Billable demand of ``start <= created_at < end`` (of ``org_id`` when given) per UTC hour
+        and model, oldest hour first: what the capacity planner sizes a fleet from (see
+        ``onshore.domain.demand``). Hours without billable rows are left out."""
         ...
 
     def usage_days(self, org_id: str, start: datetime, end: datetime) -> list[UsageDay]:
