@@ -174,6 +174,32 @@ class BillingSettings(_Strict):
     settle_minutes: int = Field(60, ge=0, le=31 * 24 * 60)
 
 
+PlannerPrecision = Literal["bf16", "fp8", "fp4", "int4"]
+
+
+def _fp8_only() -> list[PlannerPrecision]:
+    return ["fp8"]
+
+
+class PlannerSettings(_Strict):
+    """The capacity plan from the ledger (the console's Capacity page, `onshore plan size --from-ledger`)."""
+
+    # Served model name -> planner catalog id (`onshore plan catalog`), for names the catalog does not
+    # know by itself (it knows its ids, a few aliases and Hugging Face ids, also as `upstream_name`).
+    models: dict[str, str] = Field(default_factory=dict)
+    # The search space: small by default, so a plan answers in seconds.
+    gpus: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=lambda: ["h100", "h200", "b200"], min_length=1
+    )
+    tensor_parallel: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [1, 2, 4, 8], min_length=1
+    )
+    precisions: list[PlannerPrecision] = Field(default_factory=_fp8_only, min_length=1)
+    # The latency targets at the peak (p99).
+    ttft_p99_ms: float = Field(2000.0, gt=0)
+    tpot_p99_ms: float = Field(60.0, gt=0)
+
+
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
@@ -305,6 +331,7 @@ class Settings(_Strict):
     limits: LimitsSettings = LimitsSettings()
     scheduling: SchedulingSettings = SchedulingSettings()
     prices: list[PriceSettings] = Field(default_factory=list)
+    planner: PlannerSettings = PlannerSettings()
     billing: BillingSettings = BillingSettings()
     # With no `backends` key at all, the embedded embeddings model is served (`local_embeddings()`);
     # `backends: []` serves nothing.

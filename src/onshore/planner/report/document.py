@@ -67,15 +67,61 @@ def _cost_vs_slo(result: SizingResult) -> list[tuple[float, float]]:
     return out
 
 
-def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any] | None = None) -> Path:
-    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    data = sizing_json(result, assumptions)
-    (out_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    best = result.best
+def recommended_rows(best: CandidateResult) -> list[tuple[str, str]]:
+    """(quantity, value) of the recommended fleet, formatted for a report."""
+    c = best.cost
+    if c is None:
+        return []
+    return [
+        ("replicas", f"{best.replicas:,}"),
+        ("GPUs", f"{c.gpus:,}"),
+        ("nodes", f"{c.nodes:,}"),
+        ("racks", f"{c.racks:,}"),
+        ("IT power", f"{c.it_power_mw:,.2f} MW"),
+        ("facility power (PUE)", f"{c.facility_power_mw:,.2f} MW"),
+        ("energy", f"{c.annual_mwh:,.0f} MWh/yr"),
+        ("energy cost", f"{c.annual_energy_krw / 1e9:,.2f} bn KRW/yr"),
+        ("HBM", f"{c.hbm_stacks:,} stacks, {c.hbm_gb:,.0f} GB"),
+        ("IT capex", f"{c.capex_it_krw / 1e9:,.1f} bn KRW"),
+        ("facility capex", f"{c.capex_facility_krw / 1e9:,.1f} bn KRW"),
+        ("opex", f"{c.annual_opex_krw / 1e9:,.2f} bn KRW/yr"),
+        ("total cost", f"{c.annual_cost_krw / 1e9:,.2f} bn KRW/yr"),
+        ("cost per million tokens", f"{c.krw_per_million_tokens:,.0f} KRW"),
+        (
+            "simulated p99 TTFT / TPOT at peak",
+            f"{best.at_peak.get('ttft_p99_ms', 0):.0f} ms / {best.at_peak.get('tpot_p99_ms', 0):.1f} ms",
+        ),
+    ]
+
+
+CONFIGURATION_COLUMNS = ("configuration", "feasible", "req/s/replica", "GPUs", "KRW bn/yr", "note")
+
+
+def configuration_rows(result: SizingResult) -> list[tuple[str, ...]]:
+    """Every configuration tried (``CONFIGURATION_COLUMNS``), feasible ones first, cheapest first."""
+    rows: list[tuple[str, ...]] = []
+    for r in sorted(result.results, key=lambda r: (not r.feasible, r.cost.annual_cost_krw if r.cost else 0)):
+        gpus = f"{r.cost.gpus:,}" if r.cost else "-"
+        krw = f"{r.cost.annual_cost_krw / 1e9:,.1f}" if r.cost else "-"
+        rows.append(
+            (
+                r.candidate.label,
+                "yes" if r.feasible else "no",
+                f"{r.rate_per_replica:.2f}",
+                gpus,
+                krw,
+                r.reason,
+            )
+        )
+    return rows
+
+
+def charts(result: SizingResult) -> dict[str, str]:
+    """The report's three SVG plots by file name (``write_report`` writes them, ``sizing_html``
+    embeds them)."""
     top = result.feasible[:5]
-    (out_dir / "latency_vs_load.svg").write_text(
-        line_chart(
+    return {
+        "latency_vs_load.svg": line_chart(
             "p99 TPOT against load per replica (top configurations)",
             "requests/s per replica",
             "p99 TPOT ms",
@@ -83,25 +129,28 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
             hlines=[("TPOT SLO", result.slo.tpot_p99_ms)],
             log_y=True,
         ),
-        encoding="utf-8",
-    )
-    (out_dir / "cost_vs_slo.svg").write_text(
-        line_chart(
+        "cost_vs_slo.svg": line_chart(
             "Cheapest fleet against the p99 TPOT target",
             "p99 TPOT target ms",
             "KRW bn per year",
             [("annual cost", _cost_vs_slo(result))],
         ),
-        encoding="utf-8",
-    )
-    (out_dir / "fleet.svg").write_text(
-        bar_chart(
+        "fleet.svg": bar_chart(
             "Fleet size of the top configurations",
             "GPUs",
             [(r.candidate.label, float(r.cost.gpus if r.cost else 0)) for r in top],
         ),
-        encoding="utf-8",
-    )
+    }
+
+
+def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any] | None = None) -> Path:
+    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = sizing_json(result, assumptions)
+    (out_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    best = result.best
+    for name, svg in charts(result).items():
+        (out_dir / name).write_text(svg, encoding="utf-8")
     d = result.demand
     lines = [
         f"# Capacity plan: {result.model}",
@@ -113,28 +162,12 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
         "",
     ]
     if best and best.cost:
-        c = best.cost
         lines += [
             f"## Recommended: {best.candidate.label}",
             "",
             "| quantity | value |",
             "|---|---|",
-            f"| replicas | {best.replicas:,} |",
-            f"| GPUs | {c.gpus:,} |",
-            f"| nodes | {c.nodes:,} |",
-            f"| racks | {c.racks:,} |",
-            f"| IT power | {c.it_power_mw:,.2f} MW |",
-            f"| facility power (PUE) | {c.facility_power_mw:,.2f} MW |",
-            f"| energy | {c.annual_mwh:,.0f} MWh/yr |",
-            f"| energy cost | {c.annual_energy_krw / 1e9:,.2f} bn KRW/yr |",
-            f"| HBM | {c.hbm_stacks:,} stacks, {c.hbm_gb:,.0f} GB |",
-            f"| IT capex | {c.capex_it_krw / 1e9:,.1f} bn KRW |",
-            f"| facility capex | {c.capex_facility_krw / 1e9:,.1f} bn KRW |",
-            f"| opex | {c.annual_opex_krw / 1e9:,.2f} bn KRW/yr |",
-            f"| total cost | {c.annual_cost_krw / 1e9:,.2f} bn KRW/yr |",
-            f"| cost per million tokens | {c.krw_per_million_tokens:,.0f} KRW |",
-            f"| simulated p99 TTFT / TPOT at peak | {best.at_peak.get('ttft_p99_ms', 0):.0f} ms / "
-            f"{best.at_peak.get('tpot_p99_ms', 0):.1f} ms |",
+            *(f"| {name} | {value} |" for name, value in recommended_rows(best)),
             "",
         ]
     else:
@@ -153,13 +186,7 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
         "| configuration | feasible | req/s/replica | GPUs | KRW bn/yr | note |",
         "|---|---|---|---|---|---|",
     ]
-    for r in sorted(result.results, key=lambda r: (not r.feasible, r.cost.annual_cost_krw if r.cost else 0)):
-        gpus = f"{r.cost.gpus:,}" if r.cost else "-"
-        krw = f"{r.cost.annual_cost_krw / 1e9:,.1f}" if r.cost else "-"
-        lines.append(
-            f"| {r.candidate.label} | {'yes' if r.feasible else 'no'} | {r.rate_per_replica:.2f} | "
-            f"{gpus} | {krw} | {r.reason} |"
-        )
+    lines += ["| " + " | ".join(row) + " |" for row in configuration_rows(result)]
     lines += [
         "",
         "Every number is in `report.json`; metric definitions follow `vllm bench serve` "

@@ -1,0 +1,279 @@
+"""Capacity planning on the ledger's own demand: "the busiest hour of last month, grown by X %".
+
+``plan_capacity`` reads a month of the ledger through ``UsageReader.hourly_demand`` (one GROUP BY,
+a few hundred rows), finds the busiest UTC hour, and sizes one fleet per served model with the
+planner: each model at its own busiest hour (a fleet serves one model, so a model whose traffic
+peaks at another hour than the total would be undersized at the total's peak; the report names
+both), its arrival rate ``requests / 3600 x (1 + growth)``, its prompt and answer lengths as
+observed then. A served model the planner catalog does not know is listed as not sized, with the
+reason, never guessed. The console's Capacity page and ``onshore plan size --from-ledger`` both
+call it.
+
+The search space is small by default (``CapacityOptions``: three GPU types, FP8, TP 1-8) so a
+plan of one model takes a few seconds on one core; it runs in the calling thread unless an
+``Executor`` is given, so a web face calls it off its event loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from onshore.admin.capacity_demand import (
+    ModelMatch,
+    PeakHour,
+    busiest_hour,
+    match_model,
+    model_peaks,
+    planner_demand,
+    requests_by_model,
+)
+from onshore.admin.capacity_report import capacity_html
+from onshore.admin.tenancy import require_org
+from onshore.admin.usage import month_bounds
+from onshore.config.settings import Settings
+from onshore.domain.demand import HourlyDemand
+from onshore.errors import InvalidRequest
+from onshore.planner.cost import CostInputs
+from onshore.planner.demand import Demand
+from onshore.planner.errors import PlannerError
+from onshore.planner.executor import SerialExecutor
+from onshore.planner.ports import Executor
+from onshore.planner.sizing import Candidate, CandidateResult, SizingResult, Slo, default_candidates, size
+from onshore.ports import TenancyStore, UsageReader
+
+ProgressCallback = Callable[[int, int], None]  # (configurations done, configurations in all)
+
+
+class LedgerAccess(Protocol):
+    """What the operation reads: the organisations (for ``org_name``) and the ledger."""
+
+    @property
+    def tenancy(self) -> TenancyStore: ...
+    @property
+    def usage(self) -> UsageReader: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityOptions:
+    """The search space, SLOs, money and model mapping of a capacity plan."""
+
+    slo: Slo = field(default_factory=Slo)
+    gpus: tuple[str, ...] = ("h100", "h200", "b200")
+    tensor_parallel: tuple[int, ...] = (1, 2, 4, 8)
+    precisions: tuple[str, ...] = ("fp8",)
+    max_num_seqs: tuple[int, ...] = (256,)
+    engine: str = "vllm"
+    objective: str = "cost"
+    costs: CostInputs = field(default_factory=CostInputs)
+    # served model name -> planner catalog id, for names the catalog does not know by itself
+    model_map: Mapping[str, str] = field(default_factory=dict)
+    # served model name -> the names backends serve it by upstream (often a Hugging Face id)
+    upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> CapacityOptions:
+        """Options from the config's ``planner`` section and its backends, then ``overrides``."""
+        p = settings.planner
+        upstreams: dict[str, tuple[str, ...]] = {}
+        for backend in settings.backends:
+            for m in backend.models:
+                if m.upstream_name and m.upstream_name not in upstreams.get(m.name, ()):
+                    upstreams[m.name] = (*upstreams.get(m.name, ()), m.upstream_name)
+        base = cls(
+            slo=Slo(p.ttft_p99_ms, p.tpot_p99_ms),
+            gpus=tuple(p.gpus),
+            tensor_parallel=tuple(p.tensor_parallel),
+            precisions=tuple(p.precisions),
+            model_map=dict(p.models),
+            upstreams=upstreams,
+        )
+        return dataclasses.replace(base, **overrides)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    """One served model: its month, its busiest hour, and its fleet (None when not sized)."""
+
+    match: ModelMatch
+    month_requests: int
+    peak: HourlyDemand  # this model's own busiest hour (before growth)
+    demand: Demand | None = None  # what the planner sized for (growth applied)
+    sizing: SizingResult | None = None
+
+    @property
+    def served(self) -> str:
+        return self.match.served
+
+    @property
+    def best(self) -> CandidateResult | None:
+        return self.sizing.best if self.sizing else None
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityPlan:
+    """A capacity plan from the ledger. ``peak`` is None when the month had no billable traffic."""
+
+    month: str
+    period_start: datetime
+    period_end: datetime
+    org: str | None
+    growth_percent: float
+    options: CapacityOptions
+    message: str
+    requests: int = 0  # billable requests of the month (of ``org`` when given)
+    peak: PeakHour | None = None
+    models: tuple[ModelPlan, ...] = ()
+    elapsed_s: float = 0.0
+    html: str = ""
+
+    @property
+    def sized(self) -> list[ModelPlan]:
+        return [m for m in self.models if m.sizing is not None]
+
+    @property
+    def not_sized(self) -> list[ModelPlan]:
+        """Served models without a planner equivalent (their traffic is in no fleet)."""
+        return [m for m in self.models if m.sizing is None]
+
+    @property
+    def total_gpus(self) -> int:
+        return sum(m.best.cost.gpus for m in self.models if m.best and m.best.cost)
+
+    @property
+    def total_facility_mw(self) -> float:
+        return sum(m.best.cost.facility_power_mw for m in self.models if m.best and m.best.cost)
+
+    @property
+    def total_annual_cost_krw(self) -> float:
+        return sum(m.best.cost.annual_cost_krw for m in self.models if m.best and m.best.cost)
+
+
+def previous_month(now: datetime) -> str:
+    """The last complete UTC month before ``now``, as YYYY-MM."""
+    first = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return f"{first - timedelta(days=1):%Y-%m}"
+
+
+def plan_capacity(
+    store: LedgerAccess,
+    *,
+    month: str | None = None,
+    growth_percent: float = 0.0,
+    org_name: str | None = None,
+    options: CapacityOptions | None = None,
+    executor: Executor | None = None,
+    now: datetime | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> CapacityPlan:
+    """Size the fleets for ``month`` (default: the last complete month, UTC) grown by ``growth_percent``.
+
+    Raises:
+        InvalidRequest: a bad month, growth (-100 % or less), GPU id, precision or objective.
+        NotFound: no organisation named ``org_name``.
+        StoreError: the ledger cannot be read.
+    """
+    began = time.perf_counter()
+    opts = options or CapacityOptions()
+    if not math.isfinite(growth_percent) or growth_percent <= -100:
+        raise InvalidRequest("growth must be a number of percent above -100", param="growth")
+    moment = now or datetime.now(UTC)
+    month = month or previous_month(moment)
+    start, end = month_bounds(month)
+    org_id = require_org(store.tenancy, org_name).id if org_name is not None else None
+    candidates = _candidates(opts)
+    rows = store.usage.hourly_demand(start, end, org_id)
+    base = CapacityPlan(month, start, end, org_name, growth_percent, opts, "")
+    peak = busiest_hour(rows)
+    if peak is None:
+        where = f" for {org_name}" if org_name is not None else ""
+        return _finish(dataclasses.replace(base, message=f"no traffic in {month}{where}"), began)
+    # The current month counts only the days gone by, so its daily volume is not diluted.
+    days = max((min(end, moment) - start).total_seconds(), 3600.0) / 86_400
+    factor = 1 + growth_percent / 100
+    totals = requests_by_model(rows)
+    peaks = model_peaks(rows)
+    matches = [match_model(m, opts.model_map, opts.upstreams) for m in totals]
+    todo = sum(1 for m in matches if m.planner_model is not None) * len(candidates)
+    progress = _Progress(todo, on_progress)
+    plans = []
+    for match in matches:
+        plan = ModelPlan(match, totals[match.served], peaks[match.served])
+        if match.planner_model is not None:
+            demand = planner_demand(plan.peak, plan.month_requests, days, factor)
+            sizing = _size(match.planner_model, demand, candidates, opts, executor, progress.step)
+            plan = dataclasses.replace(plan, demand=demand, sizing=sizing)
+        plans.append(plan)
+    result = dataclasses.replace(
+        base, requests=sum(totals.values()), peak=peak, models=tuple(plans), message=_summary(plans, month)
+    )
+    return _finish(result, began)
+
+
+def _candidates(opts: CapacityOptions) -> list[Candidate]:
+    if opts.objective not in ("cost", "gpus", "power"):
+        raise InvalidRequest(
+            f"objective must be cost, gpus or power, not {opts.objective!r}", param="objective"
+        )
+    try:
+        found = default_candidates(
+            opts.gpus, opts.tensor_parallel, opts.precisions, opts.max_num_seqs, opts.engine
+        )
+    except PlannerError as exc:
+        raise InvalidRequest(str(exc), param="gpus") from None
+    if not found:
+        raise InvalidRequest("no GPU configuration to search: check the GPUs, precisions and TP degrees")
+    return found
+
+
+def _size(
+    model: str,
+    demand: Demand,
+    candidates: Sequence[Candidate],
+    opts: CapacityOptions,
+    executor: Executor | None,
+    on_done: Callable[[CandidateResult], None],
+) -> SizingResult:
+    try:
+        return size(
+            model,
+            demand,
+            opts.slo,
+            candidates,
+            executor or SerialExecutor(),
+            opts.costs,
+            opts.objective,
+            on_done=on_done,
+        )
+    except PlannerError as exc:  # an engine profile or SLO the planner refuses
+        raise InvalidRequest(str(exc)) from None
+
+
+class _Progress:
+    def __init__(self, total: int, report: ProgressCallback | None) -> None:
+        self.done, self.total, self.report = 0, total, report
+
+    def step(self, _result: CandidateResult) -> None:
+        self.done += 1
+        if self.report is not None:
+            self.report(self.done, self.total)
+
+
+def _summary(plans: Sequence[ModelPlan], month: str) -> str:
+    sized = [p for p in plans if p.sizing is not None]
+    if not sized:
+        return f"no served model of {month} has a planner equivalent; nothing was sized"
+    missing = [p.served for p in plans if p.sizing is None]
+    met = [p for p in sized if p.best is not None]
+    text = f"{len(sized)} model(s) sized for {month}, {len(met)} within the SLOs"
+    return text + (f"; not sized (no planner model): {', '.join(missing)}" if missing else "")
+
+
+def _finish(plan: CapacityPlan, began: float) -> CapacityPlan:
+    timed = dataclasses.replace(plan, elapsed_s=time.perf_counter() - began)
+    return dataclasses.replace(timed, html=capacity_html(timed))

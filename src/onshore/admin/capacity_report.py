@@ -1,0 +1,191 @@
+"""A capacity plan as an HTML fragment (with the planner's report and SVG plots per model) and as JSON.
+
+The fragment has no page around it, no styles and no scripts (classes ``capacity-*`` and the
+planner's ``plan-*``); every name from the ledger or the config is escaped. Texts are English; the
+JSON carries every number for a face that renders its own (Korean) page.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from onshore.domain.demand import HourlyDemand
+from onshore.planner.report.document import sizing_json
+from onshore.planner.report.html import sizing_html, table_html
+
+if TYPE_CHECKING:
+    from onshore.admin.capacity import CapacityPlan, ModelPlan
+    from onshore.admin.capacity_demand import PeakHour
+
+_MIX_COLUMNS = (
+    "model",
+    "requests",
+    "share",
+    "prompt tokens (mean)",
+    "prompt σ (log)",
+    "completion tokens (mean)",
+    "completion σ (log)",
+    "streamed",
+)
+_FLEET_COLUMNS = (
+    "served model",
+    "planner model",
+    "sized at (UTC)",
+    "peak requests/s",
+    "configuration",
+    "GPUs",
+    "facility MW",
+    "KRW bn/yr",
+)
+
+
+def _hour(plan_hour: Any) -> str:
+    return f"{plan_hour:%Y-%m-%d %H:00}–{plan_hour + timedelta(hours=1):%H:00}"
+
+
+def _mix_row(row: HourlyDemand, total: int) -> tuple[str, ...]:
+    return (
+        row.model,
+        f"{row.requests:,}",
+        f"{row.requests / total:.0%}" if total else "-",
+        f"{row.prompt_mean:,.0f}",
+        f"{row.prompt_log_sigma:.2f}",
+        f"{row.completion_mean:,.0f}",
+        f"{row.completion_log_sigma:.2f}",
+        f"{row.streamed_share:.0%}",
+    )
+
+
+def _fleet_row(m: ModelPlan) -> tuple[str, ...]:
+    best = m.best
+    cost = best.cost if best else None
+    if m.sizing is None:
+        configuration = "not sized"
+    elif best is None:
+        configuration = "none meets the SLOs"
+    else:
+        configuration = best.candidate.label
+    return (
+        m.served,
+        m.match.planner_model or "-",
+        _hour(m.peak.hour),
+        f"{m.demand.peak_rps:,.2f}" if m.demand else "-",
+        configuration,
+        f"{cost.gpus:,}" if cost else "-",
+        f"{cost.facility_power_mw:,.2f}" if cost else "-",
+        f"{cost.annual_cost_krw / 1e9:,.2f}" if cost else "-",
+    )
+
+
+def _peak_html(peak: PeakHour) -> list[str]:
+    return [
+        "<h3>The busiest hour</h3>",
+        f'<p class="capacity-peak"><strong>{_hour(peak.start)} UTC</strong>: {peak.requests:,} requests '
+        f"({peak.requests_per_s:,.2f}/s), {peak.prompt.total:,} prompt and {peak.completion.total:,} "
+        f"completion tokens, {peak.streamed_share:.0%} streamed.</p>",
+        table_html(
+            _MIX_COLUMNS,
+            [_mix_row(r, peak.requests) for r in peak.models],
+            "capacity-table capacity-mix",
+        ),
+    ]
+
+
+def capacity_html(plan: CapacityPlan) -> str:
+    """The plan as one ``<section>``: the peak, the model mix, the fleets, then each model's report."""
+    scope = f"organisation {plan.org}" if plan.org is not None else "all organisations"
+    parts = [
+        '<section class="capacity-plan">',
+        f"<h2>Capacity plan from the ledger: {escape(plan.month)}, {escape(scope)}, "
+        f"grown by {plan.growth_percent:g} %</h2>",
+        f'<p class="capacity-message">{escape(plan.message)}</p>',
+    ]
+    if plan.peak is None:
+        parts.append("</section>")
+        return "\n".join(parts)
+    parts += _peak_html(plan.peak)
+    parts += [
+        "<h3>Fleets</h3>",
+        "<p>Each model's fleet is sized at that model's own busiest hour, grown by "
+        f"{plan.growth_percent:g} %. In all: <strong>{plan.total_gpus:,} GPUs</strong>, "
+        f"{plan.total_facility_mw:,.2f} MW of facility power, "
+        f"{plan.total_annual_cost_krw / 1e9:,.2f} bn KRW a year. Search: "
+        f"{escape(', '.join(plan.options.gpus))}; {escape(', '.join(plan.options.precisions))}; "
+        f"TP {escape(', '.join(map(str, plan.options.tensor_parallel)))}. "
+        f"Planned in {plan.elapsed_s:.1f} s.</p>",
+        table_html(_FLEET_COLUMNS, [_fleet_row(m) for m in plan.models], "capacity-table capacity-fleets"),
+    ]
+    if plan.not_sized:
+        items = "".join(
+            f"<li><strong>{escape(m.served)}</strong> ({m.month_requests:,} requests): "
+            f"{escape(m.match.how)}</li>"
+            for m in plan.not_sized
+        )
+        parts.append(f'<p>Not sized:</p><ul class="capacity-not-sized">{items}</ul>')
+    for m in plan.sized:
+        assert m.sizing is not None  # sized() keeps those only
+        title = f"{m.served}: {m.sizing.model}"
+        parts.append(sizing_html(m.sizing, heading_level=3, title=title))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _demand_row(row: HourlyDemand) -> dict[str, Any]:
+    return {
+        "hour": row.hour.isoformat(),
+        "model": row.model,
+        "requests": row.requests,
+        "streamed": row.streamed,
+        "prompt_tokens": row.prompt.total,
+        "completion_tokens": row.completion.total,
+        "prompt_mean": row.prompt_mean,
+        "prompt_log_sigma": row.prompt_log_sigma,
+        "completion_mean": row.completion_mean,
+        "completion_log_sigma": row.completion_log_sigma,
+        "largest_prompt": row.prompt.largest,
+        "largest_completion": row.completion.largest,
+    }
+
+
+def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
+    """Every number of the plan, JSON-ready (the CLI's ``--json``; fields are only ever added)."""
+    peak = plan.peak
+    return {
+        "month": plan.month,
+        "period_start": plan.period_start.isoformat(),
+        "period_end": plan.period_end.isoformat(),
+        "org": plan.org,
+        "growth_percent": plan.growth_percent,
+        "message": plan.message,
+        "requests": plan.requests,
+        "elapsed_s": plan.elapsed_s,
+        "peak": None
+        if peak is None
+        else {
+            "hour": peak.start.isoformat(),
+            "requests": peak.requests,
+            "requests_per_s": peak.requests_per_s,
+            "prompt_tokens": peak.prompt.total,
+            "completion_tokens": peak.completion.total,
+            "streamed_share": peak.streamed_share,
+            "models": [_demand_row(r) for r in peak.models],
+        },
+        "totals": {
+            "gpus": plan.total_gpus,
+            "facility_power_mw": plan.total_facility_mw,
+            "annual_cost_krw": plan.total_annual_cost_krw,
+        },
+        "models": [
+            {
+                "served": m.served,
+                "planner_model": m.match.planner_model,
+                "matched_by": m.match.how,
+                "month_requests": m.month_requests,
+                "peak": _demand_row(m.peak),
+                "sizing": sizing_json(m.sizing) if m.sizing else None,
+            }
+            for m in plan.models
+        ],
+    }

@@ -1,0 +1,214 @@
+"""The capacity plan on the ledger's demand: the busiest hour, the planner's demand built from it,
+the model mapping, and what comes back when there is nothing to plan."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from onshore.admin.capacity import CapacityOptions, plan_capacity, previous_month
+from onshore.admin.capacity_demand import busiest_hour, match_model, model_peaks, planner_demand
+from onshore.config.settings import Settings
+from onshore.domain.demand import HourlyDemand, TokenStats
+from onshore.domain.tenancy import Organisation
+from onshore.errors import InvalidRequest, NotFound
+from onshore.planner.sizing import Slo
+
+NOV = datetime(2026, 11, 1, tzinfo=UTC)
+SMALL = CapacityOptions(
+    gpus=("h100",),
+    tensor_parallel=(1,),
+    precisions=("fp8",),
+    slo=Slo(2000, 80),
+    model_map={"chat": "llama-3.1-8b"},
+)
+
+
+def stats(tokens: Sequence[int]) -> TokenStats:
+    logs = [math.log(max(t, 1)) for t in tokens]
+    return TokenStats(sum(tokens), sum(logs), sum(x * x for x in logs), max(tokens, default=0))
+
+
+def row(
+    hour: int, model: str, prompts: Sequence[int], completions: Sequence[int], streamed: int = 0
+) -> HourlyDemand:
+    return HourlyDemand(
+        NOV + timedelta(hours=hour), model, len(prompts), streamed, stats(prompts), stats(completions)
+    )
+
+
+@dataclass
+class FakeLedger:
+    """``tenancy`` and ``usage`` as ``plan_capacity`` reads them; records what it was asked."""
+
+    rows: list[HourlyDemand] = field(default_factory=list)
+    orgs: dict[str, str] = field(default_factory=dict)  # name -> id
+    asked: list[tuple[datetime, datetime, str | None]] = field(default_factory=list)
+
+    @property
+    def tenancy(self) -> Any:
+        return self
+
+    @property
+    def usage(self) -> Any:
+        return self
+
+    def get_org_by_name(self, name: str) -> Organisation | None:
+        org_id = self.orgs.get(name)
+        return None if org_id is None else Organisation(org_id, name, NOV)
+
+    def hourly_demand(self, start: datetime, end: datetime, org_id: str | None = None) -> list[HourlyDemand]:
+        self.asked.append((start, end, org_id))
+        return [r for r in self.rows if start <= r.hour < end]
+
+
+def test_the_busiest_hour_is_found_with_its_model_mix() -> None:
+    rows = [
+        row(3, "chat", [100] * 10, [50] * 10),
+        row(14, "chat", [200] * 30, [80] * 30, streamed=15),
+        row(14, "embed", [30] * 20, [0] * 20),
+        row(20, "chat", [100] * 45, [10] * 45),  # the busiest for chat alone, not overall
+    ]
+    peak = busiest_hour(rows)
+    assert peak is not None
+    assert peak.start == NOV + timedelta(hours=14)
+    assert (peak.requests, peak.streamed) == (50, 15)
+    assert peak.prompt.total == 30 * 200 + 20 * 30 and peak.completion.total == 30 * 80
+    assert [m.model for m in peak.models] == ["chat", "embed"]
+    assert peak.requests_per_s == pytest.approx(50 / 3600)
+    assert model_peaks(rows)["chat"].hour == NOV + timedelta(hours=20)
+    assert busiest_hour([]) is None
+
+
+def test_equal_hours_take_the_earliest() -> None:
+    rows = [row(9, "chat", [1] * 5, [1] * 5), row(2, "chat", [1] * 5, [1] * 5)]
+    peak = busiest_hour(rows)
+    assert peak is not None and peak.start == NOV + timedelta(hours=2)
+    assert model_peaks(rows)["chat"].hour == NOV + timedelta(hours=2)
+
+
+def test_planner_demand_by_hand() -> None:
+    prompts = [100, 400, 1600, 100]
+    peak = row(5, "chat", prompts, [10, 20, 30, 40])
+    d = planner_demand(peak, period_requests=72_000, days=30, factor=1.2)
+    assert d.peak_rps == pytest.approx(4 / 3600 * 1.2)
+    assert d.daily_requests == pytest.approx(72_000 / 30 * 1.2)
+    assert d.average_rps == pytest.approx(72_000 / 30 * 1.2 / 86_400)
+    assert d.prompt.mean == pytest.approx(550)
+    logs = [math.log(p) for p in prompts]
+    mu = sum(logs) / 4
+    assert d.prompt.sigma == pytest.approx(math.sqrt(sum((x - mu) ** 2 for x in logs) / 4))
+    assert d.output.mean == pytest.approx(25)
+    assert d.prompt.high >= 16_384
+
+
+def test_models_are_matched_by_mapping_name_or_upstream_and_never_guessed() -> None:
+    mapping = {"chat": "llama-3.1-70b", "typo": "llama-9"}
+    upstreams = {"hf": ("meta-llama/Llama-3.1-8B-Instruct",)}
+    assert match_model("chat", mapping, upstreams).planner_model == "llama-3.1-70b"
+    assert match_model("qwen3-32b", mapping, upstreams).planner_model == "qwen3-32b"
+    assert match_model("hf", mapping, upstreams).planner_model == "llama-3.1-8b"
+    bad = match_model("typo", mapping, upstreams)
+    assert bad.planner_model is None and "llama-9" in bad.how
+    unknown = match_model("all-minilm-l6-v2", mapping, upstreams)
+    assert unknown.planner_model is None and "planner.models" in unknown.how
+
+
+def test_options_from_settings_take_the_planner_section_and_upstream_names(tmp_path: Any) -> None:
+    settings = Settings.model_validate(
+        {
+            "data_dir": str(tmp_path),
+            "planner": {"models": {"chat": "llama-3.1-8b"}, "gpus": ["b200"], "tpot_p99_ms": 45},
+            "backends": [
+                {
+                    "name": "vllm",
+                    "url": "http://127.0.0.1:9/v1",
+                    "models": [{"name": "big", "upstream_name": "meta-llama/Llama-3.1-70B-Instruct"}],
+                }
+            ],
+        }
+    )
+    opts = CapacityOptions.from_settings(settings, precisions=("fp4",))
+    assert opts.gpus == ("b200",) and opts.precisions == ("fp4",) and opts.slo.tpot_p99_ms == 45
+    assert opts.model_map == {"chat": "llama-3.1-8b"}
+    assert match_model("big", opts.model_map, opts.upstreams).planner_model == "llama-3.1-70b"
+
+
+def test_an_empty_month_says_so() -> None:
+    ledger = FakeLedger(rows=[row(3, "chat", [10], [10])])  # November; October is asked
+    plan = plan_capacity(ledger, month="2026-10", options=SMALL)
+    assert plan.peak is None and plan.models == ()
+    assert plan.message == "no traffic in 2026-10"
+    assert "no traffic in 2026-10" in plan.html
+    assert ledger.asked == [(datetime(2026, 10, 1, tzinfo=UTC), NOV, None)]
+
+
+def test_the_default_month_is_the_last_complete_one() -> None:
+    assert previous_month(datetime(2027, 1, 3, tzinfo=UTC)) == "2026-12"
+    assert previous_month(datetime(2026, 12, 1, 0, 0, tzinfo=UTC)) == "2026-11"
+    ledger = FakeLedger()
+    plan = plan_capacity(ledger, options=SMALL, now=datetime(2026, 12, 5, tzinfo=UTC))
+    assert plan.month == "2026-11" and ledger.asked[0][:2] == (NOV, datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def test_an_organisation_is_looked_up_by_name() -> None:
+    ledger = FakeLedger(orgs={"acme": "org_1"})
+    plan = plan_capacity(ledger, month="2026-11", org_name="acme", options=SMALL)
+    assert ledger.asked[0][2] == "org_1" and plan.message == "no traffic in 2026-11 for acme"
+    with pytest.raises(NotFound):
+        plan_capacity(ledger, month="2026-11", org_name="nobody", options=SMALL)
+
+
+@pytest.mark.parametrize("growth", [-100.0, -250.0, math.nan, math.inf])
+def test_growth_must_leave_some_demand(growth: float) -> None:
+    with pytest.raises(InvalidRequest):
+        plan_capacity(FakeLedger(), month="2026-11", growth_percent=growth, options=SMALL)
+
+
+def test_bad_search_options_are_invalid_requests() -> None:
+    with pytest.raises(InvalidRequest):
+        plan_capacity(FakeLedger(), month="2026-11", options=CapacityOptions(gpus=("h900",)))
+    with pytest.raises(InvalidRequest):
+        plan_capacity(FakeLedger(), month="2026-11", options=CapacityOptions(objective="speed"))
+
+
+def test_a_plan_sizes_each_mapped_model_at_its_peak_and_names_the_rest() -> None:
+    ledger = FakeLedger(
+        rows=[
+            row(10, "chat", [800] * 3000, [200] * 3000, streamed=3000),
+            row(10, "all-minilm-l6-v2", [40] * 500, [0] * 500),
+            row(11, "chat", [600] * 1000, [150] * 1000),
+            row(12, "<b>odd</b>", [10] * 5, [5] * 5),
+        ]
+    )
+    seen: list[tuple[int, int]] = []
+    plan = plan_capacity(
+        ledger,
+        month="2026-11",
+        growth_percent=20,
+        options=SMALL,
+        now=datetime(2026, 12, 5, tzinfo=UTC),
+        on_progress=lambda done, total: seen.append((done, total)),
+    )
+    peak = plan.peak
+    assert peak is not None and peak.start == NOV + timedelta(hours=10) and peak.requests == 3500
+    assert plan.requests == 4505
+    chat = next(m for m in plan.models if m.served == "chat")
+    assert chat.demand is not None and chat.sizing is not None
+    assert chat.demand.peak_rps == pytest.approx(3000 / 3600 * 1.2)
+    assert chat.demand.prompt.mean == pytest.approx(800) and chat.demand.output.mean == pytest.approx(200)
+    assert chat.demand.daily_requests == pytest.approx(4000 / 30 * 1.2)
+    assert chat.best is not None and plan.total_gpus == chat.best.replicas
+    assert sorted(m.served for m in plan.not_sized) == ["<b>odd</b>", "all-minilm-l6-v2"]
+    assert "not sized" in plan.message
+    assert seen[-1] == (1, 1)
+    html = plan.html
+    assert "2026-11-01 10:00" in html and "3,500 requests" in html
+    assert html.count("<svg") == 3 and "grown by 20 %" in html
+    assert "<b>odd</b>" not in html and "&lt;b&gt;odd&lt;/b&gt;" in html
+    assert plan.elapsed_s > 0
