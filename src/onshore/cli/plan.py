@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from onshore.cli.common import Group
+from onshore.cli.common import Group, config_option
+from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
 
 if TYPE_CHECKING:
     from onshore.planner.demand import Demand
@@ -127,7 +128,7 @@ def _demand(opts: dict[str, Any]) -> Demand:
     if opts["from_usage"]:
         from onshore.planner.usage_csv import CsvUsageReader  # noqa: PLC0415
 
-        return dm.from_usage(CsvUsageReader(Path(opts["from_usage"])), growth=opts["growth"])
+        return dm.from_usage(CsvUsageReader(Path(opts["from_usage"])), growth=growth_factor(opts["growth"]))
     return dm.from_users(
         dm.UserDemand(
             mau=opts["mau"],
@@ -139,7 +140,7 @@ def _demand(opts: dict[str, Any]) -> Demand:
             output_mean=opts["output_mean"],
             output_sigma=opts["output_sigma"],
         )
-    ).scaled(opts["growth"])
+    ).scaled(growth_factor(opts["growth"]))
 
 
 def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
@@ -199,7 +200,27 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
     help="Derive demand from a usage CSV (time,prompt_tokens,completion_tokens) instead.",
 )
 @click.option(
-    "--growth", type=float, default=1.0, show_default=True, help="Multiply demand (growth planning)."
+    "--from-ledger",
+    is_flag=True,
+    help="Derive demand from the gateway's own ledger (the configured database): each served model "
+    "at its busiest hour of --month.",
+)
+@click.option(
+    "--month", default=None, help="With --from-ledger: YYYY-MM (default: the last complete month, UTC)."
+)
+@click.option("--org", default=None, help="With --from-ledger: one organisation's traffic only.")
+@click.option(
+    "--map",
+    "model_map",
+    multiple=True,
+    metavar="SERVED=ID",
+    help="With --from-ledger: plan a served model as this planner model (repeatable; see planner.models).",
+)
+@click.option(
+    "--growth",
+    default="0",
+    show_default=True,
+    help="Demand growth: a fraction (0.2), a percent (20%) or a multiplier (x1.2) all mean +20 %.",
 )
 @click.option("--ttft-p99-ms", type=float, default=2000.0, show_default=True)
 @click.option("--tpot-p99-ms", type=float, default=60.0, show_default=True)
@@ -225,9 +246,14 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
     help="Write report.md, SVG plots and report.json here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
+@config_option
 @click.pass_context
 def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
-    """Find the cheapest fleet that meets the p99 TTFT/TPOT SLOs at the daily peak."""
+    """Find the cheapest fleet that meets the p99 TTFT/TPOT SLOs at the daily peak.
+
+    Demand comes from user counts (the flags), a usage CSV (--from-usage), or the gateway's own
+    ledger (--from-ledger: one fleet per served model, sized at its busiest hour of --month).
+    """
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
@@ -237,6 +263,10 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     from onshore.planner.sizing import Slo, default_candidates, size  # noqa: PLC0415
 
     opts = _merge_yaml(ctx, raw)
+    check_ledger_options(ctx, opts)
+    if opts["from_ledger"]:
+        size_from_ledger(ctx, opts, _csv)
+        return
     demand = _demand(opts)
     candidates = default_candidates(
         _csv(str, str(opts["gpus"])),
@@ -262,7 +292,9 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
             str(opts["objective"]),
             on_done=lambda _r: progress.advance(task),
         )
-    assumptions = {k: v for k, v in opts.items() if k not in ("report_dir", "as_json", "workers")}
+    assumptions = {
+        k: v for k, v in opts.items() if k not in ("report_dir", "as_json", "workers", "config", *LEDGER_ONLY)
+    }
     if opts["report_dir"]:
         path = write_report(result, Path(opts["report_dir"]), assumptions)
         err.print(f"report written to {path}")

@@ -104,7 +104,7 @@ def test_size_from_a_usage_export(tmp_path: Path) -> None:
         "--from-usage",
         str(usage),
         "--growth",
-        "3",
+        "x3",
         "--model",
         "llama-3.1-8b",
         "--gpus",

@@ -1,0 +1,249 @@
+"""``onshore plan size --from-ledger``: the capacity plan on the gateway's own ledger, and ``--growth``.
+
+``--growth X`` is how much the demand grows: a fraction (``0.2``), a percent (``20%``) or an
+explicit multiplier (``x1.2`` or ``1.2x``) all mean +20 %. A bare number of 1 or more is refused:
+before the ledger came, ``--growth 3`` meant three times the demand, and read as a fraction it
+would now mean four times, so the command asks which one instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from onshore.cli.common import load, store_for
+
+if TYPE_CHECKING:
+    from onshore.admin.capacity import CapacityPlan
+
+_MULTIPLIER = re.compile(r"^\s*(?:[x×]\s*([0-9.eE+-]+)|([0-9.eE+-]+)\s*[x×])\s*$")
+_PERCENT = re.compile(r"^\s*([+-]?[0-9.eE+-]+)\s*%\s*$")
+# Options that describe demand some other way: they make no sense with the ledger's own demand.
+_DEMAND_OPTIONS = (
+    "model",
+    "mau",
+    "dau_per_mau",
+    "requests_per_user",
+    "peak_to_average",
+    "prompt_mean",
+    "prompt_sigma",
+    "output_mean",
+    "output_sigma",
+    "from_usage",
+)
+_LEDGER_OPTIONS = ("month", "org", "model_map")
+LEDGER_ONLY = ("from_ledger", *_LEDGER_OPTIONS)
+
+
+def growth_factor(value: object) -> float:
+    """The demand multiplier ``--growth`` asks for (see the module docstring): 0.2, 20% and x1.2 give 1.2.
+
+    Raises:
+        click.BadParameter: not one of the three forms, a bare number >= 1, or growth to nothing or less.
+    """
+    text = str(value).strip()
+    factor: float | None = None
+    try:
+        if m := _MULTIPLIER.match(text):
+            factor = float(m.group(1) or m.group(2))
+        elif m := _PERCENT.match(text):
+            factor = 1 + float(m.group(1)) / 100
+        else:
+            fraction = float(text)
+            if fraction >= 1:
+                raise click.BadParameter(
+                    f"{text} is ambiguous: write {fraction * 100:g}% for +{fraction * 100:g} % "
+                    f"(x{1 + fraction:g}), or x{fraction:g} for {fraction:g} times today's demand",
+                    param_hint="'--growth'",
+                )
+            factor = 1 + fraction
+    except ValueError:
+        factor = None
+    if factor is None or not math.isfinite(factor) or factor <= 0:
+        raise click.BadParameter(
+            f"{text!r}: use a fraction (0.2), a percent (20%) or a multiplier (x1.2); "
+            "the demand must stay above zero",
+            param_hint="'--growth'",
+        )
+    return factor
+
+
+def check_ledger_options(ctx: click.Context, opts: dict[str, Any]) -> None:
+    """Refuse options of the other mode: demand flags with --from-ledger, ledger flags without it."""
+    given = {n for n in opts if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
+    if opts["from_ledger"]:
+        clash = sorted(given & set(_DEMAND_OPTIONS))
+        if clash:
+            names = ", ".join("--" + n.replace("_", "-") for n in clash)
+            raise click.UsageError(
+                f"--from-ledger takes the demand and the models from the ledger; drop {names} "
+                "(map a served model to a planner model with --map NAME=ID or planner.models)"
+            )
+        return
+    stray = [n for n in _LEDGER_OPTIONS if opts.get(n)]
+    if stray:
+        names = ", ".join("--" + ("map" if n == "model_map" else n) for n in stray)
+        raise click.UsageError(f"{names} only apply with --from-ledger")
+
+
+def _model_map(pairs: object) -> dict[str, str]:
+    # Repeated flags give a tuple; a --scenario YAML list arrives joined by commas.
+    if isinstance(pairs, str):
+        items = pairs.split(",")
+    else:
+        items = [str(p) for p in pairs] if isinstance(pairs, tuple | list) else []
+    out = {}
+    for pair in items:
+        served, sep, target = pair.partition("=")
+        if not sep or not served.strip() or not target.strip():
+            raise click.BadParameter(f"{pair!r}: use SERVED=PLANNER_ID", param_hint="'--map'")
+        out[served.strip()] = target.strip()
+    return out
+
+
+def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None:
+    """Plan on the configured store's ledger; print or write what ``plan size`` does."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from onshore.admin.capacity import CapacityOptions, plan_capacity  # noqa: PLC0415
+    from onshore.admin.capacity_report import capacity_json  # noqa: PLC0415
+    from onshore.planner.cost import CostInputs  # noqa: PLC0415
+    from onshore.planner.executor import LocalProcessExecutor  # noqa: PLC0415
+    from onshore.planner.sizing import Slo  # noqa: PLC0415
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+    settings = load(opts["config"])
+    # The search space and SLOs come from the config's planner section (what the console uses), so
+    # both faces give the same answer; flags given on the command line win.
+    base = CapacityOptions.from_settings(settings)
+    overrides: dict[str, Any] = {
+        "max_num_seqs": tuple(csv(int, str(opts["max_num_seqs"]))),
+        "engine": str(opts["engine"]),
+        "objective": str(opts["objective"]),
+        "costs": CostInputs(
+            pue=float(opts["pue"]),
+            krw_per_kwh=float(opts["krw_per_kwh"]),
+            krw_per_usd=float(opts["krw_per_usd"]),
+        ),
+        "model_map": {**base.model_map, **_model_map(opts["model_map"])},
+        "slo": Slo(
+            float(opts["ttft_p99_ms"]) if given("ttft_p99_ms") else base.slo.ttft_p99_ms,
+            float(opts["tpot_p99_ms"]) if given("tpot_p99_ms") else base.slo.tpot_p99_ms,
+        ),
+    }
+    for flag, key, kind in (
+        ("gpus", "gpus", str),
+        ("tp", "tensor_parallel", int),
+        ("precision", "precisions", str),
+    ):
+        if given(flag):
+            overrides[key] = tuple(csv(kind, str(opts[flag])))
+    options = CapacityOptions.from_settings(settings, **overrides)
+    growth_percent = (growth_factor(opts["growth"]) - 1) * 100
+    err = Console(stderr=True)
+    store = store_for(opts["config"], settings)
+    try:
+        with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
+            task = progress.add_task("simulating configurations", total=None)
+            plan = plan_capacity(
+                store,
+                month=opts["month"],
+                growth_percent=growth_percent,
+                org_name=opts["org"],
+                options=options,
+                executor=LocalProcessExecutor(int(opts["workers"]) or None),
+                on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    finally:
+        store.close()
+    if opts["report_dir"]:
+        path = write_capacity_report(plan, Path(opts["report_dir"]))
+        err.print(f"report written to {path}")
+    if opts["as_json"]:
+        import json  # noqa: PLC0415
+
+        click.echo(json.dumps(capacity_json(plan), indent=2, ensure_ascii=False))
+        return
+    _print_plan(plan)
+
+
+def write_capacity_report(plan: CapacityPlan, out_dir: Path) -> Path:
+    """``capacity.html`` (a page around the fragment), ``capacity.json``, and the planner's report
+    of each sized model in a folder of its own; returns the HTML path."""
+    import json  # noqa: PLC0415
+
+    from onshore.admin.capacity_report import capacity_json  # noqa: PLC0415
+    from onshore.planner.report import write_report  # noqa: PLC0415
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "capacity.json").write_text(json.dumps(capacity_json(plan), indent=2) + "\n", encoding="utf-8")
+    for m in plan.sized:
+        if m.sizing is not None:
+            write_report(m.sizing, out_dir / _folder(m.served))
+    page = (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Capacity plan {plan.month}</title></head><body>\n{plan.html}\n</body></html>\n"
+    )
+    path = out_dir / "capacity.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def _folder(served: str) -> str:
+    """A served model's name as one safe folder name (names may hold '/' and ':')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", served).strip("._") or "model"
+
+
+def _print_plan(plan: CapacityPlan) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    from onshore.planner.report import sizing_table  # noqa: PLC0415
+
+    console = Console()
+    console = console if console.is_terminal else Console(width=200)
+    scope = plan.org or "all organisations"
+    console.print(f"{plan.month} ({scope}), grown by {plan.growth_percent:g} %: {plan.message}")
+    peak = plan.peak
+    if peak is None:
+        return
+    console.print(
+        f"busiest hour {peak.start:%Y-%m-%d %H:00} UTC: {peak.requests:,} requests "
+        f"({peak.requests_per_s:,.2f}/s), {peak.prompt.total:,} prompt and {peak.completion.total:,} "
+        f"completion tokens, {peak.streamed_share:.0%} streamed"
+    )
+    mix = Table(title="Model mix in the busiest hour")
+    for col in ("model", "requests", "prompt mean", "prompt σ", "completion mean", "completion σ"):
+        mix.add_column(col)
+    for r in peak.models:
+        mix.add_row(
+            r.model,
+            f"{r.requests:,}",
+            f"{r.prompt_mean:,.0f}",
+            f"{r.prompt_log_sigma:.2f}",
+            f"{r.completion_mean:,.0f}",
+            f"{r.completion_log_sigma:.2f}",
+        )
+    console.print(mix)
+    for m in plan.models:
+        if m.sizing is None:
+            console.print(f"not sized: {m.served} ({m.month_requests:,} requests): {m.match.how}")
+            continue
+        console.print(
+            f"{m.served} as {m.sizing.model} ({m.match.how}), sized at its busiest hour "
+            f"{m.peak.hour:%Y-%m-%d %H:00} UTC"
+        )
+        console.print(sizing_table(m.sizing))
+        if m.best is None:
+            console.print("no configuration meets the SLOs; relax them or add GPU types")
+    console.print(
+        f"in all: {plan.total_gpus:,} GPUs, {plan.total_facility_mw:,.2f} MW facility power, "
+        f"{plan.total_annual_cost_krw / 1e9:,.2f} bn KRW a year (planned in {plan.elapsed_s:.1f} s)"
+    )

@@ -1,0 +1,171 @@
+"""``onshore plan size --from-ledger`` on a SQLite ledger, and what ``--growth`` accepts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from onshore.cli.main import cli
+from onshore.cli.plan_ledger import growth_factor
+from onshore.domain.usage import UsageRecord
+from onshore.store.sql import SqlUsageStore, make_engine
+
+PEAK = datetime(2026, 10, 14, 9, 0, tzinfo=UTC)
+SEARCH = ["--gpus", "h100", "--tp", "1", "--precision", "fp8", "--workers", "1", "--tpot-p99-ms", "80"]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "onshore.yaml"
+    path.write_text(
+        f"data_dir: {tmp_path / 'data'}\nbackends: []\nplanner:\n  models:\n    chat: llama-3.1-8b\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config: Path, *args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, ["plan", "size", "--config", str(config), *args])
+
+
+def write_ledger(config: Path, tmp_path: Path, org_id: str | None = None) -> None:
+    """900 chat requests in the busiest hour (prompts 600, answers 150), 90 an hour before it,
+    40 embedding requests, and refusals that are not demand."""
+    assert run(config, "--from-ledger", "--month", "2020-01", *SEARCH).exit_code == 0  # creates the db
+    engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'onshore.db'}")
+    rows = []
+    for i in range(900):
+        rows.append(("chat", PEAK + timedelta(seconds=i * 4), 600, 150, 200))
+    for i in range(90):
+        rows.append(("chat", PEAK - timedelta(hours=1) + timedelta(seconds=i * 40), 300, 100, 200))
+    for i in range(40):
+        rows.append(("all-minilm-l6-v2", PEAK + timedelta(seconds=i * 90), 20, 0, 200))
+    for i in range(500):
+        rows.append(("chat", PEAK + timedelta(hours=3, seconds=i), 0, 0, 429))
+    try:
+        SqlUsageStore(engine).write_batch(
+            [
+                UsageRecord(
+                    request_id=f"r{n}",
+                    created_at=when,
+                    org_id=org_id or "org_x",
+                    key_id="key",
+                    endpoint="chat.completions",
+                    model=model,
+                    backend="b" if status == 200 else None,
+                    status=status,
+                    streamed=n % 2 == 0,
+                    prompt_tokens=p,
+                    completion_tokens=c,
+                    total_tokens=p + c,
+                )
+                for n, (model, when, p, c, status) in enumerate(rows)
+            ]
+        )
+    finally:
+        engine.dispose()
+
+
+def test_size_from_the_ledger(config: Path, tmp_path: Path) -> None:
+    write_ledger(config, tmp_path)
+    out = run(config, "--from-ledger", "--month", "2026-10", "--growth", "0.2", "--json", *SEARCH)
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["month"] == "2026-10" and data["growth_percent"] == pytest.approx(20)
+    assert data["peak"]["hour"] == PEAK.isoformat() and data["peak"]["requests"] == 940
+    assert data["requests"] == 1030  # the 429s are not demand
+    chat, embed = data["models"]
+    assert chat["served"] == "chat" and chat["planner_model"] == "llama-3.1-8b"
+    demand = chat["sizing"]["demand"]
+    assert demand["peak_rps"] == pytest.approx(900 / 3600 * 1.2)
+    assert demand["prompt"]["mean"] == pytest.approx(600) and demand["output"]["mean"] == pytest.approx(150)
+    assert chat["sizing"]["best"]["cost"]["gpus"] >= 1
+    assert (
+        embed["served"] == "all-minilm-l6-v2" and embed["sizing"] is None and embed["planner_model"] is None
+    )
+    assert "planner.models" in embed["matched_by"]
+
+
+def test_the_human_output_and_the_report(config: Path, tmp_path: Path) -> None:
+    write_ledger(config, tmp_path)
+    report = tmp_path / "rep"
+    out = run(
+        config, "--from-ledger", "--month", "2026-10", "--growth", "x2", "--report", str(report), *SEARCH
+    )
+    assert out.exit_code == 0, out.output
+    assert "busiest hour 2026-10-14 09:00 UTC: 940 requests" in out.stdout
+    assert "not sized: all-minilm-l6-v2" in out.stdout and "grown by 100 %" in out.stdout
+    page = (report / "capacity.html").read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 3
+    assert json.loads((report / "capacity.json").read_text(encoding="utf-8"))["peak"]["requests"] == 940
+    assert (report / "chat" / "report.md").exists() and (report / "chat" / "fleet.svg").exists()
+
+
+def test_one_organisation_and_an_empty_month(config: Path, tmp_path: Path) -> None:
+    code = CliRunner().invoke(cli, ["orgs", "create", "acme", "--json", "--config", str(config)])
+    assert code.exit_code == 0, code.output
+    write_ledger(config, tmp_path, org_id=json.loads(code.stdout)["id"])
+    out = run(
+        config,
+        "--from-ledger",
+        "--month",
+        "2026-10",
+        "--org",
+        "acme",
+        "--map",
+        "chat=qwen3-32b",
+        "--json",
+        *SEARCH,
+    )
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["org"] == "acme" and data["models"][0]["planner_model"] == "qwen3-32b"
+    empty = run(config, "--from-ledger", "--month", "2026-09", *SEARCH)
+    assert empty.exit_code == 0 and "no traffic in 2026-09" in empty.stdout
+    nobody = run(config, "--from-ledger", "--month", "2026-10", "--org", "nobody", *SEARCH)
+    assert nobody.exit_code == 1 and "no organisation named 'nobody'" in nobody.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--from-ledger", "--mau", "5"], "drop --mau"),
+        (["--from-ledger", "--model", "llama-3.1-8b"], "drop --model"),
+        (["--month", "2026-10"], "--month only apply with --from-ledger"),
+        (["--from-ledger", "--month", "2026-13"], "invalid month"),
+        (["--from-ledger", "--growth", "3"], "ambiguous"),
+        (["--from-ledger", "--map", "chat"], "SERVED=PLANNER_ID"),
+    ],
+)
+def test_wrong_combinations_are_refused(config: Path, args: list[str], message: str) -> None:
+    out = run(config, *args, *SEARCH)
+    assert out.exit_code != 0 and message in out.output, out.output
+
+
+@pytest.mark.parametrize(
+    ("text", "factor"),
+    [
+        ("0.2", 1.2),
+        ("20%", 1.2),
+        ("+20 %", 1.2),
+        ("x1.2", 1.2),
+        ("1.2x", 1.2),
+        ("0", 1.0),
+        ("-0.25", 0.75),
+        ("x3", 3.0),
+        ("200%", 3.0),
+    ],
+)
+def test_growth_forms(text: str, factor: float) -> None:
+    assert growth_factor(text) == pytest.approx(factor)
+
+
+@pytest.mark.parametrize("text", ["1", "3", "2.5", "-1", "-100%", "x0", "x-2", "twenty", "nan", "inf%", ""])
+def test_growth_that_is_ambiguous_or_leaves_nothing_is_refused(text: str) -> None:
+    with pytest.raises(click.BadParameter):
+        growth_factor(text)
