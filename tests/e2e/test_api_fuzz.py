@@ -198,13 +198,15 @@ def _contract(secrets: tuple[str, ...], only: int | None) -> CheckFunction:
 # Where valid-looking input can still be refused for what a schema cannot say, "valid input is
 # accepted" is not checked (everything else is): a personal-data type needs a mode stored on the
 # subject or above it; a key's jurisdictions must lie within its organisation's as stored; a won
-# amount has at most six decimal places, which a number or its text can exceed.
+# amount has at most six decimal places, which a number or its text can exceed; a month is invoiced
+# only once it is over.
 _NOT_EXPRESSIBLE = frozenset(
     {
         "PUT /admin/v1/orgs/{name}/policy",
         "PUT /admin/v1/keys/{key_id}/policy",
         "POST /admin/v1/keys",
         "PUT /admin/v1/prices",
+        "POST /admin/v1/invoices",
     }
 )
 # And "invalid input is refused" is not checked where the engine decides: an inference request's

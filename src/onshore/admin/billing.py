@@ -136,6 +136,7 @@ def create_invoice(
     """
     moment = now or datetime.now(UTC)
     billed = parse_month(month)
+    require_org(store.tenancy, org_name)  # an unknown organisation is named before the month
     closes = billed.end + timedelta(minutes=settings.billing.settle_minutes)
     if moment < closes:
         raise InvalidRequest(
