@@ -14,6 +14,7 @@ from onshore.domain.catalog import Endpoint
 from onshore.errors import MethodNotAllowed, NotFound, OnshoreError
 from onshore.observability.logging import request_id_var
 from onshore.services import Services
+from onshore.web.console import PREFIX as CONSOLE, Console
 
 log = logging.getLogger("onshore.api")
 
@@ -30,6 +31,7 @@ class OnshoreApp:
     def __init__(self, services: Services):
         self.services = services
         self._ids = RequestIds()
+        self._console = Console(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -69,6 +71,8 @@ class OnshoreApp:
             await openai_routes.get_model(self.services, model, exchange)
         elif path.startswith(_ADMIN_PREFIX):
             await admin_routes.dispatch(self.services, exchange)
+        elif path == CONSOLE or path.startswith(CONSOLE + "/"):
+            await self._console(exchange.scope, exchange.receive, exchange.send)  # HTML, its own errors
         elif path == "/healthz":
             _allow(method, "GET", "HEAD")
             await health.healthz(exchange)

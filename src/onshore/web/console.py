@@ -1,0 +1,171 @@
+"""``/dashboard``: the operator's console, a face beside the API and the CLI calling ``admin/``.
+
+Nothing but the login page and the static files answers without a session. Every change is a POST
+that must carry the session's CSRF token (and, where the browser sends one, an ``Origin`` of this
+host): a page of another site can neither read the token nor post with the SameSite=Strict cookie.
+The admin token is asked for once, at login, and never appears again: not in a page, a URL, a
+cookie or a log (the cookie carries a session signed with a key derived from it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from onshore.config.checks import admin_token_problem
+from onshore.errors import OnshoreError
+from onshore.services import Services
+from onshore.web import static
+from onshore.web.http import (
+    FormTooLarge,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    html,
+    redirect,
+    request_from,
+)
+from onshore.web.http import set_cookie as cookie_header
+from onshore.web.i18n import LANG_COOKIE, LANGUAGES, Formatter, choose_language
+from onshore.web.pages import ROUTES
+from onshore.web.render import View, render_page
+from onshore.web.session import SESSION_COOKIE, SESSION_TTL_S, Session, SessionSigner
+
+log = logging.getLogger("onshore.web")
+
+PREFIX = "/dashboard"
+_FAILED_LOGIN_DELAY_S = 0.5  # slows guessing; the token's own strength is what really protects it
+_YEAR_S = 365 * 24 * 3600
+
+Handler = Callable[[View], Awaitable[Response]]
+
+
+class Console:
+    def __init__(self, services: Services):
+        self.services = services
+        token = services.admin_token
+        usable = token is not None and admin_token_problem(token) is None
+        self._token = token if usable else None
+        self._signer = SessionSigner(token) if usable and token is not None else None
+        self._routes = [(method, re.compile(pattern), handler) for method, pattern, handler in ROUTES]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = request_from(scope, receive)
+        fmt = Formatter(choose_language(request.cookie(LANG_COOKIE), request.headers.get(b"accept-language")))
+        try:
+            response = await self._respond(request, fmt)
+        except FormTooLarge:
+            response = _error_page(fmt, 413, fmt.t("error.too_large"))
+        except OnshoreError as exc:  # messages of the error tree are written for the person asking
+            response = _error_page(fmt, exc.status, exc.message)
+        except Exception:
+            log.exception("console page failed")
+            response = _error_page(fmt, 500, fmt.t("error.internal"))
+        await response.send(send)
+
+    async def _respond(self, request: Request, fmt: Formatter) -> Response:
+        path = request.path.rstrip("/") or PREFIX
+        if path.startswith(PREFIX + "/static/"):
+            return static.serve(path[len(PREFIX + "/static/") :])
+        if path == PREFIX + "/login":
+            return await self._login(request, fmt)
+        if path == PREFIX + "/lang" and request.method == "POST":
+            return await self._language(request)
+        session = self._signer.verify(request.cookie(SESSION_COOKIE), time.time()) if self._signer else None
+        if session is None:
+            if request.method == "GET":
+                return redirect(PREFIX + "/login")
+            return _error_page(fmt, 401, fmt.t("error.signed_out"))
+        return await self._signed_in(request, fmt, session, path)
+
+    async def _signed_in(self, request: Request, fmt: Formatter, session: Session, path: str) -> Response:
+        assert self._signer is not None  # a session was verified with it
+        csrf = self._signer.csrf_token(session)
+        if request.method == "POST":
+            if not _same_origin(request) or not self._signer.check_csrf(session, await request.field("csrf")):
+                return _error_page(fmt, 403, fmt.t("error.csrf"))
+            if path == PREFIX + "/logout":
+                return redirect(PREFIX + "/login", cookies=(cookie_header(SESSION_COOKIE, "", max_age=0),))
+        if path == PREFIX:
+            return redirect(PREFIX + "/overview")
+        for method, pattern, handler in self._routes:
+            match = pattern.fullmatch(path[len(PREFIX) :])
+            if match is not None and (
+                request.method == method or (method, request.method) == ("GET", "HEAD")
+            ):
+                return await handler(
+                    View(self.services, request, session, fmt, csrf, self._signer, match.groups())
+                )
+        return _error_page(fmt, 404, fmt.t("error.not_found"), signed_in=True, csrf=csrf)
+
+    async def _login(self, request: Request, fmt: Formatter) -> Response:
+        disabled = self._token is None
+        if request.method == "GET":
+            return html(
+                render_page("login.html", fmt, csrf=None, path=request.path, failed=False, disabled=disabled)
+            )
+        if request.method != "POST":
+            return _error_page(fmt, 405, fmt.t("error.not_found"))
+        if not _same_origin(request):
+            return _error_page(fmt, 403, fmt.t("error.csrf"))
+        given = await request.field("token")
+        if self._signer is None or self._token is None or not _equal(given, self._token):
+            await asyncio.sleep(_FAILED_LOGIN_DELAY_S)
+            log.warning("console login refused")  # never what was typed
+            page = render_page(
+                "login.html", fmt, csrf=None, path=request.path, failed=True, disabled=disabled
+            )
+            return html(page, 401)
+        _, value = self._signer.issue(time.time())
+        log.info("console login")
+        secure = _is_https(request)
+        cookie = cookie_header(SESSION_COOKIE, value, max_age=SESSION_TTL_S) + ("; Secure" if secure else "")
+        return redirect(PREFIX + "/overview", cookies=(cookie,))
+
+    async def _language(self, request: Request) -> Response:
+        """Switching language changes only a cookie of the user's own, so it needs no session."""
+        if not _same_origin(request):
+            return redirect(PREFIX)
+        lang = await request.field("lang")
+        back = await request.field("next")
+        if lang not in LANGUAGES:
+            lang = "ko"
+        return redirect(back or PREFIX, cookies=(cookie_header(LANG_COOKIE, lang, max_age=_YEAR_S),))
+
+
+def _equal(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's ``Origin`` (or ``Referer``) must name this host; a non-browser client sends none."""
+    host = request.headers.get(b"host", b"").decode("latin-1")
+    for header in (b"origin", b"referer"):
+        value = request.headers.get(header)
+        if value:
+            if value == b"null":
+                return False
+            return urlsplit(value.decode("latin-1")).netloc == host
+    return True
+
+
+def _is_https(request: Request) -> bool:
+    if request.scope.get("scheme") == "https":
+        return True
+    return request.headers.get(b"x-forwarded-proto", b"").lower() == b"https"
+
+
+def _error_page(
+    fmt: Formatter, status: int, message: str, *, signed_in: bool = False, csrf: str | None = None
+) -> Response:
+    page = render_page(
+        "error.html", fmt, csrf=csrf if signed_in else None, path=PREFIX, status=status, message=message
+    )
+    return html(page, status)

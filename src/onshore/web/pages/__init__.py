@@ -1,0 +1,32 @@
+"""The console's pages: (method, path pattern under /dashboard, handler)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from onshore.web.http import Response
+from onshore.web.pages import audit, capacity, fleet, invoices, overview, residency, tenancy
+from onshore.web.render import View
+
+Handler = Callable[[View], Awaitable[Response]]
+
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", r"/overview", overview.overview_page),
+    ("GET", r"/orgs", tenancy.list_orgs),
+    ("POST", r"/orgs", tenancy.create_org),
+    ("GET", r"/orgs/([^/]+)", tenancy.show_org),
+    ("POST", r"/orgs/([^/]+)/keys", tenancy.create_key),
+    ("POST", r"/orgs/([^/]+)/limits", tenancy.set_limits),
+    ("POST", r"/orgs/([^/]+)/policy", tenancy.set_policy),
+    ("POST", r"/keys/([^/]+)/revoke", tenancy.revoke_key),
+    ("GET", r"/backends", fleet.backends),
+    ("GET", r"/residency", residency.residency),
+    ("GET", r"/audit", audit.audit_log),
+    ("POST", r"/audit/verify", audit.verify),
+    ("GET", r"/invoices", invoices.list_page),
+    ("POST", r"/invoices", invoices.issue),
+    ("POST", r"/invoices/preview", invoices.preview),
+    ("GET", r"/invoices/([^/]+)", invoices.show),
+    ("GET", r"/invoices/([^/]+)/document", invoices.document),
+    ("GET", r"/capacity", capacity.capacity_page),
+)

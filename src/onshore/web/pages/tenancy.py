@@ -1,0 +1,178 @@
+"""Organisations and keys: create, revoke (the key shown once), allow-lists, limits, policies, and
+each organisation's use this month against its quotas and budget."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from onshore.admin import limits as limits_ops
+from onshore.admin import policy as policy_ops
+from onshore.admin import tenancy, usage
+from onshore.domain.limits import LIMIT_FIELDS, Limits, Scope
+from onshore.domain.policy import PiiMode
+from onshore.domain.usage import UsageSummary
+from onshore.errors import InvalidRequest
+from onshore.pii.entities import EntityType
+from onshore.web.http import Response, redirect, set_cookie
+from onshore.web.render import View
+from onshore.web.session import FLASH_COOKIE, FLASH_TTL_S
+
+_CHECKBOX_ON = "on"
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One quota against its limit, for the progress bars."""
+
+    name: str
+    used: int
+    limit: int | None
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.limit else min(self.used / self.limit, 1.0)
+
+
+async def list_orgs(view: View) -> Response:
+    orgs = await view.run(view.services.store.tenancy.list_orgs)
+    return view.render("orgs.html", orgs=orgs, done=view.request.query("done"))
+
+
+async def create_org(view: View) -> Response:
+    name = await view.request.field("name")
+    allowed = tenancy.jurisdictions_arg(await view.request.field("jurisdictions") or None)
+    store = view.services.store
+    org = await view.run(
+        lambda: tenancy.create_org(store.tenancy, name, jurisdictions=allowed, actor=view.actor)
+    )
+    if allowed is not None:
+        await view.services.announce_limits_change()
+    return redirect(f"/dashboard/orgs/{quote(org.name)}?done=org_created")
+
+
+async def show_org(view: View) -> Response:
+    new_key = view.unseal(view.request.cookie(FLASH_COOKIE))
+    page = await _org_page(view, view.args[0], new_key=new_key)
+    if view.request.cookie(FLASH_COOKIE) is not None:
+        page.headers.append((b"set-cookie", set_cookie(FLASH_COOKIE, "", max_age=0).encode()))
+    return page
+
+
+async def _org_page(view: View, org_name: str, *, new_key: str | None = None) -> Response:
+    store, home = view.services.store, view.services.settings.server.jurisdiction
+    org = await view.run(lambda: tenancy.require_org(store.tenancy, org_name))
+    keys = await view.run(lambda: tenancy.list_keys(store.tenancy, org.name))
+    limits = await view.run(lambda: limits_ops.show_limits(store.tenancy, store.limits, Scope.ORG, org.name))
+    policy = await view.run(
+        lambda: policy_ops.show_policy(store.tenancy, store.policies, Scope.ORG, org.name, home=home)
+    )
+    summary = await view.run(lambda: usage.usage_for_month(store.tenancy, store.usage, org.name, None))
+    return view.render(
+        "org.html",
+        org=org,
+        keys=keys,
+        limits=limits.limits,
+        policy=policy,
+        uses=_uses(limits.limits, summary),
+        summary=summary,
+        month=datetime.now(UTC).date(),
+        new_key=new_key,
+        limit_fields=LIMIT_FIELDS,
+        pii_modes=[m.value for m in PiiMode],
+        pii_types=[t.value for t in EntityType],
+        done=view.request.query("done"),
+        now=datetime.now(UTC),
+    )
+
+
+def _uses(limits: Limits, summary: UsageSummary) -> list[Use]:
+    return [
+        Use("monthly_tokens", summary.total_tokens, limits.monthly_tokens),
+        Use("monthly_budget_krw", summary.cost_micro_krw // 1_000_000, limits.monthly_budget_krw),
+    ]
+
+
+async def create_key(view: View) -> Response:
+    """The new key is shown once, on this response: never in a URL, a redirect or a log."""
+    org_name = view.args[0]
+    request = view.request
+    models = [m.strip() for m in (await request.field("models")).split(",") if m.strip()] or None
+    allowed = tenancy.jurisdictions_arg(await request.field("jurisdictions") or None)
+    store = view.services.store
+    new = await view.run(
+        lambda: tenancy.create_key(
+            store.tenancy,
+            store.digester,
+            org_name,
+            name=None,
+            models=models,
+            expires_in=None,
+            jurisdictions=allowed,
+            policies=store.policies,
+            home=view.services.settings.server.jurisdiction,
+            actor=view.actor,
+        )
+    )
+    if allowed is not None:
+        await view.services.announce_limits_change()
+    await view.services.key_sync.refresh_key(new.key.id)
+    # Post/redirect/get: the key rides a sealed, short-lived cookie to the next page, which shows it
+    # once and drops it; reloading that page neither shows it again nor makes a second key.
+    return redirect(
+        f"/dashboard/orgs/{quote(org_name)}?done=key_created",
+        cookies=(set_cookie(FLASH_COOKIE, view.seal(new.secret), max_age=FLASH_TTL_S),),
+    )
+
+
+async def revoke_key(view: View) -> Response:
+    store = view.services.store
+    key = await view.run(lambda: tenancy.revoke_key(store.tenancy, view.args[0], actor=view.actor))
+    await view.services.revoke_everywhere(key.id)
+    org = await view.run(lambda: store.tenancy.get_org(key.org_id))
+    return redirect(f"/dashboard/orgs/{quote(org.name) if org else ''}?done=key_revoked")
+
+
+async def set_limits(view: View) -> Response:
+    """Every field of the form: a number sets it, a blank clears it."""
+    org_name = view.args[0]
+    changes: dict[str, object] = {}
+    for name in (*LIMIT_FIELDS, "tier"):
+        value = await view.request.field(name)
+        if value and name != "tier" and not value.isdigit():
+            raise InvalidRequest(view.fmt.t("org.limits.whole_number", field=view.fmt.t(f"limit.{name}")))
+        changes[name] = (int(value) if name != "tier" else value) if value else None
+    store = view.services.store
+    await view.run(
+        lambda: limits_ops.set_limits(
+            store.tenancy, store.limits, Scope.ORG, org_name, changes, actor=view.actor
+        )
+    )
+    await view.services.announce_limits_change()
+    return redirect(f"/dashboard/orgs/{quote(org_name)}?done=limits_saved")
+
+
+async def set_policy(view: View) -> Response:
+    """The whole form replaces the organisation's policy; "inherit" leaves personal data unset."""
+    org_name = view.args[0]
+    request = view.request
+    mode = await request.field("pii")
+    jurisdictions = await request.field("jurisdictions")
+    changes: dict[str, object] = {"jurisdictions": jurisdictions or None, "pii": None}
+    if mode not in ("", "inherit"):
+        types = await request.fields("pii_types")
+        changes["pii"] = mode
+        changes["pii_types"] = types if types and mode != "off" else None
+        changes["restore"] = (
+            True if mode == "redact" and await request.field("restore") == _CHECKBOX_ON else None
+        )
+        changes["redact_output"] = True if await request.field("redact_output") == _CHECKBOX_ON else None
+    store, home = view.services.store, view.services.settings.server.jurisdiction
+    await view.run(
+        lambda: policy_ops.set_policy(
+            store.tenancy, store.policies, Scope.ORG, org_name, changes, home=home, actor=view.actor
+        )
+    )
+    await view.services.announce_limits_change()
+    return redirect(f"/dashboard/orgs/{quote(org_name)}?done=policy_saved")
