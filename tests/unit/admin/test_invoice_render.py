@@ -59,7 +59,7 @@ def test_json_matches_the_documented_schema_and_adds_up() -> None:
 
     _schema_validator("Invoice").validate(data)
     assert data["status"] == "preview" and data["id"] is None
-    assert data["subtotal_krw"] == 302_574  # floor(302,574.056789)
+    assert data["subtotal_krw"] == 302_574  # floor(2,573.456789 + 300,000.6 + 0.7 = 302,574.756789)
     assert data["vat_krw"] == 30_257
     assert data["total_krw"] == 332_831
     assert sum(line["amount_krw"] for line in data["lines"]) + data["adjustment_krw"] == data["subtotal_krw"]
