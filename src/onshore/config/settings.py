@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -66,6 +67,19 @@ class RedisSettings(_Strict):
 
 class AdminSettings(_Strict):
     token_env: str = "ONSHORE_ADMIN_TOKEN"  # noqa: S105 - the name of a variable, not its value
+    # The console shows moments in this IANA zone (the ledger, quotas and invoices count in UTC).
+    console_timezone: str = "Asia/Seoul"
+
+    @field_validator("console_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: use an IANA name such as Asia/Seoul or UTC"
+            ) from None
+        return value
 
 
 class SecuritySettings(_Strict):

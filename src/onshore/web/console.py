@@ -58,7 +58,8 @@ class Console:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = request_from(scope, receive)
-        fmt = Formatter(choose_language(request.cookie(LANG_COOKIE), request.headers.get(b"accept-language")))
+        lang = choose_language(request.cookie(LANG_COOKIE), request.headers.get(b"accept-language"))
+        fmt = Formatter(lang, self.services.settings.admin.console_timezone)
         try:
             response = await self._respond(request, fmt)
         except FormTooLarge:

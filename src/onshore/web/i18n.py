@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
@@ -45,8 +46,9 @@ def choose_language(cookie: str | None, accept_language: bytes | None) -> str:
 class Formatter:
     """What the templates call as ``t`` and ``fmt``: words and figures in one language."""
 
-    def __init__(self, lang: str):
+    def __init__(self, lang: str, timezone: str = "Asia/Seoul"):
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+        self.zone = ZoneInfo(timezone)
         self._locale = _LOCALES[self.lang]
         self._words = catalog(self.lang)
 
@@ -85,7 +87,9 @@ class Formatter:
     def moment(self, value: datetime | None) -> str:
         if value is None:
             return "—"
-        return format_datetime(value, "medium", tzinfo=value.tzinfo, locale=self._locale)
+        """In the console's time zone, named (2026. 12. 7. 오후 2:05:30 KST)."""
+        shown = format_datetime(value, "medium", tzinfo=self.zone, locale=self._locale)
+        return f"{shown} {value.astimezone(self.zone).tzname()}"
 
     def ms(self, value: float | None) -> str:
         return "—" if value is None else f"{self.number(value, 0)} ms"

@@ -15,10 +15,11 @@
   var palette = ["#0b5cad", "#d9480f", "#2b8a3e", "#862e9c", "#c92a2a", "#1098ad", "#5c940d", "#e67700", "#495057"];
   var number = new Intl.NumberFormat(data.locale);
   var won = new Intl.NumberFormat(data.locale, { style: "currency", currency: "KRW", maximumFractionDigits: 0 });
+  var smallWon = new Intl.NumberFormat(data.locale, { style: "currency", currency: "KRW", maximumFractionDigits: 2 });
 
   function format(metric, value) {
     if (value === null || value === undefined) { return "—"; }
-    if (metric === "cost_krw") { return won.format(Math.floor(value)); }
+    if (metric === "cost_krw") { return value < 100 ? smallWon.format(value) : won.format(Math.floor(value)); }
     if (metric === "p50_ms" || metric === "p99_ms") { return number.format(Math.round(value)) + " ms"; }
     return number.format(value);
   }
