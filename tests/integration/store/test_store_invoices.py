@@ -292,7 +292,7 @@ def test_a_correction_references_the_old_invoice_which_is_never_modified(
     first = billing.create_invoice(ports, "acme", NOV, actor="test", settings=settings, now=AFTER)
     with pytest.raises(Conflict) as exists:
         billing.create_invoice(ports, "acme", NOV, actor="test", settings=settings, now=AFTER)
-    assert exists.value.code == "invoice_exists" and first.id in exists.value.message
+    assert exists.value.code == "invoice_exists" and str(first.id) in exists.value.message
 
     # A late ledger row (a replayed spool) is billed by the correction.
     late = _row(999, acme.id, datetime(2026, 11, 20, tzinfo=UTC), "chat", random.Random(9))
