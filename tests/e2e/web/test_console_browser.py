@@ -26,7 +26,11 @@ def console(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
     gw = make_gateway(
         tmp_path_factory.mktemp("console-browser"),
         [remote_backend("pool-a", upstream.url, "bench-model")],
-        extra={"prices": [{"model": "bench-model", "input_krw": 1000, "output_krw": 3000}]},
+        extra={
+            "prices": [{"model": "bench-model", "input_krw": 1000, "output_krw": 3000}],
+            # The capacity page sizes the test model as a real one; a small search keeps it quick.
+            "planner": {"models": {"bench-model": "llama-3.1-8b"}, "gpus": ["h100"], "tensor_parallel": [1]},
+        },
     )
     gw.start()
     yield gw
@@ -86,6 +90,7 @@ def test_an_operators_day(console: Gateway) -> None:
         page.wait_for_load_state()
         assert page.locator("html").get_attribute("lang") == "ko"
         assert "조직" in page.inner_text("nav")
+        assert re.search(r"\d{4}년 \d{1,2}월 사용량", page.inner_text("main"))  # 2026년 12월, Korean style
         screenshot(page, "05-korean")
 
         for name in ("backends", "residency", "audit"):
@@ -104,4 +109,11 @@ def test_an_operators_day(console: Gateway) -> None:
         screenshot(page, "09-invoice")
 
         page.goto(console.base_url + "/dashboard/capacity")
+        page.fill("#cap-month", time.strftime("%Y-%m", time.gmtime()))
+        page.fill("#cap-growth", "20")
+        page.click("#cap-run")
+        page.wait_for_selector("#capacity-summary", timeout=120_000)
+        summary = page.inner_text("#capacity-summary")
+        assert "최대 부하" in summary  # the busiest hour of the month, in Korean
+        assert re.search(r"GPU 수\s+[1-9]", summary), summary  # a fleet was sized
         screenshot(page, "10-capacity")
