@@ -9,9 +9,10 @@ observed then. A served model the planner catalog does not know is listed as not
 reason, never guessed. The console's Capacity page and ``onshore plan size --from-ledger`` both
 call it.
 
-The search space is small by default (``CapacityOptions``: three GPU types, FP8, TP 1-8) so a
-plan of one model takes a few seconds on one core; it runs in the calling thread unless an
-``Executor`` is given, so a web face calls it off its event loop.
+The search space is small by default (``CapacityOptions``: three GPU types, FP8, TP 1-8) and
+pruned where a configuration cannot win (``capacity_search``), so a plan of one model takes a few
+seconds on one core; it runs in the calling thread unless an ``Executor`` is given, so a web face
+calls it off its event loop.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from onshore.admin.capacity_demand import (
     requests_by_model,
 )
 from onshore.admin.capacity_report import capacity_html
+from onshore.admin.capacity_search import pruned_size
 from onshore.admin.tenancy import require_org
 from onshore.admin.usage import month_bounds
 from onshore.config.settings import Settings
@@ -44,7 +46,7 @@ from onshore.planner.demand import Demand
 from onshore.planner.errors import PlannerError
 from onshore.planner.executor import SerialExecutor
 from onshore.planner.ports import Executor
-from onshore.planner.sizing import Candidate, CandidateResult, SizingResult, Slo, default_candidates, size
+from onshore.planner.sizing import Candidate, CandidateResult, SizingResult, Slo, default_candidates
 from onshore.ports import TenancyStore, UsageReader
 
 ProgressCallback = Callable[[int, int], None]  # (configurations done, configurations in all)
@@ -240,7 +242,7 @@ def _size(
     on_done: Callable[[CandidateResult], None],
 ) -> SizingResult:
     try:
-        return size(
+        return pruned_size(
             model,
             demand,
             opts.slo,
