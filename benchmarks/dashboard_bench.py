@@ -238,8 +238,8 @@ def main() -> None:
             "month by day by model, one org": lambda: overview(
                 store, tenancy, period="month", group_by="model", org_name=busiest, now=now
             ),
-            "month by hour by model": lambda: overview(
-                store, tenancy, period="month", bucket="hour", group_by="model", now=now
+            "week by hour by org": lambda: overview(
+                store, tenancy, period="week", bucket="hour", group_by="org", now=now
             ),
             "peak hour of the month": lambda: store.peak_hour(END - timedelta(days=30), END),
             "peak hour of the month, one org": lambda: store.peak_hour(

@@ -74,7 +74,7 @@ def random_records(count: int, seed: int = 7) -> list[UsageRecord]:
         rows.append(
             record(
                 f"req-{i}",
-                created_at=T0 + timedelta(seconds=rng.randint(0, 6 * 3600)),
+                created_at=T0 + timedelta(seconds=rng.randint(0, 3 * 86400)),
                 org_id=rng.choice(["org_a", "org_b", "org_c", None]),
                 model=rng.choice(["llama", "qwen", "exaone", None]),
                 backend=rng.choice(["pool-a", "pool-b", None]),
@@ -106,7 +106,7 @@ def _engine(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Iterat
         url = str(request.getfixturevalue("_postgres"))
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in (metadata.tables["usage_records"], metadata.tables["usage_hourly"]):
+        for table in (metadata.tables[name] for name in ("usage_records", "usage_hourly", "usage_daily")):
             conn.execute(table.delete())
     yield engine
     engine.dispose()
@@ -184,8 +184,9 @@ def test_the_series_equals_a_recount_of_the_rows(
     remember_latencies(rows, bucket, group_by)
     assert_same(ledger.usage_series(*ALL, bucket, group_by), oracle.usage_series(*ALL, bucket, group_by))
     assert sum(p.requests for p in ledger.usage_series(*ALL, bucket, group_by)) == len(rows)
-    # One organisation only, and a window of whole hours inside the period.
-    start, end = T0 + timedelta(hours=2), T0 + timedelta(hours=5)
+    # One organisation only, and a window of whole hours inside the period: days and months are
+    # then summed from edge hours (hourly rollup) and whole days (daily rollup).
+    start, end = T0 + timedelta(hours=4), T0 + timedelta(hours=60)
     remember_latencies(
         [r for r in rows if r.org_id == "org_b" and start <= hour_of(r.created_at) < end], bucket, group_by
     )

@@ -132,6 +132,7 @@ def test_an_explicit_window_and_month_buckets() -> None:
         {"group_by": "key"},
         {"top": 0},
         {"period": "year", "bucket": "hour"},
+        {"period": "month", "bucket": "hour"},
         {"start": NOW, "end": NOW - timedelta(days=1)},
     ],
 )
