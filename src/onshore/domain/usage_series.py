@@ -53,11 +53,13 @@ def histogram_of(latencies_ms: Iterable[float]) -> tuple[int, ...]:
 
 
 def merge_histograms(histograms: Iterable[Sequence[int]]) -> tuple[int, ...]:
-    counts = [0] * LATENCY_BUCKETS
-    for histogram in histograms:
-        for index, count in enumerate(histogram):
-            counts[index] += count
-    return tuple(counts)
+    """Bucket by bucket sums (column sums through ``zip``: a chart merges thousands of them)."""
+    several = list(histograms)
+    if not several:
+        return EMPTY_HISTOGRAM
+    if len(several) == 1:
+        return tuple(several[0])
+    return tuple(map(sum, zip(*several, strict=True)))
 
 
 def nearest_rank(q: float, count: int) -> int:
@@ -127,6 +129,8 @@ class SeriesPoint:
 
 def sum_points(points: Sequence[SeriesPoint], start: datetime, group: str | None) -> SeriesPoint:
     """Several points as one (the "other" groups of a chart, or a total)."""
+    if len(points) == 1 and points[0].start == start and points[0].group == group:
+        return points[0]
     return SeriesPoint(
         start=start,
         group=group,
