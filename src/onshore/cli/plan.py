@@ -218,9 +218,9 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 )
 @click.option(
     "--growth",
-    default="0",
+    default="1",
     show_default=True,
-    help="Demand growth: a fraction (0.2), a percent (20%) or a multiplier (x1.2) all mean +20 %.",
+    help="Multiply demand (1.2 or x1.2), or grow it by a percent (20%): both mean +20 %.",
 )
 @click.option("--ttft-p99-ms", type=float, default=2000.0, show_default=True)
 @click.option("--tpot-p99-ms", type=float, default=60.0, show_default=True)

@@ -1,9 +1,9 @@
 """``onshore plan size --from-ledger``: the capacity plan on the gateway's own ledger, and ``--growth``.
 
-``--growth X`` is how much the demand grows: a fraction (``0.2``), a percent (``20%``) or an
-explicit multiplier (``x1.2`` or ``1.2x``) all mean +20 %. A bare number of 1 or more is refused:
-before the ledger came, ``--growth 3`` meant three times the demand, and read as a fraction it
-would now mean four times, so the command asks which one instead of guessing.
+``--growth X`` multiplies the demand, as it always has (``1.2``, ``x1.2`` or ``1.2x``: +20 %; the
+default 1 leaves it as it is), or says by how much it grows in percent (``20%``, ``+20%``; ``-10%``
+shrinks it). The bare number stays a multiplier so command lines and scenario files written before
+the ledger came mean what they meant.
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ LEDGER_ONLY = ("from_ledger", *_LEDGER_OPTIONS)
 
 
 def growth_factor(value: object) -> float:
-    """The demand multiplier ``--growth`` asks for (see the module docstring): 0.2, 20% and x1.2 give 1.2.
+    """The demand multiplier ``--growth`` asks for (see the module docstring): 1.2, x1.2 and 20% give 1.2.
 
     Raises:
-        click.BadParameter: not one of the three forms, a bare number >= 1, or growth to nothing or less.
+        click.BadParameter: none of those forms, or a demand of nothing or less.
     """
     text = str(value).strip()
     factor: float | None = None
@@ -53,20 +53,12 @@ def growth_factor(value: object) -> float:
         elif m := _PERCENT.match(text):
             factor = 1 + float(m.group(1)) / 100
         else:
-            fraction = float(text)
-            if fraction >= 1:
-                raise click.BadParameter(
-                    f"{text} is ambiguous: write {fraction * 100:g}% for +{fraction * 100:g} % "
-                    f"(x{1 + fraction:g}), or x{fraction:g} for {fraction:g} times today's demand",
-                    param_hint="'--growth'",
-                )
-            factor = 1 + fraction
+            factor = float(text)
     except ValueError:
         factor = None
     if factor is None or not math.isfinite(factor) or factor <= 0:
         raise click.BadParameter(
-            f"{text!r}: use a fraction (0.2), a percent (20%) or a multiplier (x1.2); "
-            "the demand must stay above zero",
+            f"{text!r}: use a multiplier (1.2 or x1.2) or a percent (20%); the demand must stay above zero",
             param_hint="'--growth'",
         )
     return factor
