@@ -4,40 +4,29 @@ each organisation's use this month against its quotas and budget."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from onshore.admin import limits as limits_ops
 from onshore.admin import policy as policy_ops
-from onshore.admin import tenancy, usage
-from onshore.domain.limits import LIMIT_FIELDS, Limits, Scope
+from onshore.admin import tenancy
+from onshore.admin.org_usage import OrgUsage, org_usage, orgs_usage
+from onshore.domain.limits import LIMIT_FIELDS, Scope
 from onshore.domain.policy import PiiMode
-from onshore.domain.usage import UsageSummary
 from onshore.errors import InvalidRequest
 from onshore.pii.entities import EntityType
 from onshore.web.http import Response, redirect, set_cookie
+from onshore.web.i18n import Formatter
 from onshore.web.render import View
 from onshore.web.session import FLASH_COOKIE, FLASH_TTL_S
 
 _CHECKBOX_ON = "on"
 
 
-@dataclass(frozen=True, slots=True)
-class Use:
-    """One quota against its limit, for the progress bars."""
-
-    name: str
-    used: int
-    limit: int | None
-
-    @property
-    def ratio(self) -> float | None:
-        return None if not self.limit else min(self.used / self.limit, 1.0)
-
-
 async def list_orgs(view: View) -> Response:
-    orgs = await view.run(view.services.store.tenancy.list_orgs)
-    return view.render("orgs.html", orgs=orgs, done=view.request.query("done"))
+    """Every organisation with this month's use against its token quota and budget (one rollup query)."""
+    store, now = view.services.store, view.services.clock.now()
+    uses = await view.run(lambda: orgs_usage(store.usage, store.tenancy, store.limits, now=now))
+    return view.render("orgs.html", uses=uses, month=now.date(), done=view.request.query("done"))
 
 
 async def create_org(view: View) -> Response:
@@ -68,29 +57,48 @@ async def _org_page(view: View, org_name: str, *, new_key: str | None = None) ->
     policy = await view.run(
         lambda: policy_ops.show_policy(store.tenancy, store.policies, Scope.ORG, org.name, home=home)
     )
-    summary = await view.run(lambda: usage.usage_for_month(store.tenancy, store.usage, org.name, None))
+    now = view.services.clock.now()
+    use = await view.run(lambda: org_usage(store.usage, store.tenancy, store.limits, org.name, now=now))
     return view.render(
         "org.html",
         org=org,
         keys=keys,
         limits=limits.limits,
         policy=policy,
-        uses=_uses(limits.limits, summary),
-        summary=summary,
-        month=datetime.now(UTC).date(),
+        use=use,
+        quotas=_quotas(use, view.fmt),
+        month=now.date(),
         new_key=new_key,
         limit_fields=LIMIT_FIELDS,
         pii_modes=[m.value for m in PiiMode],
         pii_types=[t.value for t in EntityType],
         done=view.request.query("done"),
-        now=datetime.now(UTC),
+        now=now,
     )
 
 
-def _uses(limits: Limits, summary: UsageSummary) -> list[Use]:
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """One monthly limit against this month's use, formatted for the page."""
+
+    name: str
+    share: float | None  # of the limit used; None without a limit
+    used: str
+    limit: str | None
+
+
+def _quotas(use: OrgUsage, fmt: Formatter) -> list[Quota]:
+    quota, budget = use.limits.monthly_tokens, use.limits.monthly_budget_krw
     return [
-        Use("monthly_tokens", summary.total_tokens, limits.monthly_tokens),
-        Use("monthly_budget_krw", summary.cost_micro_krw // 1_000_000, limits.monthly_budget_krw),
+        Quota(
+            "monthly_tokens",
+            use.tokens_used,
+            fmt.number(use.total_tokens),
+            fmt.number(quota) if quota else None,
+        ),
+        Quota(
+            "monthly_budget_krw", use.budget_used, fmt.won(use.cost_krw), fmt.won(budget) if budget else None
+        ),
     ]
 
 
