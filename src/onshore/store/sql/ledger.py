@@ -192,9 +192,7 @@ class SqlUsageStore:
         """Where the organisation's requests were served, and its refusals (``store/sql/residency``)."""
         return residency_report(self._engine, org_id, start, end)
 
-    def hourly_demand(
-        self, start: datetime, end: datetime, org_id: str | None = None
-    ) -> list[HourlyDemand]:
+    def hourly_demand(self, start: datetime, end: datetime, org_id: str | None = None) -> list[HourlyDemand]:
         """Billable demand per UTC hour and model (``store/sql/demand``)."""
         from onshore.store.sql.demand import hourly_demand  # noqa: PLC0415 - it imports this module
 
