@@ -206,9 +206,7 @@ class UsageReader(UsageSeriesReader, Protocol):
         sovereignty refusals; every row counted once (see ``onshore.domain.residency``)."""
         ...
 
-    def hourly_demand(
-        self, start: datetime, end: datetime, org_id: str | None = None
-    ) -> list[HourlyDemand]:
+    def hourly_demand(self, start: datetime, end: datetime, org_id: str | None = None) -> list[HourlyDemand]:
         """Billable demand of ``start <= created_at < end`` (of ``org_id`` when given) per UTC hour
         and model, oldest hour first: what the capacity planner sizes a fleet from (see
         ``onshore.domain.demand``). Hours without billable rows are left out."""

@@ -74,7 +74,17 @@ def test_every_word_a_template_builds_from_a_value_exists() -> None:
         + [f"group.{g}" for g in (*GROUP_BYS, "none")]
         + [f"chart.{m}" for m in METRICS]
         + [f"invoice.status.{s}" for s in ("issued", "superseded", "preview")]
-        + [f"done.{d}" for d in ("org_created", "key_created", "key_revoked", "limits_saved", "policy_saved", "invoice_created")]
+        + [
+            f"done.{d}"
+            for d in (
+                "org_created",
+                "key_created",
+                "key_revoked",
+                "limits_saved",
+                "policy_saved",
+                "invoice_created",
+            )
+        ]
     )
     for lang in LANGUAGES:
         assert not [key for key in built if key not in catalog(lang)], lang
