@@ -14,7 +14,8 @@ from onshore.domain.catalog import Endpoint
 from onshore.errors import MethodNotAllowed, NotFound, OnshoreError
 from onshore.observability.logging import request_id_var
 from onshore.services import Services
-from onshore.web.console import PREFIX as CONSOLE, Console
+from onshore.web.console import PREFIX as CONSOLE
+from onshore.web.console import Console
 
 log = logging.getLogger("onshore.api")
 
