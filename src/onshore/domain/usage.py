@@ -43,6 +43,8 @@ class UsageRecord:
     jurisdiction: str | None = None
     # Personal data found in the request by the policy, as counts per type; never a value.
     pii_counts: dict[str, int] | None = None
+    # The batch the request ran for (None: interactive), so a batch price can apply to it.
+    batch_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
