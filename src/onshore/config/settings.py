@@ -98,6 +98,13 @@ class LedgerSettings(_Strict):
     drain_on_disconnect_s: float = Field(2.0, ge=0, le=30)
 
 
+class ResponsesSettings(_Strict):
+    """Stored Responses API answers (``store: true``, the default): how long they are kept."""
+
+    retention_days: float = Field(30, gt=0, le=3660)
+    purge_interval_s: float = Field(3600, gt=0)  # how often expired ones are removed
+
+
 class AuthSettings(_Strict):
     sync_interval_s: float = Field(0.5, gt=0, le=60)
 
@@ -279,6 +286,12 @@ class EmbeddingsBackendSettings(_BackendBase):
     max_batch: int = Field(32, ge=1)
     cache_dir: Path | None = None  # where the ONNX graph is built; default: data directory
     lazy: bool = False  # True: load on first use and answer 503 if it cannot
+    # Token-array inputs: "refuse" (a 400 naming the fix: clients send tiktoken ids, which would give
+    # wrong vectors) or "model" (taken as this model's own WordPiece ids). See docs/embeddings.md.
+    token_ids: Literal["refuse", "model"] = "refuse"  # noqa: S105 - a mode, not a secret
+    # Inputs over the window: "error" (a 400) or "split" (windows, pooled; docs/embeddings.md).
+    long_input: Literal["error", "split"] = "error"
+    split_overlap: int = Field(32, ge=0, le=127)  # word pieces shared by neighbouring windows
 
 
 class LlamaCppBackendSettings(_BackendBase):
@@ -347,6 +360,7 @@ class Settings(_Strict):
     prices: list[PriceSettings] = Field(default_factory=list)
     planner: PlannerSettings = PlannerSettings()
     billing: BillingSettings = BillingSettings()
+    responses: ResponsesSettings = ResponsesSettings()
     # With no `backends` key at all, the embedded embeddings model is served (`local_embeddings()`);
     # `backends: []` serves nothing.
     backends: list[BackendSettings] = Field(default_factory=_default_backends)

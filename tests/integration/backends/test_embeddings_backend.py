@@ -130,13 +130,49 @@ async def test_base64_decodes_to_the_float_vector(backend: EmbeddingsBackend) ->
         assert np.array_equal(decoded, as_float[index])
 
 
-async def test_token_ids_embed_like_their_text(backend: EmbeddingsBackend) -> None:
-    tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
-    tokenizer.no_padding()  # the shipped tokenizer.json pads to 128
-    ids = tokenizer.encode("hello world", add_special_tokens=False).ids
-    from_ids = await embed(backend, [ids])
-    assert np.allclose(vectors(from_ids)[0], vectors(await embed(backend, "hello world"))[0], atol=1e-6)
-    assert from_ids["usage"]["prompt_tokens"] == len(ids)
+async def test_token_ids_embed_like_their_text_when_enabled(graph_cache: Path, tmp_path: Path) -> None:
+    embedder = EmbeddingsBackend(settings(graph_cache, token_ids="model"), tmp_path)
+    await embedder.start()
+    try:
+        tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        tokenizer.no_padding()  # the shipped tokenizer.json pads to 128
+        ids = tokenizer.encode("hello world", add_special_tokens=False).ids
+        from_ids = await embed(embedder, [ids])
+        from_text = vectors(await embed(embedder, "hello world"))[0]
+        assert np.allclose(vectors(from_ids)[0], from_text, atol=1e-6)
+        assert from_ids["usage"]["prompt_tokens"] == len(ids)
+    finally:
+        await embedder.aclose()
+
+
+async def test_token_ids_are_refused_by_default(backend: EmbeddingsBackend) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        await backend.send(call([[15339, 1917]]))  # tiktoken cl100k's "hello world"
+    assert caught.value.code == "token_ids_not_supported"
+    assert "check_embedding_ctx_length=False" in caught.value.message
+
+
+async def test_split_long_input_pools_its_windows(graph_cache: Path, tmp_path: Path) -> None:
+    embedder = EmbeddingsBackend(settings(graph_cache, long_input="split"), tmp_path)
+    await embedder.start()
+    try:
+        first = "The violin is a string instrument played with a bow in orchestras. " * 20
+        second = "Interest rates and bond yields moved the stock market sharply today. " * 20
+        long = vectors(await embed(embedder, first + second))[0]
+        assert abs(float(np.linalg.norm(long)) - 1.0) < 1e-4
+        music, money = vectors(await embed(embedder, [first[:300], second[:300]]))
+        # Both halves are represented, unlike a truncated vector, which would see only the first.
+        assert float(long @ music) > 0.5
+        assert float(long @ money) > 0.5
+        body = await embed(embedder, ["short one", first + second])
+        assert len(body["data"]) == 2
+        tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+        tokenizer.no_padding()
+        tokenizer.no_truncation()  # the shipped tokenizer.json truncates to 128
+        pieces = len(tokenizer.encode(first + second, add_special_tokens=False).ids)
+        assert body["usage"]["prompt_tokens"] == pieces + 2  # "short one": 2 pieces; no overlap counted
+    finally:
+        await embedder.aclose()
 
 
 @pytest.mark.parametrize("inputs", ["", ["fine", ""], [], "   "])

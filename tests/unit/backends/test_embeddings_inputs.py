@@ -10,8 +10,8 @@ from onshore.backends.embeddings.inputs import MAX_INPUTS, parse_request
 from onshore.errors import InvalidRequest
 
 
-def parse(**payload: Any) -> Any:
-    return parse_request({"model": "m", **payload}, dimensions=384, vocab_size=100)
+def parse(token_ids: bool = True, **payload: Any) -> Any:
+    return parse_request({"model": "m", **payload}, dimensions=384, vocab_size=100, token_ids=token_ids)
 
 
 def test_a_string_is_one_input() -> None:
@@ -30,6 +30,20 @@ def test_a_list_of_strings_keeps_its_order() -> None:
 def test_token_arrays_are_accepted_flat_and_nested() -> None:
     assert parse(input=[1, 2, 3]).token_ids == [[1, 2, 3]]
     assert parse(input=[[1, 2], [3]]).token_ids == [[1, 2], [3]]
+
+
+@pytest.mark.parametrize("value", [[1, 2, 3], [[1, 2], [3]]])
+def test_token_arrays_are_refused_by_default_naming_the_fix(value: Any) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse(token_ids=False, input=value)
+    assert caught.value.status == 400
+    assert caught.value.param == "input"
+    assert caught.value.code == "token_ids_not_supported"
+    assert "check_embedding_ctx_length=False" in caught.value.message
+
+
+def test_text_is_accepted_when_token_ids_are_refused() -> None:
+    assert parse(token_ids=False, input=["a", "b"]).texts == ["a", "b"]
 
 
 @pytest.mark.parametrize(

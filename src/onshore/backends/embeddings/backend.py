@@ -44,7 +44,14 @@ class EmbeddingsBackend:
     async def _load(self) -> tuple[MiniLM, MicroBatcher]:
         settings = self._settings
         model = await asyncio.to_thread(
-            lambda: MiniLM(model_dir(), self._cache_dir, settings.quantize, settings.threads)
+            lambda: MiniLM(
+                model_dir(),
+                self._cache_dir,
+                settings.quantize,
+                settings.threads,
+                split=settings.long_input == "split",
+                overlap=settings.split_overlap,
+            )
         )
         batcher = MicroBatcher(model, settings.max_batch, settings.name)
         batcher.start()
@@ -66,5 +73,10 @@ class EmbeddingsBackend:
                 f"Model {call.payload.get('model')!s} only serves embeddings.", param="model"
             )
         model, batcher = await self._slot.get()
-        request = parse_request(call.payload, dimensions=DIMENSIONS, vocab_size=model.vocab_size)
+        request = parse_request(
+            call.payload,
+            dimensions=DIMENSIONS,
+            vocab_size=model.vocab_size,
+            token_ids=self._settings.token_ids == "model",  # noqa: S105 - not a secret
+        )
         return BytesReply(await batcher.embed(request))

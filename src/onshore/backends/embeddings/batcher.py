@@ -20,6 +20,7 @@ import numpy as np
 from onshore.backends.embeddings.inputs import EmbeddingsRequest
 from onshore.backends.embeddings.response import render
 from onshore.backends.embeddings.runtime import DIMENSIONS, MiniLM
+from onshore.backends.embeddings.windows import Framed
 from onshore.errors import InvalidRequest, OnshoreError
 
 _log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class _Job:
     request: EmbeddingsRequest
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[bytes]
-    rows: list[list[int]] = field(default_factory=list)
+    framed: Framed = field(default_factory=lambda: Framed([], [], 0))
     vectors: np.ndarray | None = None
 
 
@@ -101,29 +102,31 @@ class MicroBatcher:
             try:
                 request = job.request
                 if request.texts is not None:
-                    job.rows = self._model.tokenize(request.texts)
+                    job.framed = self._model.tokenize(request.texts)
                 else:
-                    job.rows = self._model.wrap_ids(request.token_ids or [])
+                    job.framed = self._model.wrap_ids(request.token_ids or [])
             except InvalidRequest as exc:
                 _settle(job, error=exc)
                 continue
-            job.vectors = np.empty((len(job.rows), DIMENSIONS), dtype=np.float32)
+            job.vectors = np.empty((len(job.framed.rows), DIMENSIONS), dtype=np.float32)
             ready.append(job)
         order = sorted(
-            ((len(row), j, i) for j, job in enumerate(ready) for i, row in enumerate(job.rows)),
+            ((len(row), j, i) for j, job in enumerate(ready) for i, row in enumerate(job.framed.rows)),
         )
         for start in range(0, len(order), self._max_batch):
             chunk = order[start : start + self._max_batch]
-            vectors = self._model.run([ready[j].rows[i] for _, j, i in chunk])
+            vectors = self._model.run([ready[j].framed.rows[i] for _, j, i in chunk])
             for (_, j, i), vector in zip(chunk, vectors, strict=True):
                 vectors_of_job = ready[j].vectors
                 assert vectors_of_job is not None
                 vectors_of_job[i] = vector
         for job in ready:
             assert job.vectors is not None
-            tokens = sum(len(row) - 2 for row in job.rows)
             body = render(
-                job.vectors, model=job.request.model, encoding=job.request.encoding, prompt_tokens=tokens
+                job.framed.pool(job.vectors),  # split inputs: their windows pooled into one vector
+                model=job.request.model,
+                encoding=job.request.encoding,
+                prompt_tokens=job.framed.tokens,
             )
             _settle(job, body=body)
 

