@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+from collections.abc import Awaitable, Callable
 
 from onshore.api import admin_routes, health, openai_routes, openapi
+from onshore.api.cors import Cors
 from onshore.api.errors import error_body, to_error
 from onshore.api.http import Exchange, RequestIds, request_headers, send_bytes
 from onshore.api.types import Receive, Scope, Send
@@ -33,6 +35,7 @@ class OnshoreApp:
         self.services = services
         self._ids = RequestIds()
         self._console = Console(services)
+        self._cors = Cors(services.settings.cors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -46,6 +49,13 @@ class OnshoreApp:
         request_id = self._ids.next()
         token = request_id_var.set(request_id)
         try:
+            origin = headers.get(b"origin")
+            if origin is not None and self._cors.applies(scope["path"], origin):
+                if await self._preflight(
+                    scope["method"], origin.decode("latin-1"), headers, request_id, send
+                ):
+                    return
+                send = self._cors.wrap(send, origin.decode("latin-1"), self._org_of(headers))
             await self._dispatch(Exchange(scope, receive, send, headers, request_id))
         except Exception as exc:
             error = to_error(exc, request_id)
@@ -55,6 +65,33 @@ class OnshoreApp:
                 await send_bytes(send, error.status, error_body(error), request_id, extra=error.headers)
         finally:
             request_id_var.reset(token)
+
+    async def _preflight(
+        self, method: str, origin: str, headers: dict[bytes, bytes], request_id: str, send: Send
+    ) -> bool:
+        """Answer a CORS preflight for an allowed origin; False: not one (normal dispatch, a 405)."""
+        if method != "OPTIONS" or b"access-control-request-method" not in headers:
+            return False
+        allowed = self._cors.preflight(origin, headers)
+        if allowed is None:
+            return False
+        await send_bytes(send, 204, b"", request_id, extra=tuple(allowed))
+        return True
+
+    def _org_of(self, headers: dict[bytes, bytes]) -> Callable[[], Awaitable[str | None]]:
+        """The caller's organisation, for an origin allowed per organisation (the key cache, no DB)."""
+
+        async def org() -> str | None:
+            authorization = headers.get(b"authorization")
+            try:
+                principal = await self.services.authenticator.authenticate(
+                    authorization.decode("latin-1") if authorization is not None else None
+                )
+            except OnshoreError:
+                return None
+            return principal.org_name
+
+        return org
 
     async def _dispatch(self, exchange: Exchange) -> None:
         path: str = exchange.scope["path"]

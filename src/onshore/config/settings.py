@@ -105,6 +105,18 @@ class ResponsesSettings(_Strict):
     purge_interval_s: float = Field(3600, gt=0)  # how often expired ones are removed
 
 
+_ORIGIN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$"  # scheme://host[:port], as browsers send it; never "*"
+
+
+class CorsSettings(_Strict):
+    """Browser apps calling the partner API (off while both are empty): docs in the README."""
+
+    allow_origins: list[Annotated[str, Field(pattern=_ORIGIN)]] = Field(default_factory=list)
+    # Organisation name -> the origins its keys may be used from (on top of `allow_origins`).
+    org_origins: dict[str, list[Annotated[str, Field(pattern=_ORIGIN)]]] = Field(default_factory=dict)
+    max_age_s: int = Field(600, ge=0, le=86_400)  # how long a browser may cache a preflight
+
+
 class AuthSettings(_Strict):
     sync_interval_s: float = Field(0.5, gt=0, le=60)
 
@@ -361,6 +373,7 @@ class Settings(_Strict):
     planner: PlannerSettings = PlannerSettings()
     billing: BillingSettings = BillingSettings()
     responses: ResponsesSettings = ResponsesSettings()
+    cors: CorsSettings = CorsSettings()
     # With no `backends` key at all, the embedded embeddings model is served (`local_embeddings()`);
     # `backends: []` serves nothing.
     backends: list[BackendSettings] = Field(default_factory=_default_backends)
