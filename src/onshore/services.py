@@ -29,6 +29,7 @@ from onshore.ports import (
     InvoiceStore,
     LimitsStore,
     PolicyStore,
+    ResponseStore,
     RevocationBus,
     TenancyStore,
     UsageReader,
@@ -73,6 +74,7 @@ class Services:
     on_limits_changed: Callable[[], Awaitable[None]] | None = None
     limit_book: LimitBook | None = None  # the limits and prices this replica enforces
     queue: FairQueue | None = None  # the fair queue of the models at capacity
+    responses: ResponseStore | None = None  # stored Responses API answers
 
     async def start(self) -> None:
         await self.lifecycle.start()

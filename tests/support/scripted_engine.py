@@ -15,6 +15,8 @@ It runs in a thread of the test process on aiohttp.web. What it does is chosen b
 
 Every request body it receives is kept in ``bodies`` (what a model would have seen), and the
 headers of every inference request in ``headers`` (lower-case names; e.g. ``traceparent``).
+    tool          with ``tools`` and no tool result yet: calls the first tool with {"city": "Seoul"}
+                  (streamed in two argument pieces); after a ``tool`` message: "sunny: <its content>"
     (anything)    a normal answer with usage
 
     mode="garbage"    200 with a body that is not JSON, and streams of garbage
@@ -55,6 +57,53 @@ def _last_text(body: dict[str, Any]) -> str:
     if isinstance(content, list):
         return "".join(part.get("text", "") for part in content if isinstance(part, dict))
     return content if isinstance(content, str) else ""
+
+
+_CALL_ARGUMENTS = ('{"city": ', '"Seoul"}')
+
+
+async def _tool_call(
+    request: web.Request, body: dict[str, Any], stream: bool, usage: dict[str, int]
+) -> web.StreamResponse:
+    """The ``tool`` model's first turn: a call of the first tool, as vLLM answers one."""
+    name = body["tools"][0]["function"]["name"]
+    if not stream:
+        call = {
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": name, "arguments": "".join(_CALL_ARGUMENTS)},
+        }
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        return web.json_response(
+            {
+                "id": "chatcmpl-x",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+                "usage": usage,
+            }
+        )
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    deltas: list[dict[str, Any]] = [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": name, "arguments": ""}},
+        *({"index": 0, "function": {"arguments": piece}} for piece in _CALL_ARGUMENTS),
+    ]
+    for delta in deltas:
+        chunk = {
+            "id": "chatcmpl-x",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body["model"],
+            "choices": [{"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None}],
+        }
+        await response.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+    if (body.get("stream_options") or {}).get("include_usage"):
+        await response.write(_chunk(body["model"], None, usage))
+    await response.write(b"data: [DONE]\n\n")
+    await response.write_eof()
+    return response
 
 
 class ScriptedEngine:
@@ -181,6 +230,11 @@ class ScriptedEngine:
             return web.json_response({"detail": "busy"}, status=429, headers={"Retry-After": "7"})
         usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
         answer = _last_text(body) if model == "echo" else "abc"
+        if model == "tool":
+            last = body["messages"][-1]
+            if body.get("tools") and last.get("role") != "tool":
+                return await _tool_call(request, body, stream, usage)
+            answer = "sunny: " + _last_text(body)
         if not stream:
             return web.json_response(
                 {

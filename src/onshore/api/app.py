@@ -7,7 +7,7 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 
-from onshore.api import admin_routes, health, openai_routes, openapi
+from onshore.api import admin_routes, health, openai_routes, openapi, responses_routes
 from onshore.api.cors import Cors
 from onshore.api.errors import error_body, to_error
 from onshore.api.http import Exchange, RequestIds, request_headers, send_bytes
@@ -25,6 +25,7 @@ _INFERENCE = {
     "/v1/chat/completions": Endpoint.CHAT,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/responses": Endpoint.RESPONSES,
 }
 _MODELS_PREFIX = "/v1/models/"
 _ADMIN_PREFIX = "/admin/v1/"
@@ -107,6 +108,8 @@ class OnshoreApp:
             _allow(method, "GET")
             model = path[len(_MODELS_PREFIX) :]
             await openai_routes.get_model(self.services, model, exchange)
+        elif path.startswith(responses_routes.PREFIX):
+            await responses_routes.dispatch(self.services, exchange)
         elif path.startswith(_ADMIN_PREFIX):
             await admin_routes.dispatch(self.services, exchange)
         elif path == CONSOLE or path.startswith(CONSOLE + "/"):

@@ -52,7 +52,7 @@ def _model_object(name: str) -> dict[str, object]:
 
 
 async def list_models(services: Services, exchange: Exchange) -> None:
-    principal = await _principal(services, exchange.headers)
+    principal = await principal_of(services, exchange.headers)
     data = [
         _model_object(m) for m in visible_models(principal, services.router, _allowed(services, principal))
     ]
@@ -60,7 +60,7 @@ async def list_models(services: Services, exchange: Exchange) -> None:
 
 
 async def get_model(services: Services, model: str, exchange: Exchange) -> None:
-    principal = await _principal(services, exchange.headers)
+    principal = await principal_of(services, exchange.headers)
     if model not in visible_models(principal, services.router, _allowed(services, principal)):
         raise ModelNotFound(f"The model '{echo(model)}' does not exist.", param="model")
     await exchange.reply_json(200, _model_object(model))
@@ -72,7 +72,7 @@ def _allowed(services: Services, principal: Principal) -> frozenset[str] | None:
     return None if book is None else book.policy(principal.org_id, principal.key_id).jurisdictions
 
 
-async def _principal(services: Services, headers: dict[bytes, bytes]) -> Principal:
+async def principal_of(services: Services, headers: dict[bytes, bytes]) -> Principal:
     authorization = headers.get(b"authorization")
     return await services.authenticator.authenticate(
         authorization.decode("latin-1") if authorization is not None else None

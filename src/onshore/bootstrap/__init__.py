@@ -21,6 +21,7 @@ from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
 from onshore.bootstrap.audit import AuditLog, add_checkpoints
 from onshore.bootstrap.observability import add_upkeep, build_metrics, build_telemetry
+from onshore.bootstrap.responses import build_responses
 from onshore.config.checks import admin_token_problem, backend_problems
 from onshore.config.settings import Settings
 from onshore.domain.keys import KeyDigester
@@ -203,6 +204,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     authenticator = Authenticator(
         store.digester, cache, store.tenancy, ready=lambda: cache.loaded, clock=clock
     )
+    responses = build_responses(settings, sql.engine, clock)
     pipeline = build_pipeline(
         authenticator=authenticator,
         router=router,
@@ -214,8 +216,10 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         pricing=admission.book,
         admission=admission.steps,
         sovereignty=Sovereignty(admission.book.policy, router, store.audit, telemetry),
+        responses=responses.adapter,
     )
     lifecycle = Lifecycle()
+    responses.register(lifecycle)
     lifecycle.add("ledger", start=_in_thread(sink.start), stop=lambda: asyncio.to_thread(sink.close, 30.0))
     lifecycle.add(
         "audit", start=_in_thread(audit_sink.start), stop=lambda: asyncio.to_thread(audit_sink.close, 30.0)
@@ -260,6 +264,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         on_limits_changed=admission.sync.on_notice,
         limit_book=admission.book,
         queue=admission.queue,
+        responses=responses.store,
     )
 
 

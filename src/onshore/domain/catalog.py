@@ -10,6 +10,7 @@ class Endpoint(enum.StrEnum):
     CHAT = "chat.completions"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"
 
     @property
     def path(self) -> str:

@@ -17,6 +17,7 @@ from onshore.ports import BackendReply, ClientChannel, RequestTrace
 
 if TYPE_CHECKING:
     from onshore.gateway.request_body import ParsedBody
+    from onshore.gateway.responses_reply import ResponsesExchange
     from onshore.gateway.steps.metering import Pricing
 
 
@@ -51,6 +52,14 @@ class RequestContext:
     priced: bool = False
     first_byte_at: float | None = None
     trace: RequestTrace | None = None  # the request's span when tracing is on (sent to the backend)
+    # --- the Responses API over chat completions (set by the responses adapter) ---
+    facade: Endpoint | None = None  # the API the partner called, when ``endpoint`` is what serves it
+    responses: ResponsesExchange | None = None
+
+    @property
+    def api(self) -> Endpoint:
+        """The endpoint the partner called: what the ledger and the telemetry record."""
+        return self.facade or self.endpoint
 
     def finish(self, status: int, error_code: str | None = None) -> None:
         self.status = status

@@ -9,6 +9,7 @@ from onshore.gateway.auth import Authenticator
 from onshore.gateway.chain import Handler, Step, compose
 from onshore.gateway.pii_answer import pii_answer
 from onshore.gateway.policy import CheckAccess
+from onshore.gateway.responses_reply import responses_transform
 from onshore.gateway.routing import Router
 from onshore.gateway.steps.authenticate import Authenticate
 from onshore.gateway.steps.disconnect import CancelOnDisconnect
@@ -32,14 +33,17 @@ def build_pipeline(
     pricing: Pricing | None = None,
     admission: Sequence[Step] = (),
     sovereignty: Step | None = None,
+    responses: Step | None = None,
 ) -> Handler:
     """``sovereignty``: residency and the personal-data policy (``Sovereignty``); ``admission``:
-    rate limits and budgets (``Admit``), then the fair queue (``Schedule``)."""
+    rate limits and budgets (``Admit``), then the fair queue (``Schedule``); ``responses``: the
+    Responses API as a chat completion (``ResponsesAdapter``), so every later step runs unchanged."""
     return compose(
         [
             Metering(sink, telemetry, clock, pricing),  # outermost: sees every way a request ends
             Authenticate(authenticator),
             ReadRequest(max_body_bytes),
+            *((responses,) if responses is not None else ()),  # translated before any step decides
             CancelOnDisconnect(),  # from here a client that leaves cancels the work (and its wait)
             CheckAccess(router),
             *(
@@ -48,5 +52,8 @@ def build_pipeline(
             *admission,  # before a backend slot is held: a refused or queued request holds none
             Dispatch(router, telemetry, clock),
         ],
-        Respond((usage_transform, public_model_name, pii_answer), clock, drain_s=drain_s),
+        # The Responses translation last: it sees the usage, the public name and the restored text.
+        Respond(
+            (usage_transform, public_model_name, pii_answer, responses_transform), clock, drain_s=drain_s
+        ),
     )

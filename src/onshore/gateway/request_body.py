@@ -145,6 +145,8 @@ def _check_generation_fields(payload: dict[str, Any], endpoint: Endpoint) -> Non
                 raise InvalidRequest(
                     "Each message must be an object with a string 'role'.", param=f"messages[{index}]"
                 )
+    elif endpoint is Endpoint.RESPONSES:
+        pass  # 'input' is read item by item where it is translated (gateway/responses_request.py)
     else:
         prompt = payload.get("prompt")
         if prompt is None or isinstance(prompt, dict | bool | int | float):

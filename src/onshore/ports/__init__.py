@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from onshore.ports.backends import Backend, BackendCall, BackendReply
 from onshore.ports.billing import InvoiceExists, InvoiceStore
+from onshore.ports.responses import ResponseStore, StoredResponse
 from onshore.ports.runtime import (
     ClientChannel,
     Clock,
@@ -60,8 +61,10 @@ __all__ = [
     "PolicyStore",
     "PolicyUpdate",
     "RequestTrace",
+    "ResponseStore",
     "RevocationBus",
     "StoreError",
+    "StoredResponse",
     "Telemetry",
     "TenancyStore",
     "TenancyTransaction",

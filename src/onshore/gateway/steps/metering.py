@@ -45,7 +45,7 @@ class Metering:
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
         # None at once when tracing is off: the adapter that traces is only built when it is on.
-        ctx.trace = self._telemetry.request_started(ctx.endpoint.value, ctx.client)
+        ctx.trace = self._telemetry.request_started(ctx.api.value, ctx.client)
         try:
             await call_next(ctx)
         except OnshoreError as exc:
@@ -70,7 +70,7 @@ class Metering:
         latency_s = self._clock.monotonic() - ctx.started
         principal = ctx.principal
         if principal is None:
-            self._telemetry.request_refused(ctx.endpoint.value, ctx.status, ctx.error_code, ctx.trace)
+            self._telemetry.request_refused(ctx.api.value, ctx.status, ctx.error_code, ctx.trace)
             return
         ttft_s = None if ctx.first_byte_at is None else ctx.first_byte_at - ctx.started
         # The price in force when the request arrived, kept on the row: a later price change never
@@ -83,7 +83,7 @@ class Metering:
                 created_at=ctx.created_at,
                 org_id=principal.org_id,
                 key_id=principal.key_id,
-                endpoint=ctx.endpoint.value,
+                endpoint=ctx.api.value,
                 model=ctx.model,
                 backend=ctx.backend,
                 status=ctx.status,
@@ -103,7 +103,7 @@ class Metering:
         )
         self._telemetry.request_finished(
             FinishedRequest(
-                endpoint=ctx.endpoint.value,
+                endpoint=ctx.api.value,
                 model=(ctx.model or "") if ctx.backend else "",
                 backend=ctx.backend or "",
                 status=ctx.status,

@@ -392,3 +392,19 @@ batch_requests = Table(
     UniqueConstraint("batch_id", "custom_id"),
     Index("ix_batch_requests_batch_id_state", "batch_id", "state"),
 )
+
+
+# Stored Responses API answers (``store: true``), per organisation, until ``expires_at``
+# (``responses.retention_days``): the response object and its full input, personal data redacted
+# when the organisation's policy redacts. Read only together with the organisation.
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("org_id", String, nullable=False),
+    Column("model", String, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("body", JSON, nullable=False),
+    Column("input_items", JSON, nullable=False),
+)
