@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from onshore.web.http import Response
-from onshore.web.pages import audit, capacity, fleet, invoices, overview, residency, tenancy
+from onshore.web.pages import audit, capacity, fleet, invoices, overview, residency, subjects, tenancy
 from onshore.web.render import View
 
 Handler = Callable[[View], Awaitable[Response]]
@@ -16,8 +16,11 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", r"/orgs", tenancy.create_org),
     ("GET", r"/orgs/([^/]+)", tenancy.show_org),
     ("POST", r"/orgs/([^/]+)/keys", tenancy.create_key),
-    ("POST", r"/orgs/([^/]+)/limits", tenancy.set_limits),
-    ("POST", r"/orgs/([^/]+)/policy", tenancy.set_policy),
+    ("POST", r"/orgs/([^/]+)/limits", subjects.set_org_limits),
+    ("POST", r"/orgs/([^/]+)/policy", subjects.set_org_policy),
+    ("GET", r"/keys/([^/]+)", subjects.show_key),
+    ("POST", r"/keys/([^/]+)/limits", subjects.set_key_limits),
+    ("POST", r"/keys/([^/]+)/policy", subjects.set_key_policy),
     ("POST", r"/keys/([^/]+)/revoke", tenancy.revoke_key),
     ("GET", r"/backends", fleet.backends),
     ("GET", r"/residency", residency.residency),

@@ -10,12 +10,10 @@ from onshore.admin import limits as limits_ops
 from onshore.admin import policy as policy_ops
 from onshore.admin import tenancy
 from onshore.admin.org_usage import OrgUsage, org_usage, orgs_usage
-from onshore.domain.limits import LIMIT_FIELDS, Scope
-from onshore.domain.policy import PiiMode
-from onshore.errors import InvalidRequest
-from onshore.pii.entities import EntityType
+from onshore.domain.limits import Scope
 from onshore.web.http import Response, redirect, set_cookie
 from onshore.web.i18n import Formatter
+from onshore.web.pages.subjects import FORM_CHOICES
 from onshore.web.render import View
 from onshore.web.session import FLASH_COOKIE, FLASH_TTL_S
 
@@ -69,9 +67,7 @@ async def _org_page(view: View, org_name: str, *, new_key: str | None = None) ->
         quotas=_quotas(use, view.fmt),
         month=now.date(),
         new_key=new_key,
-        limit_fields=LIMIT_FIELDS,
-        pii_modes=[m.value for m in PiiMode],
-        pii_types=[t.value for t in EntityType],
+        **FORM_CHOICES,
         done=view.request.query("done"),
         now=now,
     )
@@ -140,47 +136,3 @@ async def revoke_key(view: View) -> Response:
     await view.services.revoke_everywhere(key.id)
     org = await view.run(lambda: store.tenancy.get_org(key.org_id))
     return redirect(f"/dashboard/orgs/{quote(org.name) if org else ''}?done=key_revoked")
-
-
-async def set_limits(view: View) -> Response:
-    """Every field of the form: a number sets it, a blank clears it."""
-    org_name = view.args[0]
-    changes: dict[str, object] = {}
-    for name in (*LIMIT_FIELDS, "tier"):
-        value = await view.request.field(name)
-        if value and name != "tier" and not value.isdigit():
-            raise InvalidRequest(view.fmt.t("org.limits.whole_number", field=view.fmt.t(f"limit.{name}")))
-        changes[name] = (int(value) if name != "tier" else value) if value else None
-    store = view.services.store
-    await view.run(
-        lambda: limits_ops.set_limits(
-            store.tenancy, store.limits, Scope.ORG, org_name, changes, actor=view.actor
-        )
-    )
-    await view.services.announce_limits_change()
-    return redirect(f"/dashboard/orgs/{quote(org_name)}?done=limits_saved")
-
-
-async def set_policy(view: View) -> Response:
-    """The whole form replaces the organisation's policy; "inherit" leaves personal data unset."""
-    org_name = view.args[0]
-    request = view.request
-    mode = await request.field("pii")
-    jurisdictions = await request.field("jurisdictions")
-    changes: dict[str, object] = {"jurisdictions": jurisdictions or None, "pii": None}
-    if mode not in ("", "inherit"):
-        types = await request.fields("pii_types")
-        changes["pii"] = mode
-        changes["pii_types"] = types if types and mode != "off" else None
-        changes["restore"] = (
-            True if mode == "redact" and await request.field("restore") == _CHECKBOX_ON else None
-        )
-        changes["redact_output"] = True if await request.field("redact_output") == _CHECKBOX_ON else None
-    store, home = view.services.store, view.services.settings.server.jurisdiction
-    await view.run(
-        lambda: policy_ops.set_policy(
-            store.tenancy, store.policies, Scope.ORG, org_name, changes, home=home, actor=view.actor
-        )
-    )
-    await view.services.announce_limits_change()
-    return redirect(f"/dashboard/orgs/{quote(org_name)}?done=policy_saved")
