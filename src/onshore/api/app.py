@@ -25,6 +25,12 @@ _INFERENCE = {
     "/v1/chat/completions": Endpoint.CHAT,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
+    # vLLM serves rerank under all three paths (Jina/Cohere-style bodies); each goes to /v1/rerank.
+    "/v1/rerank": Endpoint.RERANK,
+    "/v2/rerank": Endpoint.RERANK,
+    "/rerank": Endpoint.RERANK,
+    "/v1/score": Endpoint.SCORE,
+    "/score": Endpoint.SCORE,
     "/v1/responses": Endpoint.RESPONSES,
 }
 _MODELS_PREFIX = "/v1/models/"

@@ -15,6 +15,7 @@ from onshore import __version__
 from onshore.api.openapi_invoices import invoice_paths, invoice_schemas
 from onshore.api.openapi_limits import limits_schemas
 from onshore.api.openapi_policy import MONTH, policy_paths, policy_schemas
+from onshore.api.openapi_responses import responses_paths, responses_schemas
 from onshore.api.openapi_schemas import schemas
 
 
@@ -301,6 +302,7 @@ def document() -> dict[str, Any]:
         **_limits_paths(),
         **policy_paths(_op, _path_param),
         **invoice_paths(_op, _path_param),
+        **responses_paths(_op, _path_param, _INFER_ERRORS),
     }
     statuses = {
         400: "Invalid request",
@@ -336,7 +338,13 @@ def document() -> dict[str, Any]:
             "responses": {
                 f"E{s}": {"description": d, "content": _json("Error")} for s, d in statuses.items()
             },
-            "schemas": {**schemas(), **limits_schemas(), **policy_schemas(), **invoice_schemas()},
+            "schemas": {
+                **schemas(),
+                **limits_schemas(),
+                **policy_schemas(),
+                **invoice_schemas(),
+                **responses_schemas(),
+            },
         },
     }
 

@@ -38,8 +38,8 @@ async def dispatch(services: Services, exchange: Exchange) -> None:
     store = services.responses
     now = services.clock.now()
     if method == "DELETE":
-        deleted = store is not None and await asyncio.to_thread(store.delete, principal.org_id, response_id, now)
-        if not deleted:
+        org = principal.org_id
+        if store is None or not await asyncio.to_thread(store.delete, org, response_id, now):
             raise _not_found(response_id)
         await exchange.reply_json(200, {"id": response_id, "object": "response.deleted", "deleted": True})
         return
@@ -62,7 +62,7 @@ def _query(exchange: Exchange) -> dict[str, str]:
 
 
 def _items_page(found: StoredResponse, query: dict[str, str]) -> dict[str, Any]:
-    """One page of the input items, OpenAI's cursor list: ``order`` (desc by default), ``after``, ``limit``."""
+    """One page of the input items as OpenAI's cursor list (``order`` desc by default)."""
     try:
         limit = int(query.get("limit", "20"))
     except ValueError:

@@ -40,6 +40,7 @@ def build_routes(backends: list[BackendSettings], home: str = "KR") -> list[Mode
                 backend=b.name,
                 jurisdiction=jurisdiction,
                 operator=operator,
+                rerank=m.rerank,
             )
             for m in b.models
         )

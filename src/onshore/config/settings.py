@@ -267,6 +267,9 @@ class ModelSettings(_Strict):
     # The most requests this backend serves for this model at once (per gateway replica). Past it,
     # requests wait in the fair queue (`scheduling`); unset: no queue, the engine queues itself.
     max_in_flight: int | None = Field(None, ge=1, le=100_000)
+    # The engine serves /v1/rerank and /v1/score for this model (vLLM, TEI, Infinity): the gateway
+    # passes those requests through; for other models they are a 400.
+    rerank: bool = False
 
 
 class _BackendBase(_Strict):

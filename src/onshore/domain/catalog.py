@@ -11,6 +11,13 @@ class Endpoint(enum.StrEnum):
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
     RESPONSES = "responses"
+    RERANK = "rerank"  # passed through to engines that serve it (vLLM, TEI, Infinity: ModelSettings.rerank)
+    SCORE = "score"
+
+    @property
+    def generates(self) -> bool:
+        """Whether the answer is generated text (output tokens to reserve), not vectors or scores."""
+        return self not in (Endpoint.EMBEDDINGS, Endpoint.RERANK, Endpoint.SCORE)
 
     @property
     def path(self) -> str:
@@ -28,6 +35,7 @@ class ModelRoute:
     # allowed jurisdictions. Embedded models are in the gateway's own.
     jurisdiction: str = "KR"
     operator: str | None = None  # who runs the backend (for residency reports and audits)
+    rerank: bool = False  # the engine serves /v1/rerank and /v1/score for this model
 
 
 @dataclass(frozen=True, slots=True)

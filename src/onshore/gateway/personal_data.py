@@ -46,13 +46,25 @@ def text_slots(payload: dict[str, Any], endpoint: Endpoint) -> list[tuple[Any, A
                 if isinstance(message, dict):
                     slots.extend(_message_slots(message))
     else:
-        name = "input" if endpoint is Endpoint.EMBEDDINGS else "prompt"
-        value = payload.get(name)
-        if isinstance(value, str):
-            slots.append((payload, name))
-        elif isinstance(value, list):
-            slots.extend((value, i) for i, item in enumerate(value) if isinstance(item, str))
+        for name in _TEXT_FIELDS.get(endpoint, ("prompt",)):
+            value = payload.get(name)
+            if isinstance(value, str):
+                slots.append((payload, name))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, str):
+                        slots.append((value, i))
+                    elif isinstance(item, dict) and isinstance(item.get("text"), str):
+                        slots.append((item, "text"))  # rerank documents as {"text": ...}
     return slots
+
+
+# Where partner text sits in the bodies other than chat (rerank and score: vLLM's and Cohere's shapes).
+_TEXT_FIELDS = {
+    Endpoint.EMBEDDINGS: ("input",),
+    Endpoint.RERANK: ("query", "documents"),
+    Endpoint.SCORE: ("text_1", "text_2", "queries", "documents"),
+}
 
 
 def _message_slots(message: dict[str, Any]) -> Iterator[tuple[Any, Any]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from onshore.domain.catalog import Endpoint
 from onshore.domain.tenancy import Principal
-from onshore.errors import ModelNotFound, PermissionDenied
+from onshore.errors import InvalidRequest, ModelNotFound, PermissionDenied
 from onshore.gateway.chain import Handler
 from onshore.gateway.context import RequestContext
 from onshore.gateway.routing import Router
@@ -35,6 +36,9 @@ def visible_models(principal: Principal, router: Router, allowed: frozenset[str]
     ]
 
 
+_RERANKING = frozenset({Endpoint.RERANK, Endpoint.SCORE})  # only to engines flagged as serving them
+
+
 class CheckAccess:
     """The step: the model exists here and this key may use it."""
 
@@ -48,4 +52,8 @@ class CheckAccess:
         assert principal is not None  # authenticate ran
         assert model is not None  # read_request ran
         check_model_access(principal, model, self._router)
+        if ctx.endpoint in _RERANKING and not any(r.rerank for r in self._router.routes_for(model)):
+            raise InvalidRequest(
+                f"The model '{echo(model)}' does not serve /v1/{ctx.endpoint.value}.", param="model"
+            )
         await call_next(ctx)

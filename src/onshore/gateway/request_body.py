@@ -64,8 +64,8 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> ParsedBody:
         stream = False
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
-    if endpoint is Endpoint.EMBEDDINGS:
-        _check_embeddings_input(payload)
+    if not endpoint.generates:  # embeddings, rerank, score: never streamed
+        _check_embeddings_input(payload, endpoint)
         stream = False
     else:
         _check_generation_fields(payload, endpoint)
@@ -161,7 +161,9 @@ def _check_generation_fields(payload: dict[str, Any], endpoint: Endpoint) -> Non
             raise InvalidRequest(f"'{name}' must be a number.", param=name)
 
 
-def _check_embeddings_input(payload: dict[str, Any]) -> None:
+def _check_embeddings_input(payload: dict[str, Any], endpoint: Endpoint) -> None:
+    if endpoint is not Endpoint.EMBEDDINGS:
+        return  # rerank and score: the engine checks its own fields
     value = payload.get("input")
     if isinstance(value, str):
         return

@@ -119,6 +119,8 @@ def usage_counts(usage: Any) -> tuple[int, int, int, int]:
     prompt = _as_int(usage.get("prompt_tokens"))
     completion = _as_int(usage.get("completion_tokens"))
     total = _as_int(usage.get("total_tokens")) or prompt + completion
+    if "prompt_tokens" not in usage and "completion_tokens" not in usage:
+        prompt = total  # rerank and score engines report only total_tokens: all of it is input
     details = usage.get("prompt_tokens_details")
     cached = min(_as_int(details.get("cached_tokens")), prompt) if isinstance(details, dict) else 0
     return prompt, completion, total, cached

@@ -15,7 +15,6 @@ import logging
 import math
 from datetime import datetime
 
-from onshore.domain.catalog import Endpoint
 from onshore.domain.counters import Admission, Reservation
 from onshore.domain.limits import Limits
 from onshore.errors import ServiceUnavailable
@@ -206,7 +205,7 @@ class Admit:
         body = ctx.body
         assert body is not None
         prompt = math.ceil(len(body.raw) / self._bytes_per_token)
-        if ctx.endpoint is Endpoint.EMBEDDINGS:
+        if not ctx.endpoint.generates:  # embeddings, rerank, score: no output tokens
             output, explicit = 0, True
         else:
             asked = requested_output(body.payload)
