@@ -106,6 +106,15 @@ async def _tool_call(
     return response
 
 
+def _doc_text(document: Any) -> str:
+    return str(document["text"]) if isinstance(document, dict) else str(document)
+
+
+def _overlap(query: str, text: str) -> float:
+    words = set(query.lower().split())
+    return len(words & set(text.lower().split())) / max(len(words), 1)
+
+
 class ScriptedEngine:
     def __init__(self, mode: str = "normal") -> None:
         self.mode = mode
@@ -149,6 +158,8 @@ class ScriptedEngine:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_post("/v1/completions", self._completions)
+        app.router.add_post("/v1/rerank", self._rerank)
+        app.router.add_post("/v1/score", self._score)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
@@ -169,6 +180,42 @@ class ScriptedEngine:
         data = [{"object": "embedding", "index": i, "embedding": [0.0, 1.0]} for i in range(count)]
         return web.json_response(
             {"object": "list", "data": data, "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}}
+        )
+
+    async def _rerank(self, request: web.Request) -> web.Response:
+        """vLLM's (Jina/Cohere-style) rerank: word overlap as the score; usage counts words."""
+        raw = await request.read()
+        self.bodies.append(raw)
+        self.calls += 1
+        body = orjson.loads(raw)
+        query, documents = str(body["query"]), [_doc_text(d) for d in body["documents"]]
+        scored = sorted(
+            ((i, _overlap(query, doc)) for i, doc in enumerate(documents)), key=lambda pair: -pair[1]
+        )
+        results = [{"index": i, "document": {"text": documents[i]}, "relevance_score": s} for i, s in scored]
+        words = sum(len(text.split()) for text in [query, *documents])
+        return web.json_response(
+            {
+                "id": "rerank-1",
+                "model": body["model"],
+                "usage": {"total_tokens": words},
+                "results": results[: body.get("top_n") or len(results)],
+            }
+        )
+
+    async def _score(self, request: web.Request) -> web.Response:
+        """vLLM's score: one ``text_1`` against each ``text_2``."""
+        raw = await request.read()
+        self.bodies.append(raw)
+        self.calls += 1
+        body = orjson.loads(raw)
+        first = str(body["text_1"])
+        seconds = body["text_2"] if isinstance(body["text_2"], list) else [body["text_2"]]
+        data = [{"index": i, "object": "score", "score": _overlap(first, t)} for i, t in enumerate(seconds)]
+        words = sum(len(str(text).split()) for text in [first, *seconds])
+        usage = {"prompt_tokens": words, "total_tokens": words, "completion_tokens": 0}
+        return web.json_response(
+            {"id": "score-1", "object": "list", "created": 0, "model": body["model"], "data": data, "usage": usage}
         )
 
     async def _completions(self, request: web.Request) -> web.Response:
