@@ -10,6 +10,7 @@ It runs in a thread of the test process on aiohttp.web. What it does is chosen b
     slow          50 tokens, 20 ms apart, with usage (a stream a client can leave half way)
     gated         a normal answer, held until the test calls ``open_gate()`` (keeps a place busy
                   for exactly as long as a test needs)
+    sleepy        a normal answer, 50 ms late
     echo          answers with the text of the last message it received (string or content parts),
                   streamed 4 characters a chunk (so a placeholder is split across chunks)
 
@@ -215,7 +216,14 @@ class ScriptedEngine:
         words = sum(len(str(text).split()) for text in [first, *seconds])
         usage = {"prompt_tokens": words, "total_tokens": words, "completion_tokens": 0}
         return web.json_response(
-            {"id": "score-1", "object": "list", "created": 0, "model": body["model"], "data": data, "usage": usage}
+            {
+                "id": "score-1",
+                "object": "list",
+                "created": 0,
+                "model": body["model"],
+                "data": data,
+                "usage": usage,
+            }
         )
 
     async def _completions(self, request: web.Request) -> web.Response:
@@ -273,6 +281,8 @@ class ScriptedEngine:
             )
         if model == "gated":
             await self._gate.wait()
+        if model == "sleepy":  # a normal answer, 50 ms late (keeps a batch running for a while)
+            await asyncio.sleep(0.05)
         if model == "busy-429":
             return web.json_response({"detail": "busy"}, status=429, headers={"Retry-After": "7"})
         usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
