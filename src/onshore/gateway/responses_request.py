@@ -56,6 +56,9 @@ def to_chat(payload: dict[str, Any], items: list[Item], *, stream: bool) -> dict
     if stream:
         chat["stream"] = True
         chat["stream_options"] = {"include_usage": True}  # response.completed carries the usage
+    for name in ("store", "stream", "parallel_tool_calls"):
+        if payload.get(name) is not None and not isinstance(payload[name], bool):
+            raise InvalidRequest(f"'{name}' must be a boolean.", param=name)
     for name in _COPIED:
         if payload.get(name) is not None:
             chat[name] = payload[name]
@@ -193,8 +196,10 @@ def _tool_choice(choice: object) -> object:
 
 
 def _response_format(text: object) -> dict[str, Any] | None:
-    if not isinstance(text, dict):
+    if text is None:
         return None
+    if not isinstance(text, dict):
+        raise InvalidRequest("'text' must be an object.", param="text")
     fmt = text.get("format")
     if not isinstance(fmt, dict):
         return None
