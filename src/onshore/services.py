@@ -13,6 +13,7 @@ from onshore.config.settings import Settings
 from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.gateway.auth import Authenticator, KeyCache
+from onshore.gateway.batches import BatchService
 from onshore.gateway.chain import Handler
 from onshore.gateway.fair_queue import FairQueue
 from onshore.gateway.key_sync import KeySync
@@ -74,6 +75,7 @@ class Services:
     on_limits_changed: Callable[[], Awaitable[None]] | None = None
     limit_book: LimitBook | None = None  # the limits and prices this replica enforces
     queue: FairQueue | None = None  # the fair queue of the models at capacity
+    batches: BatchService | None = None  # files and batches (docs/batches.md)
     responses: ResponseStore | None = None  # stored Responses API answers
 
     async def start(self) -> None:

@@ -7,7 +7,7 @@ import gc
 import logging
 from collections.abc import Awaitable, Callable
 
-from onshore.api import admin_routes, health, openai_routes, openapi, responses_routes
+from onshore.api import admin_routes, batch_routes, health, openai_routes, openapi, responses_routes
 from onshore.api.cors import Cors
 from onshore.api.errors import error_body, to_error
 from onshore.api.http import Exchange, RequestIds, request_headers, send_bytes
@@ -116,6 +116,8 @@ class OnshoreApp:
             await openai_routes.get_model(self.services, model, exchange)
         elif path.startswith(responses_routes.PREFIX):
             await responses_routes.dispatch(self.services, exchange)
+        elif _under(path, batch_routes.FILES) or _under(path, batch_routes.BATCHES):
+            await batch_routes.dispatch(self.services, exchange)
         elif path.startswith(_ADMIN_PREFIX):
             await admin_routes.dispatch(self.services, exchange)
         elif path == CONSOLE or path.startswith(CONSOLE + "/"):
@@ -182,3 +184,7 @@ def _allow(method: str, *allowed: str) -> None:
         error = MethodNotAllowed(f"Method {method} is not allowed here; use {' or '.join(allowed)}.")
         error.headers = ((b"allow", ", ".join(allowed).encode()),)  # RFC 9110: a 405 must name them
         raise error
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")

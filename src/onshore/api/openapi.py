@@ -266,6 +266,56 @@ def document() -> dict[str, Any]:
                 security="partnerKey",
             )
         },
+        "/v1/rerank": {
+            "post": _op(
+                "Rerank documents (models with rerank: true)",
+                "RerankRequest",
+                "Passthrough",
+                *_INFER_ERRORS,
+                tag="openai",
+                security="partnerKey",
+            )
+        },
+        "/v2/rerank": {
+            "post": _op(
+                "Rerank documents, Cohere v2 path",
+                "RerankRequest",
+                "Passthrough",
+                *_INFER_ERRORS,
+                tag="openai",
+                security="partnerKey",
+            )
+        },
+        "/rerank": {
+            "post": _op(
+                "Rerank documents, Jina path",
+                "RerankRequest",
+                "Passthrough",
+                *_INFER_ERRORS,
+                tag="openai",
+                security="partnerKey",
+            )
+        },
+        "/v1/score": {
+            "post": _op(
+                "Score text pairs (models with rerank: true)",
+                "ScoreRequest",
+                "Passthrough",
+                *_INFER_ERRORS,
+                tag="openai",
+                security="partnerKey",
+            )
+        },
+        "/score": {
+            "post": _op(
+                "Score text pairs, unversioned path",
+                "ScoreRequest",
+                "Passthrough",
+                *_INFER_ERRORS,
+                tag="openai",
+                security="partnerKey",
+            )
+        },
         "/v1/models": {
             "get": _op("Models this key may use", None, "ModelList", 401, tag="openai", security="partnerKey")
         },

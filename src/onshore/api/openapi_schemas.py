@@ -146,6 +146,25 @@ def schemas() -> dict[str, Any]:
             "additionalProperties": True,
             "properties": {"model": _MODEL, "prompt": _TEXTS, **_GENERATION},
         },
+        # Rerank and score are passed through as bytes to engines that serve them (vLLM's shapes;
+        # Jina/Cohere-style bodies alike): only `model` is read here.
+        "RerankRequest": {
+            "type": "object",
+            "required": ["model", "query", "documents"],
+            "additionalProperties": True,
+            "properties": {
+                "model": _MODEL,
+                "query": {"type": "string"},
+                "documents": {"type": "array", "items": {}},
+                "top_n": {"type": "integer", "minimum": 1},
+            },
+        },
+        "ScoreRequest": {
+            "type": "object",
+            "required": ["model", "text_1", "text_2"],
+            "additionalProperties": True,
+            "properties": {"model": _MODEL, "text_1": _TEXTS, "text_2": _TEXTS},
+        },
         "EmbeddingsRequest": {
             "type": "object",
             "required": ["model", "input"],

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
 from onshore.bootstrap.audit import AuditLog, add_checkpoints
+from onshore.bootstrap.batches import build_batches
 from onshore.bootstrap.observability import add_upkeep, build_metrics, build_telemetry
 from onshore.bootstrap.responses import build_responses
 from onshore.config.checks import admin_token_problem, backend_problems
@@ -265,6 +266,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         limit_book=admission.book,
         queue=admission.queue,
         responses=responses.store,
+        batches=build_batches(settings, sql.engine, clock, pipeline, cache, lifecycle),  # last: stops first
     )
 
 
@@ -301,8 +303,7 @@ class _Database:
             await asyncio.to_thread(upgrade, self._settings.database_url)
         # Limits before keys: the first request a key can make must already meet its limits.
         await self._limit_sync.refresh(force=True)
-        # Then monthly quotas from the ledger, before any request is counted: a counter store that
-        # came back empty must not start the month at 0 (a failure here only logs; it retries).
+        # Then the month's quotas from the ledger: a counter store that came back empty never starts at 0.
         await self._quota_seeder.seed()
         await self._key_sync.load()
         self._cache.mark_loaded()
@@ -380,8 +381,7 @@ def _revocation_bus(settings: Settings) -> RevocationBus | None:
     return RedisRevocationBus(settings.redis.url)
 
 
-# Operator wiring for the CLI lives in bootstrap/operator.py; imported here so `onshore.bootstrap`
-# keeps its public names.
+# Operator wiring for the CLI (bootstrap/operator.py), imported so `onshore.bootstrap` keeps its names.
 from onshore.bootstrap.operator import (  # noqa: E402
     database_revision,
     migrate_database,

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from onshore.config.batches import BatchSettings, FilesSettings
 from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -366,6 +367,8 @@ class Settings(_Strict):
     admin: AdminSettings = AdminSettings()
     security: SecuritySettings = SecuritySettings()
     ledger: LedgerSettings = LedgerSettings()
+    files: FilesSettings = FilesSettings()  # the Batch API's files (docs/batches.md)
+    batches: BatchSettings = BatchSettings()
     auth: AuthSettings = AuthSettings()
     audit: AuditSettings = AuditSettings()
     logging: LoggingSettings = LoggingSettings()

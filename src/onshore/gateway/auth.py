@@ -78,6 +78,12 @@ class KeyCache:
     def lookup(self, digest: str) -> tuple[ApiKey, Principal] | None:
         return self._by_digest.get(digest)
 
+    def principal_for(self, key_id: str) -> Principal | None:
+        """The principal of a key by its id (None: unknown, revoked or expired at the last apply)."""
+        digest = self._digest_by_id.get(key_id)
+        entry = None if digest is None else self._by_digest.get(digest)
+        return None if entry is None else entry[1]
+
 
 class KeyLookup(Protocol):
     """What a cache miss may ask the database (``TenancyStore`` satisfies it)."""
@@ -171,6 +177,16 @@ class Authenticator:
         if principal.expires_at is not None and (now or self._clock.now()) >= principal.expires_at:
             raise AuthenticationFailed
         return principal
+
+    def recheck(self, principal: Principal, now: datetime | None = None) -> Principal:
+        """The same key's principal as it stands now: for requests the gateway makes on a key's
+        behalf (a batch's), which carry no secret. AuthenticationFailed once it is revoked or expired."""
+        current = self._cache.principal_for(principal.key_id)
+        if current is None or current.org_id != principal.org_id:
+            raise AuthenticationFailed("The API key that created this batch is no longer valid.")
+        if current.expires_at is not None and (now or self._clock.now()) >= current.expires_at:
+            raise AuthenticationFailed("The API key that created this batch is no longer valid.")
+        return current
 
     async def _load_missing(self, digest: str, now: datetime | None) -> tuple[ApiKey, Principal]:
         if not self._ready():

@@ -52,6 +52,7 @@ class RequestContext:
     priced: bool = False
     first_byte_at: float | None = None
     trace: RequestTrace | None = None  # the request's span when tracing is on (sent to the backend)
+    batch_id: str | None = None  # set when the gateway runs it for a batch (the ledger row says so)
     # --- the Responses API over chat completions (set by the responses adapter) ---
     facade: Endpoint | None = None  # the API the partner called, when ``endpoint`` is what serves it
     responses: ResponsesExchange | None = None

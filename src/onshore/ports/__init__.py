@@ -8,6 +8,7 @@ what Alembic and the CLI want anyway. The gateway calls it through ``asyncio.to_
 from __future__ import annotations
 
 from onshore.ports.backends import Backend, BackendCall, BackendReply
+from onshore.ports.batches import BatchStore, FileIndex, FileStore
 from onshore.ports.billing import InvoiceExists, InvoiceStore
 from onshore.ports.responses import ResponseStore, StoredResponse
 from onshore.ports.runtime import (
@@ -47,10 +48,13 @@ __all__ = [
     "Backend",
     "BackendCall",
     "BackendReply",
+    "BatchStore",
     "CheckpointSigner",
     "ClientChannel",
     "Clock",
     "CounterStore",
+    "FileIndex",
+    "FileStore",
     "FinishedRequest",
     "HealthCheck",
     "InvoiceExists",

@@ -14,8 +14,13 @@ class Authenticate:
         self._authenticator = authenticator
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
-        authorization = ctx.client.header(b"authorization")
-        ctx.principal = await self._authenticator.authenticate(
-            authorization.decode("latin-1") if authorization is not None else None
-        )
+        if ctx.principal is not None:
+            # A request the gateway makes itself (a batch's) carries its owner's identity; the key is
+            # checked again, so a key revoked or expired since stops its batch's requests too.
+            ctx.principal = self._authenticator.recheck(ctx.principal)
+        else:
+            authorization = ctx.client.header(b"authorization")
+            ctx.principal = await self._authenticator.authenticate(
+                authorization.decode("latin-1") if authorization is not None else None
+            )
         await call_next(ctx)

@@ -99,6 +99,7 @@ class Metering:
                 cost_micro_krw=cost,
                 jurisdiction=None if route is None else route.jurisdiction,
                 pii_counts=ctx.pii_counts,
+                batch_id=ctx.batch_id,
             )
         )
         self._telemetry.request_finished(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from onshore.domain.limits import Tier
 from onshore.gateway.chain import Handler
 from onshore.gateway.context import RequestContext
 from onshore.gateway.fair_queue import FairQueue
@@ -30,7 +31,9 @@ class Schedule:
         assert body is not None
         assert model is not None
         estimate = math.ceil(len(body.raw) / self._bytes_per_token)
-        tier = self._book.tier(principal.org_id)
+        # A batch's requests wait in the lowest tier, whatever the organisation's own: they fill
+        # what interactive traffic leaves (as their own flow, beside the organisation's other one).
+        tier = Tier.BATCH if ctx.batch_id is not None else self._book.tier(principal.org_id)
         async with self._queue.slot(model, principal.org_id, tier, estimate) as slot:
             try:
                 await call_next(ctx)
