@@ -161,10 +161,18 @@ _EVENTS = _event_validators()
 
 
 def _check_stream(path: str, content: bytes) -> None:
-    """Every event a JSON chunk (or an error) as documented, and the stream ends with [DONE]."""
+    """Every event a JSON chunk (or an error) as documented; a chat or completions stream ends with
+    [DONE], a Responses stream with its terminal event (``response.completed``, ``.failed``,
+    ``.incomplete``, or ``error``), as OpenAI's do."""
     events = [line[6:] for line in content.split(b"\n") if line.startswith(b"data: ")]
-    assert events and events[-1] == b"[DONE]", content[-300:]
-    for data in events[:-1]:
+    assert events, content[-300:]
+    if path == "/v1/responses":
+        last = json.loads(events[-1])
+        assert last["type"] in ("response.completed", "response.failed", "response.incomplete", "error"), last
+    else:
+        assert events[-1] == b"[DONE]", content[-300:]
+        events = events[:-1]
+    for data in events:
         _EVENTS[path].validate(json.loads(data))
 
 

@@ -96,7 +96,7 @@ def responses_schemas() -> dict[str, Any]:
                 "tools": {"type": "array", "items": item},
                 "tool_choice": {"oneOf": [{"type": "string"}, item]},
                 "parallel_tool_calls": {"type": ["boolean", "null"]},
-                "text": item,
+                "text": {"type": ["object", "null"], "additionalProperties": True},
             },
         },
         "Response": {
