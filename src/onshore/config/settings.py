@@ -106,18 +106,6 @@ class ResponsesSettings(_Strict):
     purge_interval_s: float = Field(3600, gt=0)  # how often expired ones are removed
 
 
-_ORIGIN = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$"  # scheme://host[:port], as browsers send it; never "*"
-
-
-class CorsSettings(_Strict):
-    """Browser apps calling the partner API (off while both are empty): docs in the README."""
-
-    allow_origins: list[Annotated[str, Field(pattern=_ORIGIN)]] = Field(default_factory=list)
-    # Organisation name -> the origins its keys may be used from (on top of `allow_origins`).
-    org_origins: dict[str, list[Annotated[str, Field(pattern=_ORIGIN)]]] = Field(default_factory=dict)
-    max_age_s: int = Field(600, ge=0, le=86_400)  # how long a browser may cache a preflight
-
-
 class AuthSettings(_Strict):
     sync_interval_s: float = Field(0.5, gt=0, le=60)
 
