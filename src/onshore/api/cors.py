@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from onshore.api.types import Message, Send
-from onshore.config.settings import CorsSettings
+from onshore.config.cors import CorsSettings
 
 _METHODS = b"GET, POST, DELETE, OPTIONS"
 # What the official SDKs send: OpenAI's own headers and the SDK's ``x-stainless-*`` telemetry.

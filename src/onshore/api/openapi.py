@@ -15,6 +15,7 @@ from onshore import __version__
 from onshore.api.openapi_invoices import invoice_paths, invoice_schemas
 from onshore.api.openapi_limits import limits_schemas
 from onshore.api.openapi_policy import MONTH, policy_paths, policy_schemas
+from onshore.api.openapi_rerank import rerank_paths
 from onshore.api.openapi_responses import responses_paths, responses_schemas
 from onshore.api.openapi_schemas import schemas
 
@@ -266,56 +267,7 @@ def document() -> dict[str, Any]:
                 security="partnerKey",
             )
         },
-        "/v1/rerank": {
-            "post": _op(
-                "Rerank documents (models with rerank: true)",
-                "RerankRequest",
-                "Passthrough",
-                *_INFER_ERRORS,
-                tag="openai",
-                security="partnerKey",
-            )
-        },
-        "/v2/rerank": {
-            "post": _op(
-                "Rerank documents, Cohere v2 path",
-                "RerankRequest",
-                "Passthrough",
-                *_INFER_ERRORS,
-                tag="openai",
-                security="partnerKey",
-            )
-        },
-        "/rerank": {
-            "post": _op(
-                "Rerank documents, Jina path",
-                "RerankRequest",
-                "Passthrough",
-                *_INFER_ERRORS,
-                tag="openai",
-                security="partnerKey",
-            )
-        },
-        "/v1/score": {
-            "post": _op(
-                "Score text pairs (models with rerank: true)",
-                "ScoreRequest",
-                "Passthrough",
-                *_INFER_ERRORS,
-                tag="openai",
-                security="partnerKey",
-            )
-        },
-        "/score": {
-            "post": _op(
-                "Score text pairs, unversioned path",
-                "ScoreRequest",
-                "Passthrough",
-                *_INFER_ERRORS,
-                tag="openai",
-                security="partnerKey",
-            )
-        },
+        **rerank_paths(_op, _INFER_ERRORS),
         "/v1/models": {
             "get": _op("Models this key may use", None, "ModelList", 401, tag="openai", security="partnerKey")
         },
