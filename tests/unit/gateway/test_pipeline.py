@@ -56,8 +56,9 @@ class Harness:
         self.telemetry = RecordingTelemetry()
         self.backends = backends
         self.router = Router(backends, [ModelRoute("m", upstream_name, b.name) for b in backends], self.clock)
+        self.cache = _cache(models)
         self.pipeline: Handler = build_pipeline(
-            authenticator=Authenticator(DIGESTER, _cache(models)),
+            authenticator=Authenticator(DIGESTER, self.cache),
             router=self.router,
             sink=self.sink,
             telemetry=self.telemetry,
