@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from onshore import __version__
+from onshore.api.openapi_batches import batch_paths, batch_schemas
 from onshore.api.openapi_invoices import invoice_paths, invoice_schemas
 from onshore.api.openapi_limits import limits_schemas
 from onshore.api.openapi_policy import MONTH, policy_paths, policy_schemas
@@ -305,6 +306,7 @@ def document() -> dict[str, Any]:
         **policy_paths(_op, _path_param),
         **invoice_paths(_op, _path_param),
         **responses_paths(_op, _path_param, _INFER_ERRORS),
+        **batch_paths(_op, _path_param),
     }
     statuses = {
         400: "Invalid request",
@@ -346,6 +348,7 @@ def document() -> dict[str, Any]:
                 **policy_schemas(),
                 **invoice_schemas(),
                 **responses_schemas(),
+                **batch_schemas(),
             },
         },
     }
