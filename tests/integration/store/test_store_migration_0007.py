@@ -37,7 +37,7 @@ def test_the_previous_release_keeps_writing_the_ledger(blank_database_url: str) 
 
 
 def test_the_tables_match_the_schema(blank_database_url: str) -> None:
-    migrate.upgrade(blank_database_url, "0007")
+    migrate.upgrade(blank_database_url)  # at head: later revisions add tables of their own
     assert migrate.check_models_match(blank_database_url) == []
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, Row, and_, bindparam, insert, or_, select, update
 
 from onshore.domain.batches import ACTIVE_STATUSES, Batch, BatchStatus, RequestResult
 from onshore.store.sql.errors import translate_errors
-from onshore.store.sql.schema import batch_requests, batches
+from onshore.store.sql.schema_batches import batch_requests, batches
 
 _MOMENTS = ("in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled")
 _PENDING = "pending"

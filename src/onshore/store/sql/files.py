@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Row, delete, insert, select
 
 from onshore.domain.batches import StoredFile
 from onshore.store.sql.errors import translate_errors
-from onshore.store.sql.schema import files
+from onshore.store.sql.schema_batches import files
 
 
 class SqlFileIndex:
