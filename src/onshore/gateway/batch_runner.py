@@ -53,8 +53,32 @@ class RunnerSettings:
     output_retention_s: float | None
 
 
+class _Ids:
+    """Random ids drawn from a pool of OS random bytes: one getrandom() per 170 ids, not one each
+    (a system call per batch request was 2 % of the gateway's CPU in a batch)."""
+
+    def __init__(self) -> None:
+        self._hex = ""
+        self._offset = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
+        self._hex, self._offset = "", 0
+
+    def next(self, prefix: str) -> str:
+        offset = self._offset
+        if offset + 24 > len(self._hex):
+            self._hex, offset = os.urandom(2048).hex(), 0
+        self._offset = offset + 24
+        return prefix + self._hex[offset : offset + 24]
+
+
+_IDS = _Ids()
+
+
 def new_id(prefix: str) -> str:
-    return prefix + os.urandom(12).hex()
+    """``prefix`` and 96 random bits in hex: file, batch, request and result-line ids."""
+    return _IDS.next(prefix)
 
 
 class BatchRunner:
