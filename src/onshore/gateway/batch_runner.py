@@ -15,12 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-
-import orjson
 
 from onshore.domain.batches import FILE_PURPOSE_BATCH_OUTPUT, Batch, BatchStatus, RequestResult, StoredFile
 from onshore.domain.catalog import Endpoint
@@ -28,6 +25,15 @@ from onshore.domain.tenancy import Principal
 from onshore.errors import OnshoreError, error_body
 from onshore.gateway.batch_channel import BatchChannel
 from onshore.gateway.batch_input import read_requests
+from onshore.gateway.batch_lines import (
+    EXPIRED,
+    KEY_GONE,
+    chain,
+    error_entry,
+    new_id,
+    output_line,
+    result_line,
+)
 from onshore.gateway.chain import Handler
 from onshore.gateway.context import RequestContext
 from onshore.ports import BatchStore, Clock, FileIndex, FileStore
@@ -42,6 +48,7 @@ ENDPOINTS = {
 _COMMIT_MAX = 256  # results per transaction at most
 _FROM_VALIDATING = frozenset({BatchStatus.VALIDATING})
 _FROM_RUNNING = frozenset({BatchStatus.IN_PROGRESS})
+_GONE = "The input file was deleted before the batch could run."
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,34 +58,6 @@ class RunnerSettings:
     lease_s: float
     drain_s: float
     output_retention_s: float | None
-
-
-class _Ids:
-    """Random ids drawn from a pool of OS random bytes: one getrandom() per 170 ids, not one each
-    (a system call per batch request was 2 % of the gateway's CPU in a batch)."""
-
-    def __init__(self) -> None:
-        self._hex = ""
-        self._offset = 0
-        os.register_at_fork(after_in_child=self._forget)
-
-    def _forget(self) -> None:
-        self._hex, self._offset = "", 0
-
-    def next(self, prefix: str) -> str:
-        offset = self._offset
-        if offset + 24 > len(self._hex):
-            self._hex, offset = os.urandom(2048).hex(), 0
-        self._offset = offset + 24
-        return prefix + self._hex[offset : offset + 24]
-
-
-_IDS = _Ids()
-
-
-def new_id(prefix: str) -> str:
-    """``prefix`` and 96 random bits in hex: file, batch, request and result-line ids."""
-    return _IDS.next(prefix)
 
 
 class BatchRunner:
@@ -156,9 +135,16 @@ class BatchRunner:
         if status is BatchStatus.IN_PROGRESS and self._clock.now() < batch.expires_at:
             principal = self._principal_for(batch.key_id)
             if principal is None or principal.org_id != batch.org_id:
-                await self._finish(batch, BatchStatus.FAILED, errors=[_error("invalid_api_key", _KEY_GONE)])
+                await self._finish(
+                    batch, BatchStatus.FAILED, errors=[error_entry("invalid_api_key", KEY_GONE)]
+                )
                 return
-            if not await self._run_requests(batch, principal):
+            try:
+                ran = await self._run_requests(batch, principal)
+            except FileNotFoundError:  # its input file was deleted meanwhile: nothing more can run
+                await self._finish(batch, BatchStatus.FAILED, errors=[error_entry("file_not_found", _GONE)])
+                return
+            if not ran:
                 return  # the lease was lost, or this replica is stopping
             status = await self._status(batch)
         if status is BatchStatus.IN_PROGRESS and self._clock.now() >= batch.expires_at:
@@ -325,10 +311,11 @@ class BatchRunner:
             requests = await asyncio.to_thread(self._read, batch, set(pending))
             error: dict[str, object] = {
                 "code": "batch_expired",
-                "message": "This request could not be executed before the completion window expired.",
+                "message": EXPIRED,
             }
             expired = [
-                RequestResult(index, True, _line(custom_id, None, error)) for index, custom_id, _ in requests
+                RequestResult(index, True, output_line(custom_id, None, error))
+                for index, custom_id, _ in requests
             ]
             await asyncio.to_thread(self._store.record, batch.id, self.owner, expired)
         await self._finish(batch, BatchStatus.EXPIRED)
@@ -346,7 +333,7 @@ class BatchRunner:
         if first is None:
             return None
         file_id = new_id("file-")
-        size = self._files.write_lines(batch.org_id, file_id, _chain(first, lines))
+        size = self._files.write_lines(batch.org_id, file_id, chain(first, lines))
         now = self._clock.now()
         retention = self._settings.output_retention_s
         self._index.add(
@@ -361,39 +348,3 @@ class BatchRunner:
             )
         )
         return file_id
-
-
-_EXPIRED = "This request could not be executed before the completion window expired."
-_KEY_GONE = "The API key that created this batch was revoked or has expired."
-
-
-def _error(code: str, message: str) -> dict[str, object]:
-    return {"code": code, "message": message, "param": None, "line": None}
-
-
-def _chain(first: str, rest: object) -> Iterator[str]:
-    yield first
-    yield from rest  # type: ignore[misc]
-
-
-def _line(custom_id: str, response: dict[str, object] | None, error: dict[str, object] | None) -> str:
-    return orjson.dumps(
-        {"id": new_id("batch_req_"), "custom_id": custom_id, "response": response, "error": error}
-    ).decode()
-
-
-def result_line(index: int, custom_id: str, request_id: str, status: int, answer: bytes) -> RequestResult:
-    """OpenAI's output line; a request answered with an error goes to the error file, with the
-    answer's error as ``error`` too."""
-    try:
-        body: object = orjson.loads(answer) if answer else None
-    except orjson.JSONDecodeError:
-        body = answer.decode("utf-8", "replace")
-    response = {"status_code": status, "request_id": request_id, "body": body}
-    failed = status >= 400
-    error = None
-    if failed:
-        detail = body.get("error") if isinstance(body, dict) else None
-        detail = detail if isinstance(detail, dict) else {}
-        error = {"code": detail.get("code") or str(status), "message": detail.get("message") or "failed"}
-    return RequestResult(index, failed, _line(custom_id, response, error))

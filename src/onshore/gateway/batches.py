@@ -19,7 +19,7 @@ from onshore.domain.batches import (
 from onshore.domain.tenancy import Principal
 from onshore.errors import InvalidRequest, NotFound
 from onshore.gateway.batch_input import check_input
-from onshore.gateway.batch_runner import new_id
+from onshore.gateway.batch_lines import new_id
 from onshore.gateway.policy import echo
 from onshore.ports import BatchStore, Clock, FileIndex, FileStore
 

@@ -16,7 +16,7 @@ from onshore.domain.tenancy import Principal
 from onshore.errors import AuthenticationFailed, InvalidRequest, PayloadTooLarge
 from onshore.gateway.batch_channel import BatchChannel
 from onshore.gateway.batch_input import check_input, read_requests
-from onshore.gateway.batch_runner import result_line
+from onshore.gateway.batch_lines import result_line
 from onshore.gateway.context import RequestContext
 from onshore.gateway.request_body import parse_body
 from onshore.gateway.steps.schedule import Schedule
