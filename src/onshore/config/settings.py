@@ -15,7 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from onshore.config.batches import BatchSettings, FilesSettings
+from onshore.config.billing import BillingSettings
 from onshore.config.cors import CorsSettings
+from onshore.config.planner import PlannerSettings
+from onshore.config.tracing import TracingSettings
 from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
@@ -181,68 +184,9 @@ class PriceSettings(_Strict):
     effective_from: date = date(2000, 1, 1)
 
 
-class BillingSettings(_Strict):
-    """Monthly invoices in KRW (docs/invoices.md): VAT and the issuer named in each invoice's header."""
-
-    # VAT (부가가치세) as a fraction of the subtotal; the VAT amount is truncated to whole won.
-    vat_rate: Decimal = Field(Decimal("0.1"), ge=0, le=1, max_digits=8)
-    issuer_name: str | None = Field(None, max_length=200)
-    business_registration_number: str | None = Field(None, max_length=32)  # 사업자등록번호
-    representative: str | None = Field(None, max_length=100)  # 대표자
-    address: str | None = Field(None, max_length=300)
-    contact: str | None = Field(None, max_length=200)  # an e-mail address or a telephone number
-    # A month may be invoiced this long after it ended (UTC): by then every replica's ledger buffer
-    # and spool has flushed (they flush in seconds; a spool left by a database outage replays when
-    # the database is back, so wait longer after one).
-    settle_minutes: int = Field(60, ge=0, le=31 * 24 * 60)
-
-
-PlannerPrecision = Literal["bf16", "fp8", "fp4", "int4"]
-
-
-def _fp8_only() -> list[PlannerPrecision]:
-    return ["fp8"]
-
-
-class PlannerSettings(_Strict):
-    """The capacity plan from the ledger (the console's Capacity page, `onshore plan size --from-ledger`)."""
-
-    # Served model name -> planner catalog id (`onshore plan catalog`), for names the catalog does not
-    # know by itself (it knows its ids, a few aliases and Hugging Face ids, also as `upstream_name`).
-    models: dict[str, str] = Field(default_factory=dict)
-    # The search space: small by default, so a plan answers in seconds.
-    gpus: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
-        default_factory=lambda: ["h100", "h200", "b200"], min_length=1
-    )
-    tensor_parallel: list[Annotated[int, Field(ge=1, le=64)]] = Field(
-        default_factory=lambda: [1, 2, 4, 8], min_length=1
-    )
-    precisions: list[PlannerPrecision] = Field(default_factory=_fp8_only, min_length=1)
-    # The latency targets at the peak (p99).
-    ttft_p99_ms: float = Field(2000.0, gt=0)
-    tpot_p99_ms: float = Field(60.0, gt=0)
-
-
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "json"
-
-
-class TracingSettings(_Strict):
-    """OpenTelemetry traces over OTLP/HTTP (docs/observability.md): one span per inference request.
-
-    Off unless an endpoint is set, here or in the standard OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (used
-    as it is) or OTEL_EXPORTER_OTLP_ENDPOINT (the collector's base: /v1/traces is added).
-    """
-
-    enabled: bool = True  # false: off, even when an OTEL_EXPORTER_OTLP_* endpoint is set
-    otlp_endpoint: str | None = Field(None, pattern=r"^https?://[^\s]+$")  # e.g. http://otel:4318
-    service_name: str = Field("onshore", min_length=1, max_length=128)
-    # Share of the traces that start here that are kept; a client's traceparent decides for its own.
-    sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
-    # The name of the variable holding the exporter's headers ("key=value,key2=value2", values
-    # URL-encoded), e.g. a collector's auth token: never in the file.
-    headers_env: str = "OTEL_EXPORTER_OTLP_HEADERS"
 
 
 class Timeouts(_Strict):

@@ -1,0 +1,37 @@
+"""Capacity-plan settings (``planner:``): the console's Capacity page and ``plan size --from-ledger``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+PlannerPrecision = Literal["bf16", "fp8", "fp4", "int4"]
+
+
+def _fp8_only() -> list[PlannerPrecision]:
+    return ["fp8"]
+
+
+class PlannerSettings(_Strict):
+    """The capacity plan from the ledger (the console's Capacity page, `onshore plan size --from-ledger`)."""
+
+    # Served model name -> planner catalog id (`onshore plan catalog`), for names the catalog does not
+    # know by itself (it knows its ids, a few aliases and Hugging Face ids, also as `upstream_name`).
+    models: dict[str, str] = Field(default_factory=dict)
+    # The search space: small by default, so a plan answers in seconds.
+    gpus: list[Annotated[str, Field(min_length=1, max_length=32)]] = Field(
+        default_factory=lambda: ["h100", "h200", "b200"], min_length=1
+    )
+    tensor_parallel: list[Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=lambda: [1, 2, 4, 8], min_length=1
+    )
+    precisions: list[PlannerPrecision] = Field(default_factory=_fp8_only, min_length=1)
+    # The latency targets at the peak (p99).
+    ttft_p99_ms: float = Field(2000.0, gt=0)
+    tpot_p99_ms: float = Field(60.0, gt=0)
