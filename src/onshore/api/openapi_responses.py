@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from onshore.api.openapi_schemas import MODEL_SCHEMA as _MODEL
+
 Op = Callable[..., dict[str, Any]]  # openapi._op: (summary, body, ok, *errors, **options)
 PathParam = Callable[[str], dict[str, Any]]
 
@@ -84,17 +86,37 @@ def responses_schemas() -> dict[str, Any]:
             "required": ["model", "input"],
             "additionalProperties": True,
             "properties": {
-                "model": {"type": "string", "minLength": 1},
-                "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": item}]},
+                "model": _MODEL,
+                "input": {"oneOf": [{"type": "string"}, {"type": "array", "items": item, "minItems": 1}]},
                 "instructions": {"type": ["string", "null"]},
-                "previous_response_id": {"type": ["string", "null"]},
+                "previous_response_id": {"type": ["string", "null"], "minLength": 1},
                 "stream": {"type": ["boolean", "null"]},
                 "store": {"type": ["boolean", "null"]},
                 "max_output_tokens": {"type": ["integer", "null"], "minimum": 1},
                 "temperature": {"type": ["number", "null"]},
                 "top_p": {"type": ["number", "null"]},
-                "tools": {"type": "array", "items": item},
-                "tool_choice": {"oneOf": [{"type": "string"}, item]},
+                # Function tools only: built-in tools (web search, files) need an engine that serves
+                # the Responses API itself, and are refused with a 400 saying so.
+                "tools": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "name"],
+                        "additionalProperties": True,
+                        "properties": {"type": {"const": "function"}, "name": {"type": "string"}},
+                    },
+                },
+                "tool_choice": {
+                    "oneOf": [
+                        {"type": "string"},
+                        {
+                            "type": "object",
+                            "required": ["type", "name"],
+                            "properties": {"type": {"const": "function"}, "name": {"type": "string"}},
+                        },
+                        {"type": "null"},
+                    ]
+                },
                 "parallel_tool_calls": {"type": ["boolean", "null"]},
                 "text": {"type": ["object", "null"], "additionalProperties": True},
             },

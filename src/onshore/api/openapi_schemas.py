@@ -13,7 +13,8 @@ from typing import Any
 from onshore.api.openapi_policy import JURISDICTIONS
 
 # request_body.py: a non-empty string of at most 256 characters without control characters.
-_MODEL = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
+MODEL_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f]+$"}
+_MODEL = MODEL_SCHEMA
 # max_tokens, max_completion_tokens, n. JSON Schema's integer admits 10.0, which the gateway refuses
 # as OpenAI does; and orjson reads an integer past 2**64 - 1 as a float, refused the same way.
 _COUNT = {

@@ -75,14 +75,17 @@ def to_chat(payload: dict[str, Any], items: list[Item], *, stream: bool) -> dict
 
 
 def _add_tools(chat: dict[str, Any], payload: dict[str, Any]) -> None:
-    tools = payload.get("tools")
+    # Both checked even when there is no tool: a malformed field is refused, never ignored.
+    tools = _as_list(payload.get("tools", []), "tools") if payload.get("tools") is not None else []
+    choice = payload.get("tool_choice")
+    chosen = _tool_choice(choice) if choice is not None else None
     if not tools:
         chat.pop("parallel_tool_calls", None)  # engines refuse it without tools
+        chat.pop("tool_choice", None)
         return
-    chat["tools"] = [_tool(tool, i) for i, tool in enumerate(_as_list(tools, "tools"))]
-    choice = payload.get("tool_choice")
-    if choice is not None:
-        chat["tool_choice"] = _tool_choice(choice)
+    chat["tools"] = [_tool(tool, i) for i, tool in enumerate(tools)]
+    if chosen is not None:
+        chat["tool_choice"] = chosen
 
 
 def _as_list(value: object, param: str) -> list[Any]:
