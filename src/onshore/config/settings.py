@@ -227,9 +227,15 @@ class RemoteBackendSettings(_BackendBase):
 
 
 class EmbeddingsBackendSettings(_BackendBase):
-    """all-MiniLM-L6-v2 served inside the gateway process."""
+    """A sentence-embedding model served inside the gateway process (docs/embeddings.md)."""
 
     kind: Literal["embeddings"]
+    # "minilm": all-MiniLM-L6-v2 (English, 384 dims) or the ONNX model in `model_dir`;
+    # "use-multilingual": Universal Sentence Encoder multilingual v3 (Korean among 16, 512 dims).
+    engine: Literal["minilm", "use-multilingual"] = "minilm"
+    model_dir: Path | None = None  # an operator's model: tokenizer.json + model.onnx (or BERT safetensors)
+    pooling: Literal["mean", "cls"] = "mean"  # for a model_dir whose graph returns token states
+    max_tokens: int | None = Field(None, ge=8, le=65_536)  # model_dir's window, specials included
     quantize: Literal["fp32", "int8"] = "fp32"
     threads: int = Field(1, ge=1)
     max_batch: int = Field(32, ge=1)
@@ -241,6 +247,12 @@ class EmbeddingsBackendSettings(_BackendBase):
     # Inputs over the window: "error" (a 400) or "split" (windows, pooled; docs/embeddings.md).
     long_input: Literal["error", "split"] = "error"
     split_overlap: int = Field(32, ge=0, le=127)  # word pieces shared by neighbouring windows
+
+    @model_validator(mode="after")
+    def _model_dir_needs_onnx_engine(self) -> EmbeddingsBackendSettings:
+        if self.model_dir is not None and self.engine != "minilm":
+            raise ValueError("model_dir is loaded on ONNX Runtime: leave engine at 'minilm'")
+        return self
 
 
 class LlamaCppBackendSettings(_BackendBase):

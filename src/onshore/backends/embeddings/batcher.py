@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from onshore.backends.embeddings.encoder import Encoder
 from onshore.backends.embeddings.inputs import EmbeddingsRequest
 from onshore.backends.embeddings.response import render
-from onshore.backends.embeddings.runtime import DIMENSIONS, MiniLM
 from onshore.backends.embeddings.windows import Framed
 from onshore.errors import InvalidRequest, OnshoreError
 
@@ -38,7 +38,7 @@ class _Job:
 class MicroBatcher:
     """Owns the worker thread; ``embed`` is called from the event loop."""
 
-    def __init__(self, model: MiniLM, max_batch: int, name: str) -> None:
+    def __init__(self, model: Encoder, max_batch: int, name: str) -> None:
         self._model = model
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -108,7 +108,7 @@ class MicroBatcher:
             except InvalidRequest as exc:
                 _settle(job, error=exc)
                 continue
-            job.vectors = np.empty((len(job.framed.rows), DIMENSIONS), dtype=np.float32)
+            job.vectors = np.empty((len(job.framed.rows), self._model.dimensions), dtype=np.float32)
             ready.append(job)
         order = sorted(
             ((len(row), j, i) for j, job in enumerate(ready) for i, row in enumerate(job.framed.rows)),
