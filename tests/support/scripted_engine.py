@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.support.scripted_responses import serve_responses
 from tests.support.services import free_port
 
 
@@ -161,11 +162,20 @@ class ScriptedEngine:
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/rerank", self._rerank)
         app.router.add_post("/v1/score", self._score)
+        app.router.add_post("/v1/responses", self._responses)
         self._runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(self._runner.setup())
         self._loop.run_until_complete(web.TCPSite(self._runner, "127.0.0.1", self.port).start())
         self._ready.set()
         self._loop.run_forever()
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        """The engine's own Responses API (``scripted_responses``), for backends with responses: native."""
+        self.calls += 1
+        raw = await request.read()
+        self.bodies.append(raw)
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
+        return await serve_responses(request, orjson.loads(raw))
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "m", "object": "model"}]})

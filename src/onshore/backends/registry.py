@@ -41,6 +41,7 @@ def build_routes(backends: list[BackendSettings], home: str = "KR") -> list[Mode
                 jurisdiction=jurisdiction,
                 operator=operator,
                 rerank=m.rerank,
+                native_responses=isinstance(b, RemoteBackendSettings) and b.responses == "native",
             )
             for m in b.models
         )

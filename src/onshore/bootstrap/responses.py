@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from onshore.config.settings import Settings
+from onshore.config.settings import RemoteBackendSettings, Settings
 from onshore.gateway.periodic import Periodic
 from onshore.gateway.steps.responses_adapter import ResponsesAdapter
 from onshore.lifecycle import Lifecycle
@@ -43,5 +43,11 @@ def build_responses(settings: Settings, engine: Engine, clock: Clock) -> Respons
         except StoreError:
             log.warning("expired responses could not be purged; trying again later")
 
-    adapter = ResponsesAdapter(store, clock, timedelta(days=config.retention_days))
+    native = frozenset(
+        m.name
+        for b in settings.backends
+        if isinstance(b, RemoteBackendSettings) and b.responses == "native"
+        for m in b.models
+    )
+    adapter = ResponsesAdapter(store, clock, timedelta(days=config.retention_days), native)
     return ResponsesParts(store, adapter, Periodic("onshore-responses-purge", config.purge_interval_s, purge))

@@ -224,6 +224,9 @@ class RemoteBackendSettings(_BackendBase):
     api_key_env: str | None = None  # the secret itself never goes in the file or the database
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(256, ge=1)
+    # "native": the engine serves /v1/responses itself (recent vLLM): Responses requests go to it as
+    # sent; "translate": they become chat completions (docs/responses.md).
+    responses: Literal["translate", "native"] = "translate"
 
 
 class EmbeddingsBackendSettings(_BackendBase):
@@ -359,6 +362,21 @@ class Settings(_Strict):
                     f"backend {backend.name!r} runs inside the gateway, so its jurisdiction is "
                     f"server.jurisdiction ({home}), not {backend.jurisdiction}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _responses_kinds_agree(self) -> Settings:
+        # Translation happens before routing; a model whose backends disagree could not fail over.
+        kinds: dict[str, tuple[str, str]] = {}
+        for backend in self.backends:
+            kind = backend.responses if isinstance(backend, RemoteBackendSettings) else "translate"
+            for model in backend.models:
+                first = kinds.setdefault(model.name, (kind, backend.name))
+                if first[0] != kind:
+                    raise ValueError(
+                        f"model {model.name!r} is served with responses: {first[0]} by backend "
+                        f"{first[1]!r} and {kind} by {backend.name!r}; all its backends must agree"
+                    )
         return self
 
     @model_validator(mode="after")

@@ -36,6 +36,7 @@ class ModelRoute:
     jurisdiction: str = "KR"
     operator: str | None = None  # who runs the backend (for residency reports and audits)
     rerank: bool = False  # the engine serves /v1/rerank and /v1/score for this model
+    native_responses: bool = False  # the engine serves /v1/responses itself (no translation)
 
 
 @dataclass(frozen=True, slots=True)

@@ -280,7 +280,7 @@ def openai_duration(ms: float) -> str:
 def requested_output(payload: dict[str, Any]) -> int | None:
     """The most tokens the request may generate, as the client set it (None: not set)."""
     best: int | None = None
-    for name in ("max_completion_tokens", "max_tokens"):
+    for name in ("max_completion_tokens", "max_tokens", "max_output_tokens"):  # the last: Responses
         value = payload.get(name)
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             best = value if best is None else min(best, value)

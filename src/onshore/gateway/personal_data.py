@@ -2,6 +2,7 @@
 refuse or replace them before anything reaches a model.
 
 What is scanned: chat messages (string content, the text of content parts, tool-call arguments),
+Responses API bodies passed through natively (instructions, input strings and items' texts),
 legacy completion prompts (a string or a list of strings) and embedding inputs (likewise). Token-id
 arrays carry no text and are left alone.
 
@@ -45,6 +46,8 @@ def text_slots(payload: dict[str, Any], endpoint: Endpoint) -> list[tuple[Any, A
             for message in messages:
                 if isinstance(message, dict):
                     slots.extend(_message_slots(message))
+    elif endpoint is Endpoint.RESPONSES:  # passed through to an engine that serves it natively
+        slots.extend(_responses_slots(payload))
     else:
         for name in _TEXT_FIELDS.get(endpoint, ("prompt",)):
             value = payload.get(name)
@@ -65,6 +68,27 @@ _TEXT_FIELDS = {
     Endpoint.RERANK: ("query", "documents"),
     Endpoint.SCORE: ("text_1", "text_2", "queries", "documents"),
 }
+
+
+def _responses_slots(payload: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """A Responses body's texts: ``instructions``, a string ``input``, and in input items a
+    message's string content or text parts (``input_text``, ...), a function call's arguments and
+    a function call output's string output."""
+    if isinstance(payload.get("instructions"), str):
+        yield payload, "instructions"
+    value = payload.get("input")
+    if isinstance(value, str):
+        yield payload, "input"
+        return
+    if not isinstance(value, list):
+        return
+    for item in value:
+        if not isinstance(item, dict):
+            continue
+        yield from _message_slots(item)  # a message item: "content" (string or parts)
+        for key in ("arguments", "output"):
+            if isinstance(item.get(key), str):
+                yield item, key
 
 
 def _message_slots(message: dict[str, Any]) -> Iterator[tuple[Any, Any]]:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from onshore.gateway.context import RequestContext
 from onshore.gateway.sse import EVENT_END, event_data
+
+if TYPE_CHECKING:
+    from onshore.gateway.responses_native import NativeResponses
 
 _ECHOED = ("instructions", "max_output_tokens", "previous_response_id", "temperature", "top_p", "user")
 
@@ -44,6 +47,8 @@ class ResponsesExchange:
     store: bool
     final: dict[str, Any] | None = None  # the response object, once complete
     extra: dict[str, Any] = field(default_factory=dict)
+    native: bool = False  # the engine serves /v1/responses: its answer passes through as bytes
+    ended: bool = False  # the answer's terminal event was seen (a Responses stream has no [DONE])
 
     def response(
         self, model: str, output: list[dict[str, Any]], status: str, usage: dict[str, Any] | None
@@ -279,6 +284,12 @@ class ResponsesReply:
         self._emit(out, f"response.{status}", {"response": final})
 
 
-def responses_transform(ctx: RequestContext) -> ResponsesReply | None:
+def responses_transform(ctx: RequestContext) -> ResponsesReply | NativeResponses | None:
     state = ctx.responses
-    return None if state is None else ResponsesReply(ctx, state)
+    if state is None:
+        return None
+    if state.native:
+        from onshore.gateway.responses_native import NativeResponses  # noqa: PLC0415 - import cycle
+
+        return NativeResponses(ctx, state)
+    return ResponsesReply(ctx, state)

@@ -98,7 +98,9 @@ class Respond:
             await self._drain(ctx, reply, framer, transforms, relay.events)
         except UpstreamError as exc:
             failure = (exc, exc.code or "stream_failed")
-        if failure is None and not framer.saw_done:
+        # A Responses API stream passed through ends with its terminal event, not [DONE].
+        ended = framer.saw_done or (ctx.responses is not None and ctx.responses.ended)
+        if failure is None and not ended:
             failure = (UpstreamError(), "stream_truncated")
         if failure is not None:
             error, reason = failure

@@ -33,17 +33,27 @@ _ITEM_PREFIX = {"message": "msg", "function_call": "fc", "function_call_output":
 
 
 class ResponsesAdapter:
-    __slots__ = ("_clock", "_retention", "_store")
+    __slots__ = ("_clock", "_native", "_retention", "_store")
 
-    def __init__(self, store: ResponseStore | None, clock: Clock, retention: timedelta) -> None:
+    def __init__(
+        self,
+        store: ResponseStore | None,
+        clock: Clock,
+        retention: timedelta,
+        native: frozenset[str] = frozenset(),
+    ) -> None:
         self._store = store
         self._clock = clock
         self._retention = retention
+        self._native = native  # public models whose engines serve /v1/responses (all agree: settings)
 
     async def __call__(self, ctx: RequestContext, call_next: Handler) -> None:
         body = ctx.body
         if ctx.endpoint is not Endpoint.RESPONSES or body is None:
             await call_next(ctx)
+            return
+        if body.model in self._native:
+            await self._pass_through(ctx, body, call_next)
             return
         payload = body.payload
         history = await self._history(ctx, payload.get("previous_response_id"))
@@ -55,6 +65,23 @@ class ResponsesAdapter:
         state = ResponsesExchange(
             new_id("resp"), int(ctx.created_at.timestamp()), payload, history + items, store
         )
+        ctx.responses = state
+        if store:
+            ctx.client = _Storing(ctx.client, lambda: self._save(ctx, state))
+        await call_next(ctx)
+
+    async def _pass_through(self, ctx: RequestContext, body: ParsedBody, call_next: Handler) -> None:
+        """The body goes to the engine's /v1/responses as sent (the model renamed, as for chat).
+
+        A ``previous_response_id`` goes on untouched (the engine keeps its own state), once it is
+        known to be this organisation's: the engine's ids are shared by every organisation on it,
+        so one that Onshore did not store for the caller is 404 here and never reaches the engine.
+        """
+        payload = body.payload
+        await self._history(ctx, payload.get("previous_response_id"))
+        body.include_usage = True  # a Responses stream always ends with its usage: nothing to ask
+        store = payload.get("store", True) is not False and self._store is not None
+        state = ResponsesExchange("", int(ctx.created_at.timestamp()), payload, [], store, native=True)
         ctx.responses = state
         if store:
             ctx.client = _Storing(ctx.client, lambda: self._save(ctx, state))
@@ -81,10 +108,16 @@ class ResponsesAdapter:
         if final is None or principal is None or self._store is None:
             return
         body, items = final, state.items
+        response_id = state.id or str(final.get("id") or "")
+        if state.native:  # the input as the engine received it (redacted in place, if at all)
+            value = state.request.get("input")
+            raw = [{"type": "message", "role": "user", "content": value}] if isinstance(value, str) else value
+            items = [_with_id(i) for i in raw if isinstance(i, dict)] if isinstance(raw, list) else []
+            body = {**final, "model": ctx.model or final.get("model")}
         if ctx.placeholders:  # the organisation redacts: keep the redacted form, never the original
             body, items = _redacted(body, ctx.placeholders), _redacted(items, ctx.placeholders)
         stored = StoredResponse(
-            id=state.id,
+            id=response_id,
             org_id=principal.org_id,
             created_at=ctx.created_at,
             expires_at=ctx.created_at + self._retention,
@@ -96,7 +129,7 @@ class ResponsesAdapter:
             await asyncio.to_thread(self._store.save, stored)
         except StoreError:
             # The partner still gets its answer; a later GET of this id answers 404.
-            log.warning("a response could not be stored", extra={"response_id": state.id})
+            log.warning("a response could not be stored", extra={"response_id": response_id})
 
 
 def _with_id(item: dict[str, Any]) -> dict[str, Any]:
