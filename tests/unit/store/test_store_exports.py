@@ -9,6 +9,7 @@ import onshore.store.state
 def test_sql_exports() -> None:
     assert sorted(onshore.store.sql.__all__) == [
         "SqlAuditLog",
+        "SqlInvoiceStore",
         "SqlLimitsStore",
         "SqlRejectStore",
         "SqlTenancyStore",
