@@ -85,18 +85,28 @@ def _percentiles(name: str, latencies: list[float]) -> None:
     print(f"{name:28s} n={len(latencies)} p50 {cuts[49] * 1000:.1f} ms  p99 {cuts[98] * 1000:.1f} ms")
 
 
+def _backend(url: str, queue: int) -> dict[str, object]:
+    backend = remote_backend("pool-a", url, "bench-model")
+    if queue:  # the model at capacity queues: batch requests wait in the batch tier behind others
+        backend["models"] = [{"name": "bench-model", "max_in_flight": queue}]
+    return backend
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--interactive", type=int, default=0, help="interactive requests of another org")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--queue", type=int, default=0, help="max_in_flight of the model: the fair queue, batch tier last"
+    )
     args = parser.parse_args()
     upstream = start_upstream(tokens=12)
     with tempfile.TemporaryDirectory() as tmp:
         gw = make_gateway(
             Path(tmp),
-            [remote_backend("pool-a", upstream.url, "bench-model")],
+            [_backend(upstream.url, args.queue)],
             extra={
                 "batches": {"concurrency": args.concurrency, "poll_interval_s": 0.2},
                 "logging": {"level": "WARNING"},
