@@ -83,6 +83,7 @@ def main() -> None:
         pages = [
             "/dashboard/overview",  # last 24 h by hour by organisation
             "/dashboard/overview?period=week&bucket=hour&group=model",
+            "/dashboard/overview?period=week&bucket=hour&group=org",  # the largest: 20 orgs x 168 hours
             "/dashboard/overview?period=month&bucket=day&group=org",
             "/dashboard/overview?period=quarter&bucket=day&group=backend",
             "/dashboard/overview?period=month&bucket=day&group=model&org=org-00",
