@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import sync_playwright  # a dev dependency: scripts/install.sh installs it
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "console"
 CHROMIUM_FLAGS = [
@@ -35,10 +36,7 @@ def chromium_path() -> str:
 
 @contextmanager
 def browser_page(lang: str = "en-US") -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api") if os.environ.get("CI") != "true" else None
-    if sync_api is None:
-        from playwright import sync_api
-    with sync_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(), args=CHROMIUM_FLAGS, headless=True
         )
