@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from onshore.cli.common import Group, config_option, json_option, load, print_json
@@ -19,6 +21,22 @@ def upgrade(config: str | None) -> None:
     from onshore.bootstrap import migrate_database  # noqa: PLC0415
 
     click.echo(f"database {migrate_database(load(config))}")
+
+
+@db.command("backup")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The new file to write (never overwritten).",
+)
+@config_option
+def backup(target: Path, config: str | None) -> None:
+    """Copy the SQLite database while the gateway runs (PostgreSQL: use pg_dump; docs/operations.md)."""
+    from onshore.bootstrap.operator import backup_database  # noqa: PLC0415
+
+    click.echo(backup_database(load(config), target))
 
 
 @db.command("current")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,28 @@ def test_db_upgrade_and_current(config: Path) -> None:
     assert code == 0 and "is at" in out
     code, out, _ = run(config, "db", "current", "--json")
     assert json.loads(out)["at_head"] is True
+
+
+def test_db_backup_copies_sqlite_consistently_and_never_overwrites(config: Path, tmp_path: Path) -> None:
+    run(config, "orgs", "create", "acme")
+    code, out, _ = run(config, "keys", "create", "--org", "acme", "--json")
+    assert code == 0
+    target = tmp_path / "backup" / "onshore.db"
+    target.parent.mkdir()
+    code, out, _ = run(config, "db", "backup", "--to", str(target))
+    assert code == 0 and "copied to" in out
+    assert target.stat().st_mode & 0o777 == 0o600
+    with sqlite3.connect(target) as copy:
+        assert copy.execute("select name from organisations").fetchall() == [("acme",)]
+    code, _, err = run(config, "db", "backup", "--to", str(target))
+    assert code == 1 and "exists" in err
+
+
+def test_db_backup_refuses_postgresql_and_names_the_tool(tmp_path: Path) -> None:
+    path = tmp_path / "onshore.yaml"
+    path.write_text(f"data_dir: {tmp_path}\ndatabase: {{url: 'postgresql://nobody@127.0.0.1:9/x'}}\n")
+    code, _, err = run(path, "db", "backup", "--to", str(tmp_path / "copy.db"))
+    assert code == 1 and "pg_dump" in err
 
 
 def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
