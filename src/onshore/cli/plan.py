@@ -71,7 +71,8 @@ def catalog(as_json: bool) -> None:
     "scenarios_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="CSV: model,gpu,num_gpus,tensor_parallel,precision,input_len,output_len,scenario,load",
+    help="CSV: model,gpu,num_gpus,tensor_parallel,precision,input_len,output_len,scenario,load "
+    "(optional: dataset, input_dist, output_dist, prefix_cache_hit_rate, chat_turns; see docs/planner.md)",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per row.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
@@ -123,6 +124,18 @@ def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path
 
 
 def _demand(opts: dict[str, Any]) -> Demand:
+    from onshore.planner import traffic  # noqa: PLC0415
+
+    shape = traffic.Shape(
+        dataset=str(opts["dataset"] or ""),
+        input_dist=str(opts["input_dist"] or ""),
+        output_dist=str(opts["output_dist"] or ""),
+        prefix_cache_hit_rate=float(opts["prefix_hit_rate"]),
+    )
+    return traffic.reshape(_base_demand(opts), shape)
+
+
+def _base_demand(opts: dict[str, Any]) -> Demand:
     from onshore.planner import demand as dm  # noqa: PLC0415
 
     if opts["from_usage"]:
@@ -192,6 +205,26 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--output-mean", type=float, default=400.0, show_default=True, help="Mean output tokens.")
 @click.option(
     "--output-sigma", type=float, default=0.7, show_default=True, help="Log-normal sigma of outputs."
+)
+@click.option(
+    "--dataset",
+    default=None,
+    help="Lengths from a named profile instead (openorca, cnn-dailymail, llama3.1-405b-mix, mixtral-mix, "
+    "deepseek-r1-reasoning, sharegpt; see docs/planner.md).",
+)
+@click.option(
+    "--input-dist",
+    default=None,
+    help="Prompt lengths as a distribution: lognormal:mean=870,sigma=0.8, lognormal:median=784,p90=1479, "
+    "empirical:p0=..,p50=..,p100=..[,mean=..] or fixed:N (overrides --prompt-mean/--prompt-sigma).",
+)
+@click.option("--output-dist", default=None, help="Output lengths as a distribution (as --input-dist).")
+@click.option(
+    "--prefix-hit-rate",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Share of each prompt already in the prefix cache (multi-turn chat, shared system prompts).",
 )
 @click.option(
     "--from-usage",

@@ -10,6 +10,8 @@ Arrivals are open loop: conversations start as a Poisson process, and each next 
 think time (exponential, mean ``think_s``) after the previous one was sent. A real user waits for
 the answer first; with think times of tens of seconds and answers of a few seconds the difference
 is small, and it keeps every replica independent (the simulator routes requests up front).
+Conversations start early enough before time 0 that the requests kept (those from time 0 on)
+are the steady state: every turn number as frequent as it will be, at ``rate`` requests/s.
 
 What is assumed: the prefix survives between turns (no eviction under KV pressure; a real cache
 can lose it) and each turn reaches the replica that holds its conversation's cache (sticky or
@@ -45,8 +47,9 @@ def chat(
     """
     if rate <= 0 or turns < 1 or n < 1 or think_s < 0 or system < 0:
         raise PlannerError("chat needs rate > 0, turns >= 1, n >= 1, think_s >= 0 and system >= 0")
-    convs = -(-n // turns)
-    start = np.cumsum(rng.exponential(turns / rate, convs))
+    warmup = 4.0 * think_s * (turns - 1)  # 4 means: nearly every conversation started by then
+    convs = int(np.ceil((n + rate * warmup) * 1.1 / turns)) + 10
+    start = np.cumsum(rng.exponential(turns / rate, convs)) - warmup
     gaps = rng.exponential(think_s, (convs, turns)) if think_s > 0 else np.zeros((convs, turns))
     gaps[:, 0] = 0.0
     arrival = start[:, None] + np.cumsum(gaps, axis=1)
@@ -61,7 +64,10 @@ def chat(
     over = prompt > max_context
     prompt = np.minimum(prompt, max_context)
     cached = np.where(over, 0, np.minimum(cached, prompt - 1))
-    order = np.argsort(arrival.ravel(), kind="stable")[:n]
+    order = np.argsort(arrival.ravel(), kind="stable")
+    order = order[arrival.ravel()[order] >= 0.0][:n]
+    if len(order) < n:  # cannot happen with the margin above; kept as a guard
+        raise PlannerError("chat generated fewer requests than asked")
     t = arrival.ravel()[order]
     return Workload(
         prompt.ravel()[order].astype(np.int64),

@@ -24,6 +24,7 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -82,7 +83,9 @@ class LengthDist:
         return out
 
 
-def _inverse_cdf(d: LengthDist, u: npt.NDArray[np.float64], power: float | None = None) -> npt.NDArray[np.float64]:
+def _inverse_cdf(
+    d: LengthDist, u: npt.NDArray[np.float64], power: float | None = None
+) -> npt.NDArray[np.float64]:
     lam = d.power if power is None else power
     p, v = np.asarray(d.knots_p), np.asarray(d.knots_v)
     i = np.clip(np.searchsorted(p, u, side="right") - 1, 0, len(p) - 2)
@@ -130,7 +133,7 @@ def empirical(quantiles: Mapping[float, float], mean: float | None = None) -> Le
     ps, vs = [p for p, _ in pairs], [v for _, v in pairs]
     if len(pairs) < 2 or ps[0] != 0.0 or ps[-1] != 1.0:
         raise PlannerError("empirical lengths need knots at p0 (the minimum) and p100 (the maximum)")
-    if any(b < a for a, b in zip(vs, vs[1:], strict=False)) or vs[0] < 1:
+    if any(b < a for a, b in pairwise(vs)) or vs[0] < 1:
         raise PlannerError("empirical length knots must be >= 1 and not decrease with the percentile")
     d = LengthDist(1.0, 0.0, 1, math.ceil(vs[-1]), tuple(ps), tuple(vs))
     power = 0.0 if mean is None else _solve_power(d, float(mean))

@@ -35,7 +35,9 @@ class Workload:
         if len(self.prompt) != len(self.output) or len(self.prompt) == 0:
             raise PlannerError("workload needs the same, non-zero number of prompts and outputs")
         if self.cached is not None and (
-            len(self.cached) != len(self.prompt) or (self.cached < 0).any() or (self.cached >= self.prompt).any()
+            len(self.cached) != len(self.prompt)
+            or (self.cached < 0).any()
+            or (self.cached >= self.prompt).any()
         ):
             raise PlannerError("cached prefixes must be >= 0 and shorter than their prompts")
 
