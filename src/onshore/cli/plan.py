@@ -16,6 +16,7 @@ import click
 
 from onshore.cli.common import Group, config_option
 from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
+from onshore.cli.plan_shape import apply_shape, datasets_json, shape_options
 
 if TYPE_CHECKING:
     from onshore.planner.demand import Demand
@@ -48,14 +49,15 @@ def plan() -> None:
 @plan.command(name="catalog")
 @click.option("--json", "as_json", is_flag=True, help="Print the GPU and model catalogs as JSON.")
 def catalog(as_json: bool) -> None:
-    """List the GPUs and models the planner knows, with their ids and sources."""
+    """List the GPUs, models and traffic profiles (datasets) the planner knows, with ids and sources."""
     from dataclasses import asdict  # noqa: PLC0415
 
     from onshore.planner.catalog import load_gpus, load_models  # noqa: PLC0415
 
     gpus, models = list(load_gpus().values()), list(load_models().values())
     if as_json:
-        _print_json({"gpus": [asdict(g) for g in gpus], "models": [asdict(m) for m in models]})
+        gpu_rows, model_rows = [asdict(g) for g in gpus], [asdict(m) for m in models]
+        _print_json({"gpus": gpu_rows, "models": model_rows, "datasets": datasets_json()})
         return
 
     from onshore.planner.report import catalog_tables  # noqa: PLC0415
@@ -124,15 +126,7 @@ def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path
 
 
 def _demand(opts: dict[str, Any]) -> Demand:
-    from onshore.planner import traffic  # noqa: PLC0415
-
-    shape = traffic.Shape(
-        dataset=str(opts["dataset"] or ""),
-        input_dist=str(opts["input_dist"] or ""),
-        output_dist=str(opts["output_dist"] or ""),
-        prefix_cache_hit_rate=float(opts["prefix_hit_rate"]),
-    )
-    return traffic.reshape(_base_demand(opts), shape)
+    return apply_shape(_base_demand(opts), opts)
 
 
 def _base_demand(opts: dict[str, Any]) -> Demand:
@@ -206,26 +200,7 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--output-sigma", type=float, default=0.7, show_default=True, help="Log-normal sigma of outputs."
 )
-@click.option(
-    "--dataset",
-    default=None,
-    help="Lengths from a named profile instead (openorca, cnn-dailymail, llama3.1-405b-mix, mixtral-mix, "
-    "deepseek-r1-reasoning, sharegpt; see docs/planner.md).",
-)
-@click.option(
-    "--input-dist",
-    default=None,
-    help="Prompt lengths as a distribution: lognormal:mean=870,sigma=0.8, lognormal:median=784,p90=1479, "
-    "empirical:p0=..,p50=..,p100=..[,mean=..] or fixed:N (overrides --prompt-mean/--prompt-sigma).",
-)
-@click.option("--output-dist", default=None, help="Output lengths as a distribution (as --input-dist).")
-@click.option(
-    "--prefix-hit-rate",
-    type=float,
-    default=0.0,
-    show_default=True,
-    help="Share of each prompt already in the prefix cache (multi-turn chat, shared system prompts).",
-)
+@shape_options
 @click.option(
     "--from-usage",
     type=click.Path(dir_okay=False),

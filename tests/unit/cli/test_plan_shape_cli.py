@@ -21,6 +21,15 @@ def _predict(tmp_path: Path, text: str) -> list[dict[str, float]]:
     return rows
 
 
+def test_catalog_lists_the_dataset_profiles_with_sources() -> None:
+    out = CliRunner().invoke(plan, ["catalog", "--json"])
+    assert out.exit_code == 0, out.output
+    profiles = {d["id"]: d for d in json.loads(out.output)["datasets"]}
+    assert profiles["cnn-dailymail"]["output"] == "fixed:128"
+    assert profiles["openorca"]["server_slo_ms"] == [2000.0, 200.0]
+    assert all("http" in d["source"] for d in profiles.values())
+
+
 def test_predict_takes_dataset_and_distribution_columns(tmp_path: Path) -> None:
     rows = _predict(
         tmp_path,
