@@ -16,6 +16,7 @@ import click
 
 from onshore.cli.common import Group, config_option
 from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
+from onshore.cli.plan_shape import apply_shape, datasets_json, shape_options
 
 if TYPE_CHECKING:
     from onshore.planner.demand import Demand
@@ -48,14 +49,15 @@ def plan() -> None:
 @plan.command(name="catalog")
 @click.option("--json", "as_json", is_flag=True, help="Print the GPU and model catalogs as JSON.")
 def catalog(as_json: bool) -> None:
-    """List the GPUs and models the planner knows, with their ids and sources."""
+    """List the GPUs, models and traffic profiles (datasets) the planner knows, with ids and sources."""
     from dataclasses import asdict  # noqa: PLC0415
 
     from onshore.planner.catalog import load_gpus, load_models  # noqa: PLC0415
 
     gpus, models = list(load_gpus().values()), list(load_models().values())
     if as_json:
-        _print_json({"gpus": [asdict(g) for g in gpus], "models": [asdict(m) for m in models]})
+        gpu_rows, model_rows = [asdict(g) for g in gpus], [asdict(m) for m in models]
+        _print_json({"gpus": gpu_rows, "models": model_rows, "datasets": datasets_json()})
         return
 
     from onshore.planner.report import catalog_tables  # noqa: PLC0415
@@ -71,7 +73,8 @@ def catalog(as_json: bool) -> None:
     "scenarios_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="CSV: model,gpu,num_gpus,tensor_parallel,precision,input_len,output_len,scenario,load",
+    help="CSV: model,gpu,num_gpus,tensor_parallel,precision,input_len,output_len,scenario,load "
+    "(optional: dataset, input_dist, output_dist, prefix_cache_hit_rate, chat_turns; see docs/planner.md)",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per row.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Simulation seed.")
@@ -123,6 +126,10 @@ def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path
 
 
 def _demand(opts: dict[str, Any]) -> Demand:
+    return apply_shape(_base_demand(opts), opts)
+
+
+def _base_demand(opts: dict[str, Any]) -> Demand:
     from onshore.planner import demand as dm  # noqa: PLC0415
 
     if opts["from_usage"]:
@@ -193,6 +200,7 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--output-sigma", type=float, default=0.7, show_default=True, help="Log-normal sigma of outputs."
 )
+@shape_options
 @click.option(
     "--from-usage",
     type=click.Path(dir_okay=False),

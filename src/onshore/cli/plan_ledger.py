@@ -34,6 +34,10 @@ _DEMAND_OPTIONS = (
     "output_mean",
     "output_sigma",
     "from_usage",
+    "dataset",
+    "input_dist",
+    "output_dist",
+    "prefix_hit_rate",
 )
 _LEDGER_OPTIONS = ("month", "org", "model_map")
 LEDGER_ONLY = ("from_ledger", *_LEDGER_OPTIONS)

@@ -45,6 +45,7 @@ class Demand:
     peak_rps: float
     prompt: LengthDist
     output: LengthDist
+    prefix_hit_rate: float = 0.0  # share of each prompt already in the prefix cache
 
     @property
     def peak_input_tokens_per_s(self) -> float:
@@ -70,6 +71,7 @@ class Demand:
             self.peak_rps * factor,
             self.prompt,
             self.output,
+            self.prefix_hit_rate,
         )
 
 

@@ -4,22 +4,25 @@ A scenario row names a model, a GPU type, how many GPUs and the tensor-parallel 
 (``num_gpus / tensor_parallel`` replicas behind a round-robin router), a precision, fixed prompt
 and output lengths, and a load: ``offline`` (every request at once), ``rate`` (Poisson,
 ``load`` requests/s for the whole system) or ``concurrency`` (``load`` closed-loop clients).
+Optional shape columns (:mod:`onshore.planner.traffic`) replace the fixed lengths with a dataset
+profile or distributions, and add prefix-cache hits or multi-turn chat.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from onshore.planner import traffic
 from onshore.planner.catalog import gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
-from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks
+from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
-from onshore.planner.sim import EngineConfig, LengthDist, Summary, simulate, summarise
+from onshore.planner.sim import EngineConfig, Summary, simulate, summarise
 from onshore.planner.sim import workload as wl
 
 SCENARIOS = ("offline", "rate", "concurrency")
@@ -61,6 +64,7 @@ class Scenario:
     max_num_seqs: int = 0
     max_batched_tokens: int = 0  # 0: the engine profile's default
     requests: int = 0
+    shape: traffic.Shape = field(default_factory=traffic.Shape)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -82,7 +86,10 @@ def _int(row: dict[str, str], key: str, default: int | None = None) -> int:
 
 def parse_row(row: dict[str, str]) -> Scenario:
     """A validated :class:`Scenario` from a CSV row (raises PlannerError on bad input)."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in row]
+    shape = traffic.parse_shape(row)
+    optional = [c for c, spec in (("input_len", shape.input_dist), ("output_len", shape.output_dist)) if spec]
+    optional += ["input_len", "output_len"] if shape.dataset else []
+    missing = [c for c in REQUIRED_COLUMNS if c not in row and c not in optional]
     if missing:
         raise PlannerError(f"scenario row lacks column(s): {', '.join(missing)}")
     kind = row["scenario"].strip().lower()
@@ -98,15 +105,22 @@ def parse_row(row: dict[str, str]) -> Scenario:
         num_gpus=_int(row, "num_gpus"),
         tensor_parallel=_int(row, "tensor_parallel", 1),
         precision=row["precision"].strip(),
-        input_len=_int(row, "input_len"),
-        output_len=_int(row, "output_len"),
+        # with a dataset or distributions these are ignored, and reported as the means
+        input_len=_int(row, "input_len", 1 if "input_len" in optional else None),
+        output_len=_int(row, "output_len", 1 if "output_len" in optional else None),
         scenario=kind,
         load=load,
         engine=(row.get("engine") or "vllm").strip() or "vllm",
         max_num_seqs=_int(row, "max_num_seqs", 0),
         max_batched_tokens=_int(row, "max_batched_tokens", 0),
         requests=_int(row, "requests", 0),
+        shape=shape,
     )
+    if shape.shaped:
+        prompt, output = shape.lengths(s.input_len, s.output_len)
+        s = replace(s, input_len=round(prompt.mean), output_len=round(output.mean))
+    if shape.chat_turns and kind != "rate":
+        raise PlannerError("chat_turns needs scenario rate (each turn arrives after the previous one)")
     if s.num_gpus < 1 or s.tensor_parallel < 1 or s.num_gpus % s.tensor_parallel:
         raise PlannerError(f"num_gpus {s.num_gpus} must be a positive multiple of tensor_parallel")
     if s.input_len < 1 or s.output_len < 1:
@@ -163,19 +177,23 @@ def predict(
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
     )
     rng = np.random.default_rng(seed)
-    prompt, output = LengthDist(s.input_len), LengthDist(s.output_len)
+    prompt, output = s.shape.lengths(s.input_len, s.output_len)
+    cap = kv_capacity_tokens(spec) // 2  # a tail or a chat history past half the KV cache: clipped
+    if s.shape.shaped:
+        prompt, output = prompt.capped(cap), output.capped(cap)
     if s.scenario == "offline":
         n = s.requests or min(max(1000, 2 * seqs * s.replicas), 20000)
-        work = wl.offline(rng, n, prompt, output)
+        work = s.shape.with_hits(wl.offline(rng, n, prompt, output))
     elif s.scenario == "rate":
         n = s.requests or int(min(max(1000, s.load * 60), 100_000))
-        work = wl.poisson(rng, s.load, n, prompt, output)
+        work = s.shape.open_loop(rng, s.load, n, prompt, output, max_context=cap)
     else:
         c = round(s.load)
         # ten requests per client, all clients starting together, every request counted: the
         # start-up wave then weighs in as it does in a benchmark harness's summary
         n = s.requests or max(10 * c, 40)
         work = wl.closed_loop(rng, c, n, prompt, output, stagger_s=stagger * _e2e_estimate(step, s, c))
+        work = s.shape.with_hits(work)
     return summarise(simulate(step, cfg, work, s.replicas, rng))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -105,7 +105,9 @@ def _probe(
     n: int,
 ) -> dict[str, float]:
     rng = np.random.default_rng(job.seed)
-    work = wl.poisson(rng, rate * replicas, n, prompt, output)
+    work = wl.with_prefix_hits(
+        wl.poisson(rng, rate * replicas, n, prompt, output), job.demand.prefix_hit_rate
+    )
     return summarise(simulate(step, cfg, work, replicas, rng), warmup_fraction=0.2).as_dict()
 
 
@@ -130,8 +132,8 @@ def evaluate(job: SizingJob) -> CandidateResult:
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
     )
     cap = min(job.demand.prompt.high, kv_tokens // 2)
-    prompt = LengthDist(job.demand.prompt.mean, job.demand.prompt.sigma, 1, cap)
-    output = LengthDist(job.demand.output.mean, job.demand.output.sigma, 1, cap)
+    prompt = replace(job.demand.prompt, low=1, high=cap)  # replace keeps empirical knots
+    output = replace(job.demand.output, low=1, high=cap)
     ctx = prompt.mean + output.mean / 2
     if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
         return CandidateResult(c, False, "TPOT SLO missed even at batch 1")

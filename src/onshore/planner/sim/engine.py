@@ -61,6 +61,9 @@ class _Queues:
         self.prompt[rows, cols] = wl.prompt[order]
         self.out = np.ones((replicas, width), dtype=np.int64)
         self.out[rows, cols] = wl.output[order]
+        self.cached = np.zeros((replicas, width), dtype=np.int64)  # prefix-cache hits (tokens)
+        if wl.cached is not None:
+            self.cached[rows, cols] = wl.cached[order]
         self.first = np.full((replicas, width), np.nan)
         self.done = np.full((replicas, width), np.nan)
         if wl.arrival is not None:
@@ -180,8 +183,10 @@ class _Engine:
             s = np.argmin(self.occ[r], axis=1)
             self.occ[r, s] = True
             self.qpos[r, s] = h
-            self.pre[r, s] = prompt
-            self.ctx[r, s] = 0
+            # a cached prefix is context already in KV: only the rest is prefilled
+            hit = q.cached[r, h]
+            self.pre[r, s] = prompt - hit
+            self.ctx[r, s] = hit
             self.gen[r, s] = 0
             self.olen[r, s] = q.out[r, h]
             self.blk[r, s] = need

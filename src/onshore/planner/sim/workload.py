@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from onshore.planner.errors import PlannerError
+from onshore.planner.sim.lengths import LengthDist
+
+__all__ = ["LengthDist", "Workload", "closed_loop", "offline", "poisson", "with_prefix_hits"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class LengthDist:
-    """Token-length distribution: fixed (``sigma == 0``) or log-normal with mean ``mean``.
-
-    Log-normal matches the long right tail of chat prompts and answers (Azure/Splitwise traces).
-    """
-
-    mean: float
-    sigma: float = 0.0
-    low: int = 1
-    high: int = 131072
-
-    def sample(self, rng: np.random.Generator, n: int) -> IntArray:
-        if self.mean < 1:
-            raise PlannerError(f"token length mean must be >= 1, got {self.mean}")
-        if self.sigma <= 0:
-            values = np.full(n, self.mean)
-        else:
-            mu = np.log(self.mean) - self.sigma**2 / 2.0
-            values = rng.lognormal(mu, self.sigma, n)
-        out: IntArray = np.clip(np.rint(values), self.low, self.high).astype(np.int64)
-        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,16 +25,47 @@ class Workload:
     arrival: FloatArray | None = None
     concurrency: int = 0
     client_start: FloatArray | None = None  # closed loop: when each client sends its first request
+    # prompt tokens already in the prefix cache when the request arrives (None: none): only the rest
+    # is prefilled, but the whole prompt holds KV blocks
+    cached: IntArray | None = None
 
     def __post_init__(self) -> None:
         if self.arrival is None and self.concurrency < 1:
             raise PlannerError("a closed-loop workload needs concurrency >= 1")
         if len(self.prompt) != len(self.output) or len(self.prompt) == 0:
             raise PlannerError("workload needs the same, non-zero number of prompts and outputs")
+        if self.cached is not None and (
+            len(self.cached) != len(self.prompt)
+            or (self.cached < 0).any()
+            or (self.cached >= self.prompt).any()
+        ):
+            raise PlannerError("cached prefixes must be >= 0 and shorter than their prompts")
 
     @property
     def n(self) -> int:
         return len(self.prompt)
+
+    @property
+    def prefix_hit_rate(self) -> float:
+        """Share of all prompt tokens served from the prefix cache."""
+        return 0.0 if self.cached is None else float(self.cached.sum() / self.prompt.sum())
+
+
+def with_prefix_hits(work: Workload, hit_rate: float, block_tokens: int = 16) -> Workload:
+    """``work`` with ``hit_rate`` of each prompt already cached, rounded down to whole KV blocks.
+
+    vLLM's automatic prefix caching reuses full blocks only (16 tokens by default, the simulator's
+    ``BLOCK_TOKENS``) and always recomputes at least the prompt's last token (it needs its
+    logits), hence the rounding and the cap. A rate of 0 returns ``work`` itself, so results
+    without prefix caching are unchanged to the bit.
+    """
+    if not 0.0 <= hit_rate <= 1.0:
+        raise PlannerError(f"prefix cache hit rate must be between 0 and 1, got {hit_rate}")
+    if hit_rate == 0.0:
+        return work
+    blocks = np.floor(hit_rate * work.prompt / block_tokens).astype(np.int64)
+    cached = np.minimum(blocks * block_tokens, work.prompt - 1)
+    return replace(work, cached=cached)
 
 
 def poisson(
