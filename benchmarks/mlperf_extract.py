@@ -1,4 +1,4 @@
-"""Rebuild the MLPerf Inference rows of ``published.csv`` from local copies of the results repositories.
+r"""Rebuild the MLPerf Inference rows of ``published.csv`` from local copies of the results repositories.
 
     .venv/bin/python benchmarks/mlperf_extract.py SNAPSHOT [SNAPSHOT ...] [--write] [--csv OUT]
 
