@@ -176,3 +176,11 @@ def test_the_extractor_labels_each_round(tmp_path: Path, rnd: str, split: str) -
     )
     assert all(r["gpu"] == "mi325x" and r["tensor_parallel"] == "1" and r["engine"] == "vllm" for r in rows)
     assert ("held out" in rows[0]["notes"]) == (split == HOLDOUT_SPLIT)
+
+
+def test_the_rocm_vllm_table_is_in_the_published_data() -> None:
+    with (ROOT / "benchmarks" / "data" / "rocm_vllm_perf.csv").open(newline="", encoding="utf-8") as fh:
+        table = list(csv.DictReader(fh))
+    published = {(r["source_id"], r["metric"]): r for r in _published()}
+    assert table and all(published[(r["source_id"], r["metric"])] == r for r in table)
+    assert {r["gpu"] for r in table if r["split"] == FIT_SPLIT} == {"mi300x"}
