@@ -90,6 +90,18 @@ class Snapshot:
             return self._git("ls-tree", "-r", "--name-only", "HEAD").splitlines()
         return sorted(str(p.relative_to(self.path)) for p in self.path.rglob("*") if p.is_file())
 
+    def system(self, rel: str) -> tuple[dict[str, object], str]:
+        """A system description and where it came from: ``systems/<name>.json``, else (partial
+        copies) the transcription in ``SYSTEMS.json``, else the little the name itself says."""
+        text = self.read(rel)
+        if text is not None:
+            return json.loads(text), rel
+        sidecar = self.read("SYSTEMS.json")
+        entry = json.loads(sidecar).get(rel) if sidecar is not None else None
+        if isinstance(entry, dict):
+            return entry, f"SYSTEMS.json of the copy ({entry.get('_source', 'transcribed')})"
+        return system_from_name(rel.rsplit("/", 1)[-1].removesuffix(".json")), "the system name"
+
     def read(self, rel: str) -> str | None:
         if self.is_git:
             git = ["git", f"--git-dir={self.path}", "show", f"HEAD:{rel}"]
@@ -216,8 +228,7 @@ def rows_for(snap: Snapshot) -> list[dict[str, str]]:
         run = parse_summary(text) if text is not None else None
         if run is None:
             continue
-        sys_text = snap.read(f"closed/{submitter}/systems/{system_name}.json")
-        system = json.loads(sys_text) if sys_text is not None else system_from_name(system_name)
+        system, system_source = snap.system(f"closed/{submitter}/systems/{system_name}.json")
         gpu = gpu_id(str(system.get("accelerator_model_name", "")))
         if gpu is None:
             continue  # not a catalogued GPU (L40S, GH200, H100 PCIe/NVL, B300, MI355X, CPUs)
@@ -234,8 +245,7 @@ def rows_for(snap: Snapshot) -> list[dict[str, str]]:
                 if held_out
                 else f"MLPerf {snap.round} (fit round)",
                 f"{submitter} {scenario}",
-                f"system closed/{submitter}/systems/{system_name}.json"
-                f" ({system.get('accelerator_model_name', '')} x{gpus})",
+                f"system {system_source} ({system.get('accelerator_model_name', '')} x{gpus})",
                 lay.source,
                 f"input_len = dataset mean ({info.dataset})",
                 "output_len = tokens/s / samples/s of this run",
