@@ -7,6 +7,9 @@ Inputs (both public, cited per row in the output):
     pipeline-parallel-1, attention-DP-1 rows of catalog models are kept: the planner does not model
     expert/data-parallel attention layouts.
   * ``/work/shared/data/published_inference.csv`` (MLPerf, TRT-LLM perf tables, vLLM blog rows).
+  * ``benchmarks/data/rocm_vllm_perf.csv``: AMD's ROCm vLLM throughput table (MI300X), transcribed.
+  * MLPerf Inference result logs: ``benchmarks/mlperf_extract.py`` writes those rows (``MLPERF:``
+    source ids); this script keeps them as they are.
 
 Rows are split into ``calibration`` and ``holdout`` by a stable hash of their configuration
 (model, GPU, engine, TP, precision, ISL, OSL), so a held-out configuration is never seen, at any
@@ -48,7 +51,12 @@ FIELDS = [
     "unit",
     "split",
     "notes",
+    # optional: the p99 latency limits of an ``slo`` row (MLPerf Server/Interactive), empty elsewhere
+    "ttft_p99_ms",
+    "tpot_p99_ms",
 ]
+VENDOR = Path(__file__).resolve().parent / "data" / "rocm_vllm_perf.csv"
+MLPERF_PREFIX = "MLPERF:"  # rows owned by benchmarks/mlperf_extract.py, kept as they are
 MODELS = {
     "meta-llama/Llama-3.1-70B": "llama-3.1-70b",
     "meta-llama/Llama-3.1-8B-Instruct": "llama-3.1-8b",
@@ -157,11 +165,26 @@ def shared_rows(path: Path) -> list[dict[str, str]]:
     return out
 
 
+def vendor_rows() -> list[dict[str, str]]:
+    """Hand-transcribed vendor tables, already in this file's format (``benchmarks/data/*.csv``):
+    AMD's ROCm vLLM throughput table for MI300X, one row per cited configuration."""
+    with VENDOR.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def mlperf_rows() -> list[dict[str, str]]:
+    """The MLPerf rows already in the output: rebuilt only by ``benchmarks/mlperf_extract.py``."""
+    if not OUT.exists():
+        return []
+    with OUT.open(newline="", encoding="utf-8") as fh:
+        return [r for r in csv.DictReader(fh) if r["source_id"].startswith(MLPERF_PREFIX)]
+
+
 def main() -> None:
-    rows = aic_rows(Path(sys.argv[1])) + shared_rows(Path(sys.argv[2]))
+    rows = aic_rows(Path(sys.argv[1])) + shared_rows(Path(sys.argv[2])) + vendor_rows() + mlperf_rows()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", newline="") as fh:
-        w = csv.DictWriter(fh, FIELDS)
+        w = csv.DictWriter(fh, FIELDS, restval="")
         w.writeheader()
         w.writerows(rows)
     splits: dict[str, int] = {}

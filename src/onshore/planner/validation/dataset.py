@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from onshore.planner.predict import Scenario, parse_row
+from onshore.planner.errors import PlannerError
+from onshore.planner.predict import SCENARIOS, Scenario, parse_row
+
+# The split a calibration fit reads, and the one it must never read.
+FIT_SPLIT = "calibration"
+HOLDOUT_SPLIT = "holdout"
+# MLPerf Inference rounds kept out of every fit (issue 14): their results check the planner.
+HELD_OUT_SOURCES = ("inference_results_v4.1", "inference_results_v5.1")
+# Optional columns (the p99 limits of an ``slo`` row); rows written before they existed lack them.
+OPTIONAL_COLUMNS = ("ttft_p99_ms", "tpot_p99_ms")
 
 # published metric name -> (summary field, metric family used in the error table)
 METRICS: dict[str, tuple[str, str]] = {
@@ -47,10 +56,18 @@ def _text(path: Path | None) -> str:
 
 
 def load_points(path: Path | None = None, split: str | None = None) -> list[Point]:
-    """Points with at least one comparable metric; ``split`` filters calibration / holdout."""
+    """Points with at least one comparable metric; ``split`` filters calibration / holdout.
+
+    Rows of a scenario kind ``predict`` does not run (``slo``, until it does) are skipped, so the
+    data can carry them ahead of the code.
+    """
     grouped: dict[str, Point] = {}
-    for row in csv.DictReader(io.StringIO(_text(path))):
+    for raw in csv.DictReader(io.StringIO(_text(path))):
+        # a row shorter than the header (an optional column absent) reads as empty, not None
+        row = {k: v or "" for k, v in raw.items() if k is not None}
         if row["split"] == "excluded" or row["metric"] not in METRICS:
+            continue
+        if row["scenario"].strip().lower() not in SCENARIOS:
             continue
         if split is not None and row["split"] != split:
             continue
@@ -74,3 +91,21 @@ def load_points(path: Path | None = None, split: str | None = None) -> list[Poin
             grouped[key] = point
         point.measured[row["metric"]] = float(row["value"])
     return list(grouped.values())
+
+
+def is_held_out_source(source: str) -> bool:
+    """Whether a row's source is a held-out MLPerf round (v4.1, v5.1)."""
+    return any(name in source for name in HELD_OUT_SOURCES)
+
+
+def fit_points(path: Path | None = None) -> list[Point]:
+    """The only points a calibration fit may read: the fit split, and never a held-out MLPerf round.
+
+    The split already keeps MLPerf v4.1/v5.1 out (``benchmarks/mlperf_extract.py`` labels them
+    ``holdout``); the source check makes a mislabelled row fail loudly instead of leaking.
+    """
+    points = load_points(path, split=FIT_SPLIT)
+    leaked = [p.key for p in points if is_held_out_source(p.source)]
+    if leaked:
+        raise PlannerError(f"held-out MLPerf results labelled {FIT_SPLIT!r}: {', '.join(leaked[:3])}")
+    return points
