@@ -38,6 +38,24 @@ def owned_dirs() -> Iterator[tuple[Path, Path]]:
             pytest.fail("CI=true: the runtime-user test needs root and setpriv (util-linux)")
         pytest.skip("needs root and setpriv to run the gateway as the image's user")
     uid, gid = _image_user()
+    # The checkout and its .venv must be readable by that user (they are under /work; a checkout
+    # inside /root would not be): a property of where the tests run, not of the image, so a skip.
+    probe = subprocess.run(
+        [
+            "setpriv",
+            f"--reuid={uid}",
+            f"--regid={gid}",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            "import onshore",
+        ],
+        env={"PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"UID {uid} cannot read this checkout or its environment: {probe.stderr[-300:]!r}")
     base = Path(tempfile.mkdtemp(prefix="onshore-image-user-"))
     base.chmod(0o755)
     data, tmp = base / "data", base / "tmp"
