@@ -98,6 +98,11 @@ print("==> ready:", "llama.cpp chat available" if importlib.util.find_spec("llam
       "embeddings only (install the 'llama' extra for chat from GGUF files)")
 EOF
 
+# checkov for tests/deploy, in .venv-checkov: its pins conflict with constraints.txt (see the script).
+if [[ ",$EXTRAS," == *",dev,"* ]]; then
+    PYTHON="${PYTHON:-$PY}" "$ROOT/scripts/install-checkov.sh"
+fi
+
 # The official OpenAI Node SDK, pinned by tests/node/package-lock.json, for the end-to-end test of
 # its retries against Onshore's limits (tests/e2e/test_admission_node_sdk.py). Optional: without npm
 # that test skips (and fails under CI=true). `npm ci` wipes and refills node_modules every time, so it
