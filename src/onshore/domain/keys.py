@@ -13,17 +13,42 @@ _SHOWN_PREFIX = len(KEY_PREFIX) + 6
 
 
 class KeyDigester:
-    """HMAC-SHA256 with a server secret: a leaked table cannot be brute-forced offline."""
+    """HMAC-SHA256 with a server secret: a leaked table cannot be brute-forced offline.
 
-    __slots__ = ("_secret",)
+    ``previous`` are secrets that were current before (``security.previous_secrets_env``): a key
+    whose digest was made with one of them is still recognised (``older_digests``, tried only when
+    the current digest is unknown) and re-hashed with the current secret on use.
 
-    def __init__(self, secret: bytes):
-        if len(secret) < 16:
-            raise ValueError("the key-digest secret must be at least 16 bytes")
+    ``secret_id`` names the secret's generation in the key table (``api_keys.secret_id``), so
+    ``onshore keys rehash-status`` can count the keys still hashed with an old one. It is the first
+    48 bits of an HMAC of a fixed label under the secret: it lets no one test a guessed secret that
+    a partner could not already test with their own key and its stored digest.
+    """
+
+    __slots__ = ("_previous", "_secret", "secret_id")
+
+    def __init__(self, secret: bytes, previous: tuple[bytes, ...] = ()):
+        for value in (secret, *previous):
+            if len(value) < 16:
+                raise ValueError("the key-digest secret must be at least 16 bytes")
         self._secret = secret
+        self.secret_id = secret_fingerprint(secret)
+        self._previous = tuple(KeyDigester(old) for old in previous if old != secret)
 
     def digest(self, key: str) -> str:
         return hmac.new(self._secret, key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+    @property
+    def previous_ids(self) -> tuple[str, ...]:
+        return tuple(old.secret_id for old in self._previous)
+
+    def older_digests(self, key: str) -> list[tuple[str, str]]:
+        """(digest, secret id) of ``key`` under each previous secret, newest first."""
+        return [(old.digest(key), old.secret_id) for old in self._previous]
+
+
+def secret_fingerprint(secret: bytes) -> str:
+    return hmac.new(secret, b"onshore key-digest secret generation", hashlib.sha256).hexdigest()[:12]
 
 
 def new_key_secret() -> str:
