@@ -121,7 +121,9 @@ async def test_auth_accepts_live_tokens_and_refuses_revoked_and_expired_ones(sto
     clock = [0.0]
     auth = OperatorAuth(store, BREAK_GLASS_TOKEN, monotonic=lambda: clock[0])
     live = ops.create_operator(store, "fay", "auditor", actor="cli:root")
-    short = ops.issue_token(store, "fay", expires_in="1s", actor="cli:root", now=datetime(2026, 1, 1, tzinfo=UTC))
+    short = ops.issue_token(
+        store, "fay", expires_in="1s", actor="cli:root", now=datetime(2026, 1, 1, tzinfo=UTC)
+    )
     caller = await auth.authenticate(live.secret)
     assert caller.name == "fay" and caller.actor == "operator:fay" and not caller.may("keys:write")
     assert await auth.by_token_id(live.token.id) == caller
