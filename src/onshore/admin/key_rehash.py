@@ -18,12 +18,14 @@ def rehash_status(tenancy: TenancyStore, digester: KeyDigester) -> dict[str, Any
     counts = tenancy.key_generations()
     previous_ids = digester.previous_ids
     previous = {sid: counts.get(sid, 0) for sid in previous_ids}
-    known = {digester.secret_id, None, *previous_ids}
+    known = {digester.secret_id, None, *previous_ids, *digester.upcoming_ids}
     other = sum(n for sid, n in counts.items() if sid not in known)
+    upcoming = sum(counts.get(sid, 0) for sid in digester.upcoming_ids)
     unrecorded = counts.get(None, 0)
     return {
         "current": digester.secret_id,
         "current_keys": counts.get(digester.secret_id, 0),
+        "upcoming_keys": upcoming,  # hashed with the next secret (a rotation's second step, rolling)
         "previous": previous,
         "other": other,
         "unrecorded": unrecorded,

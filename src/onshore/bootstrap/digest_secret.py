@@ -1,6 +1,7 @@
-"""The key-digest secret: the current one, and the previous ones still accepted during a rotation.
+"""The key-digest secret: the current one, the previous ones still accepted during a rotation, and
+the next one (accepted before it becomes current).
 
-docs/operators.md has the procedure: add the new secret to every replica as a *previous* one first,
+docs/operators.md has the procedure: give every replica the new secret as the *next* one first,
 then make it current with the old one as previous; keys are re-hashed on use, and
 ``onshore keys rehash-status`` says when the old secret can go.
 """
@@ -42,8 +43,15 @@ def load_secret(settings: Settings, environ: Mapping[str, str] | None = None) ->
 
 def previous_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
     """The secrets of ``security.previous_secrets_env`` (comma-separated), newest first."""
-    env = os.environ if environ is None else environ
-    name = settings.security.previous_secrets_env
+    return _listed(settings.security.previous_secrets_env, os.environ if environ is None else environ)
+
+
+def next_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> tuple[bytes, ...]:
+    """The secret of ``security.next_secret_env`` (none, or one)."""
+    return _listed(settings.security.next_secret_env, os.environ if environ is None else environ)[:1]
+
+
+def _listed(name: str, env: Mapping[str, str]) -> tuple[bytes, ...]:
     values = tuple(v.strip() for v in env.get(name, "").split(",") if v.strip())
     for value in values:
         if len(value) < 16:
@@ -52,4 +60,5 @@ def previous_secrets(settings: Settings, environ: Mapping[str, str] | None = Non
 
 
 def build_digester(settings: Settings, environ: Mapping[str, str] | None = None) -> KeyDigester:
-    return KeyDigester(load_secret(settings, environ), previous_secrets(settings, environ))
+    current = load_secret(settings, environ)
+    return KeyDigester(current, previous_secrets(settings, environ), next_secrets(settings, environ))

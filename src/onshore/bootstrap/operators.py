@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 
 from onshore.admin.operator_auth import OperatorAuth
-from onshore.bootstrap.digest_secret import load_secret, previous_secrets
+from onshore.bootstrap.digest_secret import load_secret, next_secrets, previous_secrets
 from onshore.config.checks import admin_token_problem
 from onshore.config.settings import Settings
 from onshore.ports import OperatorStore
@@ -40,11 +40,11 @@ def console_session_keys(settings: Settings, env: Mapping[str, str], token: str 
     """The keys console cookies are signed with, the first signing and every one verifying.
 
     Derived from the key-digest secrets (every replica shares them) and the break-glass token, so
-    rotating either ends every session; the previous secrets keep a session valid on replicas
-    that are a step behind in a rotation. Derived one-way: no cookie reveals a secret.
+    rotating either ends every session; the next and previous secrets keep a session valid on
+    replicas a step apart in a rotation. Derived one-way: no cookie reveals a secret.
     """
     extra = (token or "").encode()
-    secrets_ = (load_secret(settings, env), *previous_secrets(settings, env))
+    secrets_ = (load_secret(settings, env), *next_secrets(settings, env), *previous_secrets(settings, env))
     return tuple(
         hmac.new(secret, _SESSION_LABEL + b"\0" + extra, hashlib.sha256).digest() for secret in secrets_
     )

@@ -37,6 +37,7 @@ NOT_SETTINGS = frozenset(
         "ONSHORE_ADMIN_TOKEN",
         "ONSHORE_SECRET",
         "ONSHORE_PREVIOUS_SECRETS",
+        "ONSHORE_NEXT_SECRET",
         "ONSHORE_AUDIT_SIGNING_KEY",
         "ONSHORE_OPERATOR_TOKEN",  # the CLI's server queries (cli/server_view.py)
     }
@@ -135,7 +136,7 @@ def _env_overrides(
 
 def _secret_names(settings: Settings) -> set[str]:
     names = {settings.admin.token_env, settings.security.secret_env, settings.audit.signing_key_env}
-    names.add(settings.security.previous_secrets_env)
+    names.update((settings.security.previous_secrets_env, settings.security.next_secret_env))
     names.update(
         b.api_key_env for b in settings.backends if isinstance(b, RemoteBackendSettings) and b.api_key_env
     )

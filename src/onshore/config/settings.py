@@ -94,6 +94,8 @@ class SecuritySettings(_Strict):
     # Secrets that were current before, comma-separated, still accepted while keys are re-hashed
     # on use (docs/operators.md, "Rotating the key-digest secret").
     previous_secrets_env: str = "ONSHORE_PREVIOUS_SECRETS"
+    # The secret about to become current (a rotation's first step): accepted, never re-hashed to.
+    next_secret_env: str = "ONSHORE_NEXT_SECRET"  # noqa: S105 - the name of a variable, not its value
 
 
 class LedgerSettings(_Strict):

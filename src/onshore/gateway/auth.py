@@ -261,8 +261,8 @@ class Authenticator:
         Once per key: a replica that lost the race (another one re-hashed it first) waits for the
         key sync instead of asking again on every request.
         """
-        if self._rewriter is None:
-            return
+        if self._rewriter is None or old_id in self._digester.upcoming_ids:
+            return  # a key hashed with the secret about to become current stays as it is
         moment = self._clock.monotonic()
         if self._rewriting.get(key.id, 0.0) > moment:
             return

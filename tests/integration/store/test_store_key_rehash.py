@@ -64,6 +64,18 @@ async def test_a_key_made_under_the_old_secret_is_rehashed_on_use(engine: Engine
     assert (await only_b.authenticate(f"Bearer {new.secret}")).key_id == new.key.id
 
 
+async def test_a_replica_a_step_behind_accepts_a_rehashed_key_and_leaves_it(engine: Engine) -> None:
+    store = SqlTenancyStore(engine)
+    create_org(store, "acme")
+    new = create_key(store, KeyDigester(B), "acme")  # by a replica already on step 2 (B current)
+    step_one = await _authenticator(store, KeyDigester(A, upcoming=(B,)))
+    assert (await step_one.authenticate(f"Bearer {new.secret}")).key_id == new.key.id
+    await _settle()
+    stored = store.get_key(new.key.id)
+    assert stored is not None and stored.digest == new.key.digest  # not re-hashed back to A
+    assert rehash_status(store, KeyDigester(A, upcoming=(B,)))["upcoming_keys"] == 1
+
+
 async def test_without_the_previous_secret_an_old_key_is_refused(engine: Engine) -> None:
     store = SqlTenancyStore(engine)
     create_org(store, "acme")

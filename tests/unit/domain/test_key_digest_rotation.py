@@ -34,3 +34,10 @@ def test_the_generation_names_the_secret_without_revealing_it() -> None:
 def test_a_short_previous_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         KeyDigester(A, previous=(b"short",))
+
+
+def test_the_next_secret_is_recognised_and_named_as_upcoming() -> None:
+    key = new_key_secret()
+    step_one = KeyDigester(A, upcoming=(B,))
+    assert step_one.older_digests(key) == [(KeyDigester(B).digest(key), secret_fingerprint(B))]
+    assert step_one.upcoming_ids == {secret_fingerprint(B)} and step_one.previous_ids == ()
