@@ -24,7 +24,11 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "required": required or list(properties), "properties": properties}
+    return {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "properties": properties,
+    }
 
 
 def operator_schemas() -> dict[str, Any]:
@@ -46,7 +50,11 @@ def operator_schemas() -> dict[str, Any]:
         "revoked_at": _STAMP,
         "tokens": {"type": "array", "items": _ref("OperatorToken")},
     }
-    expires = {"type": "string", "description": "the token's lifetime, e.g. 90d; default: none"}
+    expires = {
+        "type": ["string", "null"],
+        "pattern": "^\\s*\\d{1,12}\\s*[smhdw]\\s*$",
+        "description": "the token's lifetime, e.g. 90d (at most 3650d); null or absent: none",
+    }
     return {
         "OperatorToken": _obj(token),
         "Operator": _obj(operator),
@@ -68,7 +76,14 @@ def operator_schemas() -> dict[str, Any]:
         ),
         "OperatorTokenCreate": _obj({"expires_in": expires}, []),
         "OperatorRevoke": _obj(
-            {"token": {"type": "string", "description": "revoke only this token; default: the operator"}}, []
+            {
+                "token": {
+                    "type": ["string", "null"],
+                    "minLength": 1,
+                    "description": "revoke only this token (opt_...); null or absent: the operator",
+                }
+            },
+            [],
         ),
     }
 
@@ -76,6 +91,32 @@ def operator_schemas() -> dict[str, Any]:
 def operator_paths(op: Op, path_param: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
     admin: dict[str, Any] = {"tag": "admin", "security": "adminToken"}
     name = path_param("name")
+    issue = op(
+        "Issue one more token (operators:write)",
+        "OperatorTokenCreate",
+        "OperatorTokenIssued",
+        400,
+        401,
+        403,
+        404,
+        409,
+        status=201,
+        params=(name,),
+        **admin,
+    )
+    revoke = op(
+        "Revoke an operator and their tokens, or one token (operators:write)",
+        "OperatorRevoke",
+        "Operator",
+        400,
+        401,
+        403,
+        404,
+        params=(name,),
+        **admin,
+    )
+    for optional in (issue, revoke):  # no body: a token without expiry; the whole operator
+        optional["requestBody"]["required"] = False
     return {
         "/admin/v1/operators": {
             "get": op("Operators and their tokens (operators:read)", None, "OperatorList", 401, 403, **admin),
@@ -91,32 +132,6 @@ def operator_paths(op: Op, path_param: Callable[[str], dict[str, Any]]) -> dict[
                 **admin,
             ),
         },
-        "/admin/v1/operators/{name}/tokens": {
-            "post": op(
-                "Issue one more token (operators:write)",
-                "OperatorTokenCreate",
-                "OperatorTokenIssued",
-                400,
-                401,
-                403,
-                404,
-                409,
-                status=201,
-                params=(name,),
-                **admin,
-            )
-        },
-        "/admin/v1/operators/{name}/revoke": {
-            "post": op(
-                "Revoke an operator and their tokens, or one token (operators:write)",
-                "OperatorRevoke",
-                "Operator",
-                400,
-                401,
-                403,
-                404,
-                params=(name,),
-                **admin,
-            )
-        },
+        "/admin/v1/operators/{name}/tokens": {"post": issue},
+        "/admin/v1/operators/{name}/revoke": {"post": revoke},
     }
