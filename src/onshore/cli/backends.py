@@ -34,11 +34,10 @@ def list_(config: str | None, as_json: bool) -> None:
     import asyncio  # noqa: PLC0415
     import os  # noqa: PLC0415
 
+    from onshore.cli.server_view import server_token  # noqa: PLC0415
     from onshore.config.checks import backend_problem  # noqa: PLC0415
 
     settings = load(config)
-    from onshore.cli.server_view import server_token  # noqa: PLC0415
-
     rows, live = asyncio.run(_probe_and_ask(settings, server_token(settings.admin.token_env)))
     # Reachable is not enough: an engine that answers health checks still refuses every request
     # when the key it needs is missing from this environment.

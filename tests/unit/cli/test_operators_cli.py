@@ -86,3 +86,16 @@ def test_rehash_status_follows_a_rotation(config: Path) -> None:
     assert code == 0 and list(status["previous"].values()) == [1] and not status["done"]
     code, out, _ = run(config, "keys", "rehash-status", env=rotated)
     assert "still to re-hash" in out and "keep the previous secrets" in out
+
+
+def test_server_queries_prefer_the_operator_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshore.cli.server_view import server_token
+
+    monkeypatch.delenv("ONSHORE_OPERATOR_TOKEN", raising=False)
+    monkeypatch.setenv("MY_ADMIN_TOKEN", "break-glass")
+    assert server_token("MY_ADMIN_TOKEN") == "break-glass"
+    monkeypatch.setenv("ONSHORE_OPERATOR_TOKEN", "onshore-op-mine")
+    assert server_token("MY_ADMIN_TOKEN") == "onshore-op-mine"
+    monkeypatch.delenv("MY_ADMIN_TOKEN")
+    monkeypatch.delenv("ONSHORE_OPERATOR_TOKEN")
+    assert server_token("MY_ADMIN_TOKEN") is None
