@@ -4,6 +4,11 @@ The snapshot is loaded at start and kept in sync off the request path (``KeySync
 with a known key never waits for the database; an unknown key costs at most one guarded lookup (so a
 key created a moment ago works at once). A key changed on this replica is applied at once; other replicas see
 it within ``auth.sync_interval_s`` by polling, or at once through the Redis revocation bus.
+
+During a rotation of the key-digest secret (docs/operators.md) a key unknown under the current
+secret is tried under the next and previous ones (in the snapshot, then in the database); one found
+under a previous secret is re-hashed with the current one, once, off the request path. A key known
+under the current secret costs exactly what it did before.
 """
 
 from __future__ import annotations
