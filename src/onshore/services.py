@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from onshore.admin.operator_auth import OperatorAuth
 from onshore.config.settings import Settings
 from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
@@ -29,6 +30,7 @@ from onshore.ports import (
     HealthCheck,
     InvoiceStore,
     LimitsStore,
+    OperatorStore,
     PolicyStore,
     ResponseStore,
     RevocationBus,
@@ -54,6 +56,7 @@ class Store:
     policies: PolicyStore
     invoices: InvoiceStore  # issued invoices (admin/billing.py)
     close: Callable[[], None]
+    operators: OperatorStore | None = None  # operators and their tokens (docs/operators.md)
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Services:
     queue: FairQueue | None = None  # the fair queue of the models at capacity
     batches: BatchService | None = None  # files and batches (docs/batches.md)
     responses: ResponseStore | None = None  # stored Responses API answers
+    operators: OperatorAuth | None = None  # who calls the admin API and the console (docs/operators.md)
 
     async def start(self) -> None:
         await self.lifecycle.start()

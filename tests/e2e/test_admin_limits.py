@@ -189,14 +189,14 @@ def test_a_list_with_one_bad_price_stores_none(admin: Admin) -> None:
     assert admin.get("/prices").json() == before
 
 
-def test_changes_are_audited_as_the_admin_api(admin: Admin) -> None:
+def test_changes_are_audited_under_the_operators_name(admin: Admin) -> None:
     admin.put("/orgs/acme/limits", {"max_concurrent": 7})
     admin.put("/prices", {"model": "audited-model", "input_krw": 1, "output_krw": 1})
 
     entries = admin.get("/audit?limit=50").json()["data"]
     actions = {(e["action"], e["actor"]) for e in entries}
 
-    assert ("limits.set", "admin-api") in actions and ("prices.set", "admin-api") in actions
+    assert ("limits.set", "operator:admin") in actions and ("prices.set", "operator:admin") in actions
     limit_entry = next(e for e in entries if e["action"] == "limits.set")
     assert limit_entry["detail"]["changes"]["max_concurrent"]["to"] == 7
 

@@ -128,7 +128,7 @@ def test_put_then_get_returns_the_policy(gw: Gateway, admin: Admin) -> None:
     assert actions.count("policy.set") == 2 and actions.count("policy.clear") == 1
     assert "org.create" in actions and "key.create" in actions
     org_entry = next(e for e in trail if e["action"] == "policy.set" and e["target_type"] == "organisation")
-    assert org_entry["actor"] == "admin-api"
+    assert org_entry["actor"] == "operator:admin"
     assert org_entry["detail"]["before"]["pii"] is None and org_entry["detail"]["after"]["pii"] == "redact"
 
 

@@ -218,9 +218,12 @@ def _contract(secrets: tuple[str, ...], only: int | None) -> CheckFunction:
 # accepted" is not checked (everything else is): a personal-data type needs a mode stored on the
 # subject or above it; a key's jurisdictions must lie within its organisation's as stored; a won
 # amount has at most six decimal places, which a number or its text can exceed; a month is invoiced
-# only once it is over.
+# only once it is over; a duration is above zero and at most 3650 days; the operator name "admin" is
+# the break-glass operator's, and a name is taken once.
 _NOT_EXPRESSIBLE = frozenset(
     {
+        "POST /admin/v1/operators",
+        "POST /admin/v1/operators/{name}/tokens",
         "PUT /admin/v1/orgs/{name}/policy",
         "PUT /admin/v1/keys/{key_id}/policy",
         "POST /admin/v1/keys",

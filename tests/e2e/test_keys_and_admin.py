@@ -137,9 +137,9 @@ def test_every_change_leaves_an_audit_entry_naming_who_made_it(gateway: Gateway)
     listed = httpx.get(gateway.base_url + "/admin/v1/audit", params={"org": "audited"}, headers=admin).json()
     actions = [(e["action"], e["actor"], e["target_id"]) for e in reversed(listed["data"])]
     assert actions[:3] == [
-        ("org.create", "admin-api", org["id"]),
-        ("key.create", "admin-api", key["id"]),
-        ("key.revoke", "admin-api", key["id"]),
+        ("org.create", "operator:admin", org["id"]),
+        ("key.create", "operator:admin", key["id"]),
+        ("key.revoke", "operator:admin", key["id"]),
     ]
     assert [a[0] for a in actions[3:]] == ["key.create", "key.revoke"]
     assert all(a[1].startswith("cli") for a in actions[3:])

@@ -4,7 +4,7 @@ Shared by the CLI (``onshore invoices``), the admin API (``/admin/v1/invoices``)
 Each function takes the store's ports (``services.Store`` has them all) and the settings (the VAT
 rate, the issuer and the config file's prices)::
 
-    invoice = create_invoice(services.store, "acme", "2026-11", actor="admin-api",
+    invoice = create_invoice(services.store, "acme", "2026-11", actor="operator:alice",
                              settings=services.settings)
     html = render_html(invoice, lang="ko")          # onshore.admin.invoice_render
 

@@ -209,6 +209,7 @@ def create_key(
         org_id=org.id,
         name=(name or "default")[:100],
         digest=digester.digest(secret),
+        secret_id=digester.secret_id,
         prefix=shown_prefix(secret),
         created_at=moment,
         expires_at=expires_at,

@@ -19,7 +19,6 @@ from onshore.errors import InvalidRequest
 if TYPE_CHECKING:
     from onshore.api.admin_routes import AdminRequest
 
-ADMIN_ACTOR = "admin-api"  # as in admin_routes: the audit trail's name for this API
 _T = TypeVar("_T")
 _BODY_FIELDS = frozenset({"org", "month", "corrects", "preview"})
 
@@ -65,7 +64,7 @@ async def create_invoice(req: AdminRequest) -> tuple[int, Any]:
         return 200, invoice_json(invoice)
     invoice = await _run(
         lambda: billing.create_invoice(
-            services.store, org, month, actor=ADMIN_ACTOR, settings=services.settings, corrects=corrects
+            services.store, org, month, actor=req.actor, settings=services.settings, corrects=corrects
         )
     )
     return 201, invoice_json(invoice)

@@ -22,7 +22,6 @@ from onshore.errors import InvalidRequest
 if TYPE_CHECKING:
     from onshore.api.admin_routes import AdminRequest
 
-ADMIN_ACTOR = "admin-api"  # as in admin_routes: the audit trail's name for this API
 MAX_PRICES_PER_PUT = 1000
 _PRICE_FIELDS = frozenset(
     {"model", "input_krw", "output_krw", "cached_input_krw", "effective_from", "object"}
@@ -63,7 +62,7 @@ async def _put(req: AdminRequest, scope: Scope) -> tuple[int, Any]:
     changes = await req.json()
     store = req.services.store
     view = await _run(
-        lambda: limits.set_limits(store.tenancy, store.limits, scope, req.args[0], changes, actor=ADMIN_ACTOR)
+        lambda: limits.set_limits(store.tenancy, store.limits, scope, req.args[0], changes, actor=req.actor)
     )
     await req.services.announce_limits_change()
     return 200, limits.limits_json(view)
@@ -93,7 +92,7 @@ async def put_prices(req: AdminRequest) -> tuple[int, Any]:
 
     def store_all() -> None:
         for price in checked:
-            prices.store_price(store.limits, price, actor=ADMIN_ACTOR)
+            prices.store_price(store.limits, price, actor=req.actor)
 
     await _run(store_all)
     await req.services.announce_limits_change()

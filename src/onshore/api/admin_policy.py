@@ -19,7 +19,6 @@ from onshore.errors import InvalidRequest
 if TYPE_CHECKING:
     from onshore.api.admin_routes import AdminRequest
 
-ADMIN_ACTOR = "admin-api"  # as in admin_routes: the audit trail's name for this API
 _T = TypeVar("_T")
 
 
@@ -58,7 +57,7 @@ async def _put(req: AdminRequest, scope: Scope) -> tuple[int, Any]:
     store, home = services.store, services.settings.server.jurisdiction
     view = await _run(
         lambda: policy.set_policy(
-            store.tenancy, store.policies, scope, req.args[0], changes, home=home, actor=ADMIN_ACTOR
+            store.tenancy, store.policies, scope, req.args[0], changes, home=home, actor=req.actor
         )
     )
     await services.announce_limits_change()

@@ -1,13 +1,14 @@
-"""``/admin/v1/…``: organisations, keys, limits, prices, policies, backends, usage, residency and
-invoices, behind the admin token.
+"""``/admin/v1/…``: organisations, keys, limits, prices, policies, backends, usage, residency,
+invoices and operators, behind operator tokens (or the break-glass admin token).
 
-A partner key is never an admin credential: it gets 401 here like any other wrong token.
+Every route declares the permission it needs (``admin_permissions.ROUTE_PERMISSIONS``), checked here
+in one place: a valid token without it gets 403 ``permission_denied`` naming the permission, never
+401. A partner key is never an admin credential: it gets 401 here like any other wrong token.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -17,14 +18,14 @@ import orjson
 
 from onshore.admin import audit, tenancy, usage
 from onshore.admin.tenancy import key_json, org_json
-from onshore.api import admin_backends, admin_invoices, admin_limits, admin_policy
+from onshore.api import admin_backends, admin_invoices, admin_limits, admin_operators, admin_policy
+from onshore.api.admin_permissions import ROUTE_PERMISSIONS
 from onshore.api.http import Exchange
-from onshore.config.checks import admin_token_problem
-from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound
+from onshore.domain.operators import Caller
+from onshore.errors import AuthenticationFailed, InvalidRequest, MethodNotAllowed, NotFound, PermissionDenied
 from onshore.services import Services
 
 _PREFIX = "/admin/v1/"
-ADMIN_ACTOR = "admin-api"  # the audit trail's name for changes made through this API
 _T = TypeVar("_T")
 
 
@@ -34,6 +35,12 @@ class AdminRequest:
     exchange: Exchange
     query: dict[str, str]
     args: tuple[str, ...]  # path parameters
+    caller: Caller
+
+    @property
+    def actor(self) -> str:
+        """The audit trail's name for this change: ``operator:<name>``."""
+        return self.caller.actor
 
     async def json(self) -> dict[str, Any]:
         raw = await self.exchange.body(1024 * 1024)
@@ -51,7 +58,7 @@ Handler = Callable[[AdminRequest], Awaitable[tuple[int, Any]]]
 
 async def dispatch(services: Services, exchange: Exchange) -> None:
     scope, headers = exchange.scope, exchange.headers
-    _check_admin(services, headers)
+    caller = await _authenticate(services, headers)
     parts = tuple(scope["path"][len(_PREFIX) :].strip("/").split("/"))
     # Blank values kept: "?probe=" is a bad flag (400), not a silent default.
     raw_query = scope.get("query_string", b"").decode("latin-1")
@@ -67,7 +74,13 @@ async def dispatch(services: Services, exchange: Exchange) -> None:
             )
             error.headers = ((b"allow", ", ".join(methods).encode()),)  # RFC 9110: a 405 must name them
             raise error
-        status, payload = await handler(AdminRequest(services, exchange, query, args))
+        permission = ROUTE_PERMISSIONS[pattern][scope["method"]]
+        if not caller.may(permission):
+            raise PermissionDenied(
+                f"Operator {caller.name!r} ({caller.role}) lacks the permission {permission!r}.",
+                code="permission_denied",
+            )
+        status, payload = await handler(AdminRequest(services, exchange, query, args, caller))
         if isinstance(payload, admin_invoices.RawReply):  # an invoice as HTML or CSV
             await exchange.reply(status, payload.body, payload.content_type)
             return
@@ -100,7 +113,7 @@ async def _create_org(req: AdminRequest) -> tuple[int, Any]:
     name = _string(data.get("name"), "name")
     allowed = tenancy.jurisdictions_arg(data.get("jurisdictions"))
     org = await _run(
-        lambda: tenancy.create_org(req.services.store.tenancy, name, jurisdictions=allowed, actor=ADMIN_ACTOR)
+        lambda: tenancy.create_org(req.services.store.tenancy, name, jurisdictions=allowed, actor=req.actor)
     )
     if allowed is not None:
         await req.services.announce_limits_change()  # its policy, on every replica at once
@@ -137,7 +150,7 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
             jurisdictions=allowed,
             policies=store.policies,
             home=req.services.settings.server.jurisdiction,
-            actor=ADMIN_ACTOR,
+            actor=req.actor,
         )
     )
     if allowed is not None:
@@ -148,7 +161,7 @@ async def _create_key(req: AdminRequest) -> tuple[int, Any]:
 
 
 async def _revoke_key(req: AdminRequest) -> tuple[int, Any]:
-    key = await _run(lambda: tenancy.revoke_key(req.services.store.tenancy, req.args[0], actor=ADMIN_ACTOR))
+    key = await _run(lambda: tenancy.revoke_key(req.services.store.tenancy, req.args[0], actor=req.actor))
     await req.services.revoke_everywhere(key.id)
     return 200, key_json(key)
 
@@ -202,27 +215,20 @@ _ROUTES: tuple[tuple[tuple[str, ...], dict[str, Handler]], ...] = (
     (("audit",), {"GET": _audit}),
     (("invoices",), {"GET": admin_invoices.list_invoices, "POST": admin_invoices.create_invoice}),
     (("invoices", "*"), {"GET": admin_invoices.get_invoice}),
+    (("operators",), {"GET": admin_operators.list_operators, "POST": admin_operators.create_operator}),
+    (("operators", "*", "tokens"), {"POST": admin_operators.issue_token}),
+    (("operators", "*", "revoke"), {"POST": admin_operators.revoke_operator}),
 )
 
 
-def _check_admin(services: Services, headers: dict[bytes, bytes]) -> None:
-    expected = services.admin_token
+async def _authenticate(services: Services, headers: dict[bytes, bytes]) -> Caller:
+    """The operator a bearer token proves; the break-glass admin token is operator ``admin``."""
+    operators = services.operators
+    if operators is None:  # pragma: no cover - build_services always sets it
+        raise AuthenticationFailed("The admin API is disabled.", code="admin_disabled")
     given = headers.get(b"authorization", b"")
-    if expected is None:
-        raise AuthenticationFailed(
-            "The admin API is disabled: set the admin token environment variable (admin.token_env).",
-            code="admin_disabled",
-        )
-    if admin_token_problem(expected) is not None:
-        # A guessable token must not guard key creation: refused here even if start-up let it
-        # through. The reason goes to the operator's log at start, not to whoever is asking.
-        raise AuthenticationFailed(
-            "The admin API is disabled: the admin token is too weak (see the gateway's log).",
-            code="admin_disabled",
-        )
     token = given[7:].strip() if given[:7].lower() == b"bearer " else b""
-    if not hmac.compare_digest(token, expected.encode()):
-        raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+    return await operators.authenticate(token.decode("latin-1"))
 
 
 async def _run(action: Callable[[], _T]) -> _T:

@@ -15,6 +15,7 @@ from onshore import __version__
 from onshore.api.openapi_batches import batch_paths, batch_schemas
 from onshore.api.openapi_invoices import invoice_paths, invoice_schemas
 from onshore.api.openapi_limits import limits_schemas
+from onshore.api.openapi_operators import operator_paths, operator_schemas
 from onshore.api.openapi_policy import MONTH, policy_paths, policy_schemas
 from onshore.api.openapi_rerank import rerank_paths
 from onshore.api.openapi_responses import responses_paths, responses_schemas
@@ -305,13 +306,14 @@ def document() -> dict[str, Any]:
         **_limits_paths(),
         **policy_paths(_op, _path_param),
         **invoice_paths(_op, _path_param),
+        **operator_paths(_op, _path_param),
         **responses_paths(_op, _path_param, _INFER_ERRORS),
         **batch_paths(_op, _path_param),
     }
     statuses = {
         400: "Invalid request",
         401: "Missing, invalid, revoked or expired key",
-        403: "Not allowed for this key",
+        403: "Not allowed for this key, or the operator lacks the permission",
         404: "Unknown model or path",
         408: "The request body stopped arriving",
         409: "Already exists",
@@ -337,7 +339,13 @@ def document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "sk-onshore-... partner key",
                 },
-                "adminToken": {"type": "http", "scheme": "bearer", "description": "operator admin token"},
+                "adminToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an operator token (onshore-op-...; docs/operators.md), or the "
+                    "break-glass admin token; a valid token whose role lacks the route's permission "
+                    "gets 403 permission_denied",
+                },
             },
             "responses": {
                 f"E{s}": {"description": d, "content": _json("Error")} for s, d in statuses.items()
@@ -347,6 +355,7 @@ def document() -> dict[str, Any]:
                 **limits_schemas(),
                 **policy_schemas(),
                 **invoice_schemas(),
+                **operator_schemas(),
                 **responses_schemas(),
                 **batch_schemas(),
             },

@@ -247,7 +247,10 @@ def schemas() -> dict[str, Any]:
                 "id": {"type": "string"},
                 "object": {"const": "audit.entry"},
                 "at": _TIMESTAMP,
-                "actor": {"type": "string", "description": "admin-api, cli:<user> or system"},
+                "actor": {
+                    "type": "string",
+                    "description": "operator:<name> (admin API, console), cli:<user> or system",
+                },
                 "action": {"type": "string", "examples": ["key.create", "key.revoke", "org.create"]},
                 "target_type": {"type": "string"},
                 "target_id": {"type": ["string", "null"]},

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from onshore.backends.registry import build_backend, build_routes
 from onshore.bootstrap.admission import build_admission
 from onshore.bootstrap.audit import AuditLog, add_checkpoints
 from onshore.bootstrap.batches import build_batches
+from onshore.bootstrap.digest_secret import build_digester, load_secret
 from onshore.bootstrap.observability import add_upkeep, build_metrics, build_telemetry
+from onshore.bootstrap.operators import break_glass_token, build_operator_auth
 from onshore.bootstrap.responses import build_responses
-from onshore.config.checks import admin_token_problem, backend_problems
+from onshore.config.checks import backend_problems
 from onshore.config.settings import Settings
-from onshore.domain.keys import KeyDigester
 from onshore.domain.limits import LIMITS_CHANGED_NOTICE
 from onshore.errors import ConfigError
 from onshore.gateway.auth import Authenticator, KeyCache
@@ -48,35 +48,15 @@ from onshore.store.sql.invoices import SqlInvoiceStore
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.migrate import upgrade
+from onshore.store.sql.operators import SqlOperatorStore
 from onshore.store.sql.policies import SqlPolicyStore
 from onshore.store.sql.tenancy import SqlTenancyStore
 
 log = logging.getLogger(__name__)
 
-_SECRET_FILE = "secret.key"  # noqa: S105 - a file name, not a secret
 _DATABASE_RETRY_S = 2.0
 
 __all__ = ["Services", "Store", "build_services", "load_secret", "open_store"]
-
-
-def load_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
-    """The HMAC secret for key digests: from the environment, else a file made once in data_dir."""
-    env = os.environ if environ is None else environ
-    value = env.get(settings.security.secret_env)
-    if value:
-        if len(value) < 16:
-            raise ConfigError(f"{settings.security.secret_env} must be at least 16 characters")
-        return value.encode()
-    path = settings.data_dir / _SECRET_FILE
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    _ensure_data_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_hex(32).encode())
-    return path.read_bytes().strip()
 
 
 def open_store(settings: Settings, *, migrate: bool = True) -> Store:
@@ -101,7 +81,8 @@ class _Sql:
         self.limits = SqlLimitsStore(self.engine)
         self.policies = SqlPolicyStore(self.engine)
         self.invoices = SqlInvoiceStore(self.engine)
-        self.digester = KeyDigester(load_secret(settings))
+        self.digester = build_digester(settings)
+        self.operators = SqlOperatorStore(self.engine)
 
     def store(self, audit: AuditLog, close: Callable[[], None]) -> Store:
         return Store(
@@ -116,6 +97,7 @@ class _Sql:
             policies=self.policies,
             invoices=self.invoices,
             close=close,
+            operators=self.operators,
         )
 
 
@@ -203,7 +185,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         notices={LIMITS_CHANGED_NOTICE: admission.sync.on_notice},
     )
     authenticator = Authenticator(
-        store.digester, cache, store.tenancy, ready=lambda: cache.loaded, clock=clock
+        store.digester, cache, store.tenancy, ready=lambda: cache.loaded, clock=clock, rewriter=store.tenancy
     )
     responses = build_responses(settings, sql.engine, clock)
     pipeline = build_pipeline(
@@ -243,11 +225,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
     lifecycle.add("configuration", check=_configuration_check(config_problems))
     budgets = BudgetWatch(admission.book, admission.counters.store, clock, cache, metrics.budgets_used)
     add_upkeep(lifecycle, metrics, budgets, tracing_stop)
-    admin_token = env.get(settings.admin.token_env) or None
-    weak = admin_token_problem(admin_token)
-    if weak is not None:
-        log.error("the admin API is disabled: %s is too weak (%s)", settings.admin.token_env, weak)
-        admin_token = None
+    operators = build_operator_auth(settings, env, sql.operators)
     return Services(
         settings=settings,
         clock=clock,
@@ -261,7 +239,8 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         lifecycle=lifecycle,
         render_metrics=metrics.render,
         bus=bus,
-        admin_token=admin_token,
+        admin_token=break_glass_token(settings, env) if operators.break_glass_enabled else None,
+        operators=operators,
         on_limits_changed=admission.sync.on_notice,
         limit_book=admission.book,
         queue=admission.queue,

@@ -1,11 +1,12 @@
 """``onshore backends list``: configured backends, probed live, and what the running server is doing.
 
 IN-FLIGHT and QUEUED come from the server this config describes (``server.host``/``server.port``),
-asked through its admin API with the token from ``admin.token_env`` and a short timeout. They show
-``-`` when no server answers (not running, another port, no token, a token it refuses): the
-listing never fails or waits long because of it. QUEUED is the requests waiting in the fair queues
-of the backend's models that have a capacity (``-``: none has); a model's queue is shared by every
-backend serving it, and the figures are that one server's (one replica).
+asked through its admin API with ``ONSHORE_OPERATOR_TOKEN`` (or the token of ``admin.token_env``)
+and a short timeout. They show ``-`` when no server answers (not running, another port, no token,
+a token it refuses): the listing never fails or waits long because of it. QUEUED is the requests
+waiting in the fair queues of the backend's models that have a capacity (``-``: none has); a
+model's queue is shared by every backend serving it, and the figures are that one server's (one
+replica).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ def list_(config: str | None, as_json: bool) -> None:
     import asyncio  # noqa: PLC0415
     import os  # noqa: PLC0415
 
+    from onshore.cli.server_view import server_token  # noqa: PLC0415
     from onshore.config.checks import backend_problem  # noqa: PLC0415
 
     settings = load(config)
-    rows, live = asyncio.run(_probe_and_ask(settings, os.environ.get(settings.admin.token_env)))
+    rows, live = asyncio.run(_probe_and_ask(settings, server_token(settings.admin.token_env)))
     # Reachable is not enough: an engine that answers health checks still refuses every request
     # when the key it needs is missing from this environment.
     for spec, row in zip(settings.backends, rows, strict=True):

@@ -1,4 +1,4 @@
-"""``onshore keys create|list|revoke``."""
+"""``onshore keys create|list|revoke|rehash-status``."""
 
 from __future__ import annotations
 
@@ -134,6 +134,37 @@ def revoke(key_id: str, config: str | None, as_json: bool) -> None:
         print_json(key_json(key))
     else:
         click.echo(f"revoked key {key.id}")
+
+
+@keys.command("rehash-status")
+@config_option
+@json_option
+def rehash_status(config: str | None, as_json: bool) -> None:
+    """How many active keys are still hashed with a previous key-digest secret.
+
+    When none is (and no key is "unrecorded"), the previous secrets can be dropped from
+    security.previous_secrets_env (docs/operators.md).
+    """
+    from onshore.admin.key_rehash import rehash_status as status  # noqa: PLC0415
+
+    store = store_for(config)
+    try:
+        report = status(store.tenancy, store.digester)
+    finally:
+        store.close()
+    if as_json:
+        print_json(report)
+        return
+    click.echo(f"current secret {report['current']}: {report['current_keys']} key(s)")
+    for secret_id, count in sorted(report["previous"].items()):
+        click.echo(f"previous secret {secret_id}: {count} key(s) still to re-hash")
+    if report["other"]:
+        click.echo(f"a secret no longer configured: {report['other']} key(s) (they cannot authenticate)")
+    if report["unrecorded"]:
+        click.echo(
+            f"unrecorded generation: {report['unrecorded']} key(s) made before 0009 and not used since"
+        )
+    click.echo("old secrets can be dropped" if report["done"] else "keep the previous secrets for now")
 
 
 def _codes(jurisdictions: str | None) -> list[str] | None:

@@ -21,6 +21,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("onshore.cli.init:init", "Write a starter config, create an organisation and a key."),
     "orgs": ("onshore.cli.orgs:orgs", "Create, list and set partner organisations (jurisdictions)."),
     "keys": ("onshore.cli.keys:keys", "Create, list and revoke partner API keys."),
+    "operators": (
+        "onshore.cli.operators:operators",
+        "Create, list and revoke operators (admin, billing, auditor) and their tokens.",
+    ),
     "backends": ("onshore.cli.backends:backends", "List configured inference backends and their health."),
     "usage": ("onshore.cli.usage:usage", "Show an organisation's metered usage."),
     "limits": ("onshore.cli.limits:limits", "Set, show and clear rate limits, quotas and budgets."),

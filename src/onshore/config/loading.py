@@ -36,7 +36,10 @@ NOT_SETTINGS = frozenset(
         "ONSHORE_EXTRAS",
         "ONSHORE_ADMIN_TOKEN",
         "ONSHORE_SECRET",
+        "ONSHORE_PREVIOUS_SECRETS",
+        "ONSHORE_NEXT_SECRET",
         "ONSHORE_AUDIT_SIGNING_KEY",
+        "ONSHORE_OPERATOR_TOKEN",  # the CLI's server queries (cli/server_view.py)
     }
 )
 # The test suite's own variables (servers to test against); never read by the gateway.
@@ -133,6 +136,7 @@ def _env_overrides(
 
 def _secret_names(settings: Settings) -> set[str]:
     names = {settings.admin.token_env, settings.security.secret_env, settings.audit.signing_key_env}
+    names.update((settings.security.previous_secrets_env, settings.security.next_secret_env))
     names.update(
         b.api_key_env for b in settings.backends if isinstance(b, RemoteBackendSettings) and b.api_key_env
     )

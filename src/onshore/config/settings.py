@@ -91,6 +91,11 @@ class SecuritySettings(_Strict):
     # The HMAC secret for key digests. Read from this environment variable; when unset, a random one
     # is created once in the data directory. Replicas sharing a database must share it.
     secret_env: str = "ONSHORE_SECRET"  # noqa: S105 - the name of a variable, not its value
+    # Secrets that were current before, comma-separated, still accepted while keys are re-hashed
+    # on use (docs/operators.md, "Rotating the key-digest secret").
+    previous_secrets_env: str = "ONSHORE_PREVIOUS_SECRETS"
+    # The secret about to become current (a rotation's first step): accepted, never re-hashed to.
+    next_secret_env: str = "ONSHORE_NEXT_SECRET"  # noqa: S105 - the name of a variable, not its value
 
 
 class LedgerSettings(_Strict):

@@ -32,7 +32,7 @@ class AuditEntry:
 
     id: str
     at: datetime
-    actor: str  # who did it: "admin-api", "cli:<user>", "system"
+    actor: str  # who did it: "operator:<name>" (admin API, console), "cli:<user>", "system"
     action: str  # what: "key.revoke", "key.create", "org.create" …
     target_type: str  # what kind of thing changed: "api_key", "organisation" …
     target_id: str | None = None

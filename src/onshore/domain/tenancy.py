@@ -29,6 +29,9 @@ class ApiKey:
     revoked_at: datetime | None = None
     models: tuple[str, ...] | None = None  # None: every model; otherwise the allow-list
     updated_at: datetime | None = None
+    # The generation of the secret that made ``digest`` (``KeyDigester.secret_id``); None for a
+    # key made before it was recorded (stamped on its next use).
+    secret_id: str | None = None
 
     def is_active(self, now: datetime) -> bool:
         if self.revoked_at is not None:

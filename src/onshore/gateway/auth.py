@@ -4,17 +4,24 @@ The snapshot is loaded at start and kept in sync off the request path (``KeySync
 with a known key never waits for the database; an unknown key costs at most one guarded lookup (so a
 key created a moment ago works at once). A key changed on this replica is applied at once; other replicas see
 it within ``auth.sync_interval_s`` by polling, or at once through the Redis revocation bus.
+
+During a rotation of the key-digest secret (docs/operators.md) a key unknown under the current
+secret is tried under the next and previous ones (in the snapshot, then in the database); one found
+under a previous secret is re-hashed with the current one, once, off the request path. A key known
+under the current secret costs exactly what it did before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from onshore.domain.audit import AuditEntry
 from onshore.domain.keys import KeyDigester, looks_like_key
 from onshore.domain.tenancy import ApiKey, Organisation, Principal
 from onshore.errors import AuthenticationFailed, ServiceUnavailable
@@ -22,6 +29,8 @@ from onshore.gateway.clock import SystemClock
 from onshore.ports import Clock, StoreError
 
 _BEARER = "bearer "
+_REWRITE_RETRY_S = 30.0  # a key whose re-hash failed or was done elsewhere is not tried before this
+log = logging.getLogger(__name__)
 
 
 class KeyCache:
@@ -137,8 +146,26 @@ def _always() -> bool:
     return True
 
 
+class KeyRewriter(Protocol):
+    """Where a key's digest is re-made with the current secret (``TenancyStore`` satisfies it)."""
+
+    def rehash_key(
+        self, key_id: str, old_digest: str, new_digest: str, secret_id: str, audit: AuditEntry | None = None
+    ) -> ApiKey | None: ...
+
+
 class Authenticator:
-    __slots__ = ("_cache", "_clock", "_digester", "_guard", "_lookup", "_ready")
+    __slots__ = (
+        "_cache",
+        "_clock",
+        "_digester",
+        "_guard",
+        "_lookup",
+        "_ready",
+        "_rewriter",
+        "_rewriting",
+        "_tasks",
+    )
 
     def __init__(
         self,
@@ -148,6 +175,7 @@ class Authenticator:
         guard: MissGuard | None = None,
         ready: Callable[[], bool] | None = None,
         clock: Clock | None = None,
+        rewriter: KeyRewriter | None = None,
     ):
         self._clock: Clock = clock or SystemClock()
         self._ready = ready or _always
@@ -155,6 +183,9 @@ class Authenticator:
         self._cache = cache
         self._lookup = lookup
         self._guard = guard or MissGuard(clock=self._clock)
+        self._rewriter = rewriter
+        self._rewriting: dict[str, float] = {}  # key id -> when it may be tried again
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def authenticate(self, authorization: str | None, now: datetime | None = None) -> Principal:
         """Return who is calling, or raise AuthenticationFailed (never says why, on purpose)."""
@@ -168,12 +199,16 @@ class Authenticator:
         digest = self._digester.digest(token)
         entry = self._cache.lookup(digest)
         if entry is None:
-            entry = await self._load_missing(digest, now)
-        key, principal = entry
-        # The dict lookup found it by digest; compare in constant time all the same, so no timing
-        # difference ever depends on how much of a guessed digest matched.
-        if not hmac.compare_digest(key.digest, digest):  # pragma: no cover - defensive
-            raise AuthenticationFailed
+            # Only a miss pays for the previous secrets (and, at most once, a database lookup).
+            entry = await self._load_missing(token, digest, now)
+        else:
+            # The dict lookup found it by digest; compare in constant time all the same, so no
+            # timing difference ever depends on how much of a guessed digest matched.
+            if not hmac.compare_digest(entry[0].digest, digest):  # pragma: no cover - defensive
+                raise AuthenticationFailed
+            if entry[0].secret_id is None:  # made before generations were recorded: once
+                self._rewrite(entry[0], digest, digest, None)
+        principal = entry[1]
         if principal.expires_at is not None and (now or self._clock.now()) >= principal.expires_at:
             raise AuthenticationFailed
         return principal
@@ -188,15 +223,27 @@ class Authenticator:
             raise AuthenticationFailed("The API key that created this batch is no longer valid.")
         return current
 
-    async def _load_missing(self, digest: str, now: datetime | None) -> tuple[ApiKey, Principal]:
+    async def _load_missing(self, token: str, digest: str, now: datetime | None) -> tuple[ApiKey, Principal]:
         if not self._ready():
             # No snapshot yet (the database has not answered since start): say so, don't say 401.
             raise ServiceUnavailable
+        older = self._digester.older_digests(token)  # [] unless previous secrets are configured
+        for old_digest, old_id in older:
+            entry = self._cache.lookup(old_digest)
+            if entry is not None:
+                self._rewrite(entry[0], old_digest, digest, old_id)
+                return entry
         if self._lookup is None or not self._guard.may_look_up(digest):
             raise AuthenticationFailed
         lookup = self._lookup
+        found: tuple[str, str | None] = (digest, None)
         try:
             key = await asyncio.to_thread(lookup.get_key_by_digest, digest)
+            for old_digest, old_id in older:
+                if key is not None:
+                    break
+                key = await asyncio.to_thread(lookup.get_key_by_digest, old_digest)
+                found = (old_digest, old_id)
             if key is not None and not self._cache.knows_org(key.org_id):
                 org = await asyncio.to_thread(lookup.get_org, key.org_id)
                 if org is not None:
@@ -205,8 +252,49 @@ class Authenticator:
             raise AuthenticationFailed from None
         if key is not None:
             self._cache.apply([key], now)
-        entry = self._cache.lookup(digest)
+        entry = self._cache.lookup(found[0])
         if entry is None:
             self._guard.remember_unknown(digest)
             raise AuthenticationFailed
+        if found[1] is not None:
+            self._rewrite(entry[0], found[0], digest, found[1])
         return entry
+
+    def _rewrite(self, key: ApiKey, old_digest: str, new_digest: str, old_id: str | None) -> None:
+        """Re-hash ``key`` with the current secret (or record its generation), off the request path.
+
+        Once per key: a replica that lost the race (another one re-hashed it first) waits for the
+        key sync instead of asking again on every request.
+        """
+        if self._rewriter is None or old_id in self._digester.upcoming_ids:
+            return  # a key hashed with the secret about to become current stays as it is
+        moment = self._clock.monotonic()
+        if self._rewriting.get(key.id, 0.0) > moment:
+            return
+        self._rewriting[key.id] = moment + _REWRITE_RETRY_S
+        task = asyncio.get_running_loop().create_task(self._rewrite_now(key, old_digest, new_digest, old_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _rewrite_now(self, key: ApiKey, old_digest: str, new_digest: str, old_id: str | None) -> None:
+        assert self._rewriter is not None  # checked by _rewrite
+        current = self._digester.secret_id
+        audit = None
+        if old_digest != new_digest:  # never the key, nor a digest: which generations, and whose key
+            audit = AuditEntry.create(
+                actor="system",
+                action="key.rehashed",
+                target_type="api_key",
+                target_id=key.id,
+                org_id=key.org_id,
+                detail={"prefix": key.prefix, "from_secret": old_id, "to_secret": current},
+            )
+        try:
+            updated = await asyncio.to_thread(
+                self._rewriter.rehash_key, key.id, old_digest, new_digest, current, audit
+            )
+        except StoreError:
+            log.warning("could not re-hash key %s; it is tried again on a later use", key.id)
+            return
+        if updated is not None:
+            self._cache.apply([updated])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from onshore.ports.backends import Backend, BackendCall, BackendReply
 from onshore.ports.batches import BatchStore, FileIndex, FileStore
 from onshore.ports.billing import InvoiceExists, InvoiceStore
+from onshore.ports.operators import OperatorStore
 from onshore.ports.responses import ResponseStore, StoredResponse
 from onshore.ports.runtime import (
     ClientChannel,
@@ -62,6 +63,7 @@ __all__ = [
     "LimitsSnapshot",
     "LimitsStore",
     "LimitsUpdate",
+    "OperatorStore",
     "PolicyStore",
     "PolicyUpdate",
     "RequestTrace",

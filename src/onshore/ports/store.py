@@ -63,6 +63,19 @@ class TenancyStore(Protocol):
         disagree still see every revocation."""
         ...
 
+    def rehash_key(
+        self, key_id: str, old_digest: str, new_digest: str, secret_id: str, audit: AuditEntry | None = None
+    ) -> ApiKey | None:
+        """Replace the key's digest with ``new_digest`` (made with secret generation ``secret_id``)
+        only if it is still ``old_digest``, taking a change number and appending ``audit`` in the
+        same transaction; None when another replica did it first (or no such key). Equal digests
+        only record ``secret_id`` on a key that has none."""
+        ...
+
+    def key_generations(self) -> dict[str | None, int]:
+        """Active keys counted by the secret generation of their digest (None: not recorded)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class LimitsSnapshot:

@@ -3,22 +3,23 @@
 Nothing but the login page and the static files answers without a session. Every change is a POST
 that must carry the session's CSRF token (and, where the browser sends one, an ``Origin`` of this
 host): a page of another site can neither read the token nor post with the SameSite=Strict cookie.
-The admin token is asked for once, at login, and never appears again: not in a page, a URL, a
-cookie or a log (the cookie carries a session signed with a key derived from it).
+An operator token (or the break-glass admin token) is asked for once, at login, and never appears
+again: not in a page, a URL, a cookie or a log (the cookie carries a signed session naming the
+token's id). Every page declares the permission it needs (``web/pages``); an operator whose role
+lacks it gets 403, and a revoked or expired token ends its sessions within a second.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
-from onshore.config.checks import admin_token_problem
-from onshore.errors import OnshoreError
+from onshore.domain.operators import Caller
+from onshore.errors import AuthenticationFailed, OnshoreError
 from onshore.services import Services
 from onshore.web import static
 from onshore.web.http import (
@@ -50,11 +51,12 @@ Handler = Callable[[View], Awaitable[Response]]
 class Console:
     def __init__(self, services: Services):
         self.services = services
-        token = services.admin_token
-        usable = token is not None and admin_token_problem(token) is None
-        self._token = token if usable else None
-        self._signer = SessionSigner(token) if usable and token is not None else None
-        self._routes = [(method, re.compile(pattern), handler) for method, pattern, handler in ROUTES]
+        operators = services.operators
+        keys = operators.session_keys if operators is not None else ()
+        self._signer = SessionSigner(keys) if keys else None
+        self._routes = [
+            (method, re.compile(pattern), handler, need) for method, pattern, handler, need in ROUTES
+        ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = request_from(scope, receive)
@@ -80,13 +82,19 @@ class Console:
         if path == PREFIX + "/lang" and request.method == "POST":
             return await self._language(request)
         session = self._signer.verify(request.cookie(SESSION_COOKIE), time.time()) if self._signer else None
-        if session is None:
+        operators = self.services.operators
+        caller = None
+        if session is not None and operators is not None:
+            caller = await operators.by_token_id(session.token_id)  # None once revoked or expired
+        if session is None or caller is None:
             if request.method == "GET":
                 return redirect(PREFIX + "/login")
             return _error_page(fmt, 401, fmt.t("error.signed_out"))
-        return await self._signed_in(request, fmt, session, path)
+        return await self._signed_in(request, fmt, session, caller, path)
 
-    async def _signed_in(self, request: Request, fmt: Formatter, session: Session, path: str) -> Response:
+    async def _signed_in(
+        self, request: Request, fmt: Formatter, session: Session, caller: Caller, path: str
+    ) -> Response:
         assert self._signer is not None  # a session was verified with it
         csrf = self._signer.csrf_token(session)
         if request.method == "POST":
@@ -96,18 +104,21 @@ class Console:
                 return redirect(PREFIX + "/login", cookies=(cookie_header(SESSION_COOKIE, "", max_age=0),))
         if path == PREFIX:
             return redirect(PREFIX + "/overview")
-        for method, pattern, handler in self._routes:
+        for method, pattern, handler, need in self._routes:
             match = pattern.fullmatch(path[len(PREFIX) :])
             if match is not None and (
                 request.method == method or (method, request.method) == ("GET", "HEAD")
             ):
+                if not caller.may(need):
+                    message = fmt.t("error.permission", permission=need)
+                    return _error_page(fmt, 403, message, signed_in=True, csrf=csrf)
                 return await handler(
-                    View(self.services, request, session, fmt, csrf, self._signer, match.groups())
+                    View(self.services, request, session, fmt, csrf, self._signer, caller, match.groups())
                 )
         return _error_page(fmt, 404, fmt.t("error.not_found"), signed_in=True, csrf=csrf)
 
     async def _login(self, request: Request, fmt: Formatter) -> Response:
-        disabled = self._token is None
+        disabled = self._signer is None
         if request.method == "GET":
             return html(
                 render_page("login.html", fmt, csrf=None, path=request.path, failed=False, disabled=disabled)
@@ -116,19 +127,28 @@ class Console:
             return _error_page(fmt, 405, fmt.t("error.not_found"))
         if not _same_origin(request):
             return _error_page(fmt, 403, fmt.t("error.csrf"))
-        given = await request.field("token")
-        if self._signer is None or self._token is None or not _equal(given, self._token):
+        caller = await self._authenticate(await request.field("token"))
+        if self._signer is None or caller is None:
             await asyncio.sleep(_FAILED_LOGIN_DELAY_S)
             log.warning("console login refused")  # never what was typed
             page = render_page(
                 "login.html", fmt, csrf=None, path=request.path, failed=True, disabled=disabled
             )
             return html(page, 401)
-        _, value = self._signer.issue(time.time())
-        log.info("console login")
+        _, value = self._signer.issue(time.time(), caller.token_id)
+        log.info("console login by operator %s", caller.name)
         secure = _is_https(request)
         cookie = cookie_header(SESSION_COOKIE, value, max_age=SESSION_TTL_S) + ("; Secure" if secure else "")
         return redirect(PREFIX + "/overview", cookies=(cookie,))
+
+    async def _authenticate(self, token: str) -> Caller | None:
+        operators = self.services.operators
+        if operators is None or not token:
+            return None
+        try:
+            return await operators.authenticate(token.strip())
+        except AuthenticationFailed:
+            return None
 
     async def _language(self, request: Request) -> Response:
         """Switching language changes only a cookie of the user's own, so it needs no session."""
@@ -139,10 +159,6 @@ class Console:
         if lang not in LANGUAGES:
             lang = "ko"
         return redirect(back or PREFIX, cookies=(cookie_header(LANG_COOKIE, lang, max_age=_YEAR_S),))
-
-
-def _equal(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _same_origin(request: Request) -> bool:

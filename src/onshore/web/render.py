@@ -12,6 +12,7 @@ import orjson
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from onshore.domain.operators import Caller
 from onshore.services import Services
 from onshore.web.http import Request, Response, html
 from onshore.web.i18n import Formatter
@@ -19,15 +20,15 @@ from onshore.web.session import Session, SessionSigner
 
 _T = TypeVar("_T")
 
-# The pages, in the order of the navigation bar: (path, catalog key).
+# The pages, in the order of the navigation bar: (path, catalog key, the permission it needs).
 NAVIGATION = (
-    ("/dashboard/overview", "nav.overview"),
-    ("/dashboard/orgs", "nav.orgs"),
-    ("/dashboard/backends", "nav.backends"),
-    ("/dashboard/residency", "nav.residency"),
-    ("/dashboard/audit", "nav.audit"),
-    ("/dashboard/invoices", "nav.invoices"),
-    ("/dashboard/capacity", "nav.capacity"),
+    ("/dashboard/overview", "nav.overview", "orgs:read"),
+    ("/dashboard/orgs", "nav.orgs", "orgs:read"),
+    ("/dashboard/backends", "nav.backends", "backends:read"),
+    ("/dashboard/residency", "nav.residency", "residency:read"),
+    ("/dashboard/audit", "nav.audit", "audit:read"),
+    ("/dashboard/invoices", "nav.invoices", "invoices:read"),
+    ("/dashboard/capacity", "nav.capacity", "usage:read"),
 )
 
 
@@ -65,16 +66,19 @@ class View:
     fmt: Formatter
     csrf: str
     signer: SessionSigner
+    caller: Caller
     args: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def actor(self) -> str:
-        return self.session.actor
+        """The audit trail's name for what this operator changes: ``operator:<name>``."""
+        return self.caller.actor
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        return html(
-            render_page(template, self.fmt, csrf=self.csrf, path=self.request.path, **context), status
+        page = render_page(
+            template, self.fmt, csrf=self.csrf, path=self.request.path, may=self.caller.may, **context
         )
+        return html(page, status)
 
     def seal(self, text: str) -> str:
         return self.signer.seal(self.session, text)
@@ -97,5 +101,10 @@ def render_page(template: str, fmt: Formatter, *, csrf: str | None, path: str, *
         signed_in=csrf is not None,
         path=path,
         navigation=NAVIGATION,
-        **context,
+        **{"may": _may_all, **context},
     )
+
+
+def _may_all(_permission: str) -> bool:
+    # Pages rendered without an operator (login, errors) show no forms that need one anyway.
+    return True

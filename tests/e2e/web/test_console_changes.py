@@ -56,7 +56,7 @@ def test_limits_set_in_the_console_are_the_organisations_limits(
     assert shown["limits"]["rpm"] == 600 and shown["limits"]["monthly_budget_krw"] == 5_000_000
     assert shown["limits"]["tier"] == "priority"
     entries = json.loads(console.cli("audit", "list", "--org", "toss-test", "--json").stdout)["data"]
-    assert any(e["action"] == "limits.set" and e["actor"] == "console" for e in entries)
+    assert any(e["action"] == "limits.set" and e["actor"] == "operator:admin" for e in entries)
     page = client.get("/dashboard/orgs").text
     assert "₩5,000,000" in page  # the budget, against this month's use
 

@@ -47,7 +47,7 @@ def test_drift_is_reported(blank_database_url: str) -> None:
 
 def test_migrations_are_a_package_resource() -> None:
     assert migrate.SCRIPT_LOCATION == "onshore.store.sql:migrations"
-    assert migrate.head_revision() == "0008"
+    assert migrate.head_revision() == "0009"
 
 
 def test_replicas_upgrading_at_once_all_succeed(blank_database_url: str) -> None:

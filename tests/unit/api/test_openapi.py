@@ -60,7 +60,7 @@ def test_request_bodies_are_as_strict_as_the_gateway() -> None:
 
 def test_every_admin_route_and_method_is_documented() -> None:
     paths = document()["paths"]
-    names = {"orgs": "{name}", "keys": "{key_id}", "invoices": "{invoice_id}"}  # named by what it follows
+    names = {"orgs": "{name}", "keys": "{key_id}", "invoices": "{invoice_id}", "operators": "{name}"}
     for pattern, methods in admin_routes._ROUTES:
         path = "/admin/v1/" + "/".join(
             names[pattern[i - 1]] if part == "*" else part for i, part in enumerate(pattern)

@@ -102,6 +102,9 @@ api_keys = Table(
     # comes from change_counters inside the writing transaction, so it never depends on a clock
     # and grows in commit order (see SqlTenancyStore.keys_changed_since_seq).
     Column("change_seq", BigInteger, nullable=False, server_default="0", index=True),
+    # Which generation of the key-digest secret made ``digest`` (``KeyDigester.secret_id``); NULL
+    # for keys made before 0009 or by a release before it (stamped on the key's next use).
+    Column("secret_id", String(16), nullable=True),
 )
 
 # One row per sequence ("api_keys", "limits"). Taking the next number is an UPDATE of this row, whose row
@@ -345,4 +348,4 @@ responses = Table(
 )
 
 # The Batch API's tables join this metadata (their own module, for its size); imported for that.
-from onshore.store.sql import schema_batches  # noqa: E402, F401
+from onshore.store.sql import schema_batches, schema_operators  # noqa: E402, F401

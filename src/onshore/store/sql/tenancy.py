@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, Row, func, or_, select
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.tenancy import ApiKey, Organisation
@@ -130,6 +130,28 @@ class SqlTenancyStore:
             if key is not None and audit is not None:
                 uow.append_audit(audit)
         return key
+
+    def rehash_key(
+        self, key_id: str, old_digest: str, new_digest: str, secret_id: str, audit: AuditEntry | None = None
+    ) -> ApiKey | None:
+        """Compare-and-set the key's digest (see ``TenancyTransaction.rehash_key``), ``audit`` with it."""
+        with self.unit_of_work("re-hashing a key") as uow:
+            key = uow.rehash_key(key_id, old_digest, new_digest, secret_id)
+            if key is not None and audit is not None:
+                uow.append_audit(audit)
+        return key
+
+    def key_generations(self) -> dict[str | None, int]:
+        """Keys neither revoked nor expired, counted by the secret generation of their digest."""
+        now = self._clock()
+        query = (
+            select(api_keys.c.secret_id, func.count())
+            .where(api_keys.c.revoked_at.is_(None))
+            .where(or_(api_keys.c.expires_at.is_(None), api_keys.c.expires_at > now))
+            .group_by(api_keys.c.secret_id)
+        )
+        with translate_errors("counting keys"), self._engine.connect() as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(query)}
 
     def keys_updated_since(self, since: datetime | None) -> list[ApiKey]:
         """Keys whose ``updated_at`` is at or after ``since`` (for operators; no longer in the port).

@@ -92,6 +92,24 @@ class TenancyTransaction:
         row = self._conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
         return None if row is None else key_from_row(row)
 
+    def rehash_key(self, key_id: str, old_digest: str, new_digest: str, secret_id: str) -> ApiKey | None:
+        """Replace the key's digest if it is still ``old_digest`` (None: already done, or no such
+        key). With ``old_digest == new_digest`` it only records ``secret_id`` (a key made before
+        the generation was recorded)."""
+        seq = self.next_change_seq()
+        condition = [api_keys.c.id == key_id, api_keys.c.digest == old_digest]
+        if old_digest == new_digest:
+            condition.append(api_keys.c.secret_id.is_(None))
+        done = self._conn.execute(
+            update(api_keys)
+            .where(*condition)
+            .values(digest=new_digest, secret_id=secret_id, updated_at=self._clock(), change_seq=seq)
+        )
+        if done.rowcount == 0:
+            return None
+        row = self._conn.execute(select(api_keys).where(api_keys.c.id == key_id)).first()
+        return None if row is None else key_from_row(row)
+
     def append_audit(self, *entries: AuditEntry) -> None:
         """Append ``entries`` in this transaction (idempotent on their ids)."""
         append_entries(self._conn, self._audit_insert, entries)
@@ -132,6 +150,7 @@ def key_values(key: ApiKey) -> dict[str, Any]:
         "expires_at": key.expires_at,
         "revoked_at": key.revoked_at,
         "updated_at": key.updated_at,
+        "secret_id": key.secret_id,
     }
 
 
@@ -147,4 +166,5 @@ def key_from_row(row: Row[Any]) -> ApiKey:
         revoked_at=row.revoked_at,
         models=None if row.models is None else tuple(row.models),
         updated_at=row.updated_at,
+        secret_id=row.secret_id,
     )
