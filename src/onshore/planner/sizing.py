@@ -254,13 +254,15 @@ def size(
     on_done: Callable[[CandidateResult], None] | None = None,
     seed: int = 0,
     keep: int | None = KEEP,
+    on_start: Callable[[Candidate], None] | None = None,
 ) -> SizingResult:
     """Evaluate the candidates through ``executor`` and rank the feasible ones by ``objective``.
 
     With ``keep`` (default 5), a candidate is not simulated once its ``fleet_floor`` is worse than
     the ``keep``-th best fleet found (``planner.sweep``): the top ``keep`` are exactly those of the
     exhaustive search, and the skipped candidates are listed, infeasible, with "not simulated" and
-    their floor as the reason. ``keep=None`` simulates every candidate.
+    their floor as the reason. ``keep=None`` simulates every candidate. ``on_start`` and
+    ``on_done`` see each candidate handed to the executor and each result (progress display).
     """
     if objective not in OBJECTIVES:
         raise PlannerError(f"objective must be cost, gpus or power, not {objective!r}")
@@ -292,6 +294,7 @@ def size(
         lambda r: key(r.cost) if r.feasible and r.cost else None,
         skipped,
         keep,
+        (lambda job: on_start(job.candidate)) if on_start is not None else None,
     )
     for i, res in stream:
         results[i] = res

@@ -37,6 +37,7 @@ def run(
     score: Callable[[R], float | None],
     skipped: Callable[[J, float, float], R],
     keep: int | None,
+    on_submit: Callable[[J], None] | None = None,
 ) -> Iterator[tuple[int, R]]:
     """``(index, result)`` for every job, evaluated or skipped, as they are decided.
 
@@ -44,7 +45,10 @@ def run(
     does not rank (infeasible). ``skipped(job, floor, bar)`` builds the result of a job not
     evaluated because its floor is above ``bar``. ``keep`` None evaluates every job in one round.
     """
+    submitted: Callable[[J], None] = on_submit or (lambda _job: None)
     if keep is None or keep < 1:
+        for job in jobs:
+            submitted(job)
         yield from executor.map_unordered(evaluate, jobs)
         return
     floors = [floor(j) for j in jobs]
@@ -62,6 +66,8 @@ def run(
             (todo[: max(width, keep)], todo[max(width, keep) :]) if first else (todo[:width], todo[width:])
         )
         first = False
+        for i in batch:
+            submitted(jobs[i])
         for k, res in executor.map_unordered(evaluate, [jobs[i] for i in batch]):
             value = score(res)
             if value is not None:
