@@ -53,13 +53,14 @@ class SerialExecutor(ExecutorBase):
 class LocalProcessExecutor(ExecutorBase):
     """A ``concurrent.futures`` process pool; ``fn`` and items must be picklable.
 
-    The pool is started on first use and kept until ``close`` (or interpreter exit), so a sweep
-    run in several rounds does not start one per round.
+    Inside a ``with`` block the pool is started on first use and kept until the block ends, so a
+    sweep run in several rounds does not start one per round; outside one, each call has its own.
     """
 
     def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or default_workers()
         self._pool: ProcessPoolExecutor | None = None
+        self._keep = False
 
     @property
     def parallelism(self) -> int:
@@ -69,16 +70,31 @@ class LocalProcessExecutor(ExecutorBase):
         if self.workers <= 1 or len(items) <= 1:
             yield from SerialExecutor().map_unordered(fn, items)
             return
+        if not self._keep:
+            with ProcessPoolExecutor(max_workers=self.workers) as pool:
+                yield from _completed(pool, fn, items)
+            return
         if self._pool is None:
             self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        futures = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
-        for fut in as_completed(futures):
-            yield futures[fut], fut.result()
+        yield from _completed(self._pool, fn, items)
+
+    def __enter__(self) -> Self:
+        self._keep = True
+        return self
 
     def close(self) -> None:
+        self._keep = False
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+def _completed(
+    pool: ProcessPoolExecutor, fn: Callable[[T], R], items: Sequence[T]
+) -> Iterator[tuple[int, R]]:
+    futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+    for fut in as_completed(futures):
+        yield futures[fut], fut.result()
 
 
 def make_executor(

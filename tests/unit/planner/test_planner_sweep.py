@@ -73,10 +73,10 @@ def test_dask_sweep_gives_the_serial_answer() -> None:
 
 
 def test_ray_sweep_gives_the_serial_answer() -> None:
-    serial = size("llama-3.1-8b", DEMAND, Slo(2000, 80), CANDIDATES[2:], SerialExecutor(), keep=None)
+    serial = size("llama-3.1-8b", DEMAND, Slo(2000, 80), CANDIDATES[3:], SerialExecutor(), keep=None)
     with RayExecutor(workers=2) as ray_ex:
         assert ray_ex.parallelism == 2
-        on_ray = size("llama-3.1-8b", DEMAND, Slo(2000, 80), CANDIDATES[2:], ray_ex, keep=None)
+        on_ray = size("llama-3.1-8b", DEMAND, Slo(2000, 80), CANDIDATES[3:], ray_ex, keep=None)
     assert on_ray.results == serial.results
 
 
@@ -87,6 +87,8 @@ def test_local_pool_is_kept_across_rounds_and_closed() -> None:
         assert started is not None
         assert sorted(pool.map_unordered(abs, [-3, 4])) == [(0, 3), (1, 4)]
         assert pool._pool is started
+    assert pool._pool is None
+    assert sorted(pool.map_unordered(abs, [-5, 6])) == [(0, 5), (1, 6)]  # outside a with: a pool per call
     assert pool._pool is None
 
 
