@@ -63,7 +63,8 @@ def _bar(ctx: click.Context, total: int, quiet: bool) -> Iterator[tuple[Progress
 
 
 class SweepProgress:
-    """Advances on each finished configuration; shows the oldest one still being simulated."""
+    """Advances on each finished configuration; names the oldest one handed to the executor and
+    not finished: the one being simulated (serial), or one of those (a pool or a cluster)."""
 
     def __init__(self, bar: Progress, task: TaskID, model: str) -> None:
         self.bar, self.task, self.model = bar, task, model
@@ -81,7 +82,7 @@ class SweepProgress:
 
     def _show(self) -> None:
         if self.running:
-            more = f" (+{len(self.running) - 1} in flight)" if len(self.running) > 1 else ""
+            more = f" (+{len(self.running) - 1} more in this round)" if len(self.running) > 1 else ""
             label = candidate_label(self.model, self.running[0]) + more
             self.bar.update(self.task, description=f"simulating {label}", refresh=True)
 
