@@ -212,7 +212,11 @@ class _Engine:
 
     # -- one step for every replica -----------------------------------------------------------
     def _chunks(self, dec: BoolArray) -> IntArray:
-        pf = self.occ & (self.pre > 0) & ~self.swp
+        pf = self.occ & (self.pre > 0)
+        # swapped-out sequences are rare: skip the mask when there are none (with the same skip in
+        # run: 100k requests on 100 replicas 1.37 / 1.29 s -> 1.28 / 1.25 s CPU, near the noise)
+        if self.n_swp.any():
+            pf &= ~self.swp
         left = self.budget - dec.sum(axis=1)
         chunk = np.where(pf, np.minimum(self.pre, left[:, None]), 0)
         multi = np.nonzero(pf.sum(axis=1) > 1)[0]
@@ -287,7 +291,7 @@ class _Engine:
         k_arr = np.where(np.isfinite(nxt), np.ceil(gap / np.maximum(dt1, 1e-12)), big).astype(np.int64)
         k_blk = np.where(n_dec > 0, (self.free // np.maximum(n_dec, 1)) * BLOCK_TOKENS - 1, big)
         k = np.minimum(np.minimum(rem, k_arr), k_blk)
-        single = (chunk.sum(axis=1) > 0) | (self.n_swp > 0) | (n_dec == 0)
+        single = chunk.any(axis=1) | (self.n_swp > 0) | (n_dec == 0)
         return np.maximum(np.where(single, 1, k), 1)
 
     def _finish(self, fin: BoolArray, t_end: npt.NDArray[np.float64]) -> None:
@@ -319,7 +323,9 @@ class _Engine:
             self._advance_arrivals()
             self._jump_idle()
             self._admit()
-            dec = self.occ & (self.pre == 0) & ~self.swp
+            dec = self.occ & (self.pre == 0)
+            if self.n_swp.any():
+                dec &= ~self.swp
             self._grow(dec)
             chunk = self._chunks(dec)
             tok = chunk + dec
