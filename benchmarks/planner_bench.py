@@ -2,7 +2,8 @@
 
 Run pinned to one core and note the load, e.g.:
     cat /proc/loadavg; taskset -c 1 .venv/bin/python benchmarks/planner_bench.py
-Options: --requests N (default 1,000,000), --replicas R (100), --workers W for the search (1).
+Options: --requests N (default 1,000,000), --replicas R (100), --workers W for the search (1),
+--exhaustive (simulate every configuration; by default those that cannot reach the top 5 are not).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from onshore.planner.perf import calibration as calib
 from onshore.planner.perf.kv import kv_capacity_blocks
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, LengthDist, poisson, simulate, summarise
-from onshore.planner.sizing import Slo, default_candidates, size
+from onshore.planner.sizing import KEEP, Slo, default_candidates, size
 
 
 def bench_sim(requests: int, replicas: int, rate_per_replica: float) -> None:
@@ -50,20 +51,23 @@ def bench_sim(requests: int, replicas: int, rate_per_replica: float) -> None:
     )
 
 
-def bench_size(workers: int) -> None:
+def bench_size(workers: int, exhaustive: bool) -> None:
     demand = from_users(UserDemand())
     cands = default_candidates(
         ["h100", "h200", "b200", "gb200", "mi300x", "mi325x"], [1, 2, 4, 8], ["fp8", "fp4"], [256]
     )
     t0 = time.perf_counter()
-    res = size("llama-3.1-70b", demand, Slo(), cands, LocalProcessExecutor(workers))
+    with LocalProcessExecutor(workers) as pool:
+        res = size("llama-3.1-70b", demand, Slo(), cands, pool, keep=None if exhaustive else KEEP)
     wall = time.perf_counter() - t0
+    simulated = sum(not r.reason.startswith("not simulated") for r in res.results)
     best = res.best
     label = best.candidate.label if best else "none"
     gpus = best.cost.gpus if best and best.cost else 0
     print(
         f"size: Llama-3.1-70B for 20.31M MAU ({demand.peak_rps:,.0f} req/s peak), "
-        f"{len(cands)} configurations, {workers} worker(s): {wall:.1f} s; best {label}, {gpus:,} GPUs"
+        f"{len(cands)} configurations ({simulated} simulated), {workers} worker(s): {wall:.1f} s; "
+        f"best {label}, {gpus:,} GPUs"
     )
 
 
@@ -74,12 +78,13 @@ def main() -> None:
     parser.add_argument("--rate-per-replica", type=float, default=8.0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip-size", action="store_true")
+    parser.add_argument("--exhaustive", action="store_true", help="simulate every configuration")
     args = parser.parse_args()
     with open("/proc/loadavg") as fh:
         print(f"loadavg {fh.read().strip()}; cpus {os.sched_getaffinity(0)}")
     bench_sim(args.requests, args.replicas, args.rate_per_replica)
     if not args.skip_size:
-        bench_size(args.workers)
+        bench_size(args.workers, args.exhaustive)
 
 
 if __name__ == "__main__":

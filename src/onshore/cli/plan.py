@@ -16,6 +16,7 @@ import click
 
 from onshore.cli.common import Group, config_option
 from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
+from onshore.cli.plan_progress import points_progress, sweep_progress
 from onshore.cli.plan_shape import apply_shape, datasets_json, shape_options
 
 if TYPE_CHECKING:
@@ -247,6 +248,27 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option("--krw-per-usd", type=float, default=1400.0, show_default=True)
 @click.option("--workers", type=int, default=0, help="Processes for the sweep (0 = one per CPU).")
 @click.option(
+    "--executor",
+    type=click.Choice(["local", "serial", "dask", "ray"]),
+    default="local",
+    show_default=True,
+    envvar="ONSHORE_PLAN_EXECUTOR",
+    help="Where the sweep runs: a local process pool, this process, or a Dask or Ray cluster "
+    "(the planner-cluster extra).",
+)
+@click.option(
+    "--cluster",
+    default=None,
+    envvar="ONSHORE_PLAN_CLUSTER",
+    help="Dask scheduler (tcp://host:8786) or Ray cluster (ray://host:10001) address; without it "
+    "--executor dask|ray starts a local one of --workers processes.",
+)
+@click.option(
+    "--exhaustive",
+    is_flag=True,
+    help="Simulate every configuration (by default those that cannot reach the top 5 are skipped).",
+)
+@click.option(
     "--report",
     "report_dir",
     type=click.Path(file_okay=False),
@@ -263,12 +285,11 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     ledger (--from-ledger: one fleet per served model, sized at its busiest hour of --month).
     """
     from rich.console import Console  # noqa: PLC0415
-    from rich.progress import Progress  # noqa: PLC0415
 
     from onshore.planner.cost import CostInputs  # noqa: PLC0415
-    from onshore.planner.executor import LocalProcessExecutor  # noqa: PLC0415
+    from onshore.planner.executor import make_executor  # noqa: PLC0415
     from onshore.planner.report import sizing_json, sizing_table, write_report  # noqa: PLC0415
-    from onshore.planner.sizing import Slo, default_candidates, size  # noqa: PLC0415
+    from onshore.planner.sizing import KEEP, Slo, default_candidates, size  # noqa: PLC0415
 
     opts = _merge_yaml(ctx, raw)
     check_ledger_options(ctx, opts)
@@ -288,20 +309,25 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
         pue=float(opts["pue"]), krw_per_kwh=float(opts["krw_per_kwh"]), krw_per_usd=float(opts["krw_per_usd"])
     )
     err = Console(stderr=True)
-    with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
-        task = progress.add_task("simulating configurations", total=len(candidates))
+    model = str(opts["model"])
+    executor = make_executor(str(opts["executor"]), int(opts["workers"]) or None, opts["cluster"])
+    with executor, sweep_progress(ctx, model, len(candidates), bool(opts["as_json"])) as progress:
         result = size(
-            str(opts["model"]),
+            model,
             demand,
             slo,
             candidates,
-            LocalProcessExecutor(int(opts["workers"]) or None),
+            executor,
             costs,
             str(opts["objective"]),
-            on_done=lambda _r: progress.advance(task),
+            on_done=progress.finished,
+            keep=None if opts["exhaustive"] else KEEP,
+            on_start=progress.started,
         )
     assumptions = {
-        k: v for k, v in opts.items() if k not in ("report_dir", "as_json", "workers", "config", *LEDGER_ONLY)
+        k: v
+        for k, v in opts.items()
+        if k not in ("report_dir", "as_json", "workers", "executor", "cluster", "config", *LEDGER_ONLY)
     }
     if opts["report_dir"]:
         path = write_report(result, Path(opts["report_dir"]), assumptions)
@@ -320,14 +346,16 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
 )
 @click.option("--limit", type=int, default=0, help="Validate only the first N points (0 = all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the error table as JSON.")
-def validate_cmd(split: str, limit: int, as_json: bool) -> None:
+@click.pass_context
+def validate_cmd(ctx: click.Context, /, split: str, limit: int, as_json: bool) -> None:
     """Compare predictions with the published measurements shipped in the package."""
     from onshore.planner.validation import compare, error_table, load_points  # noqa: PLC0415
 
     points = load_points(split=None if split == "all" else split)
     if limit:
         points = points[:limit]
-    table = error_table(compare(points))
+    with points_progress(ctx, points, as_json) as progress:
+        table = error_table(compare(points, progress=progress))
     if as_json:
         _print_json(table)
         return

@@ -109,7 +109,7 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
     from onshore.admin.capacity import CapacityOptions, plan_capacity  # noqa: PLC0415
     from onshore.admin.capacity_report import capacity_json  # noqa: PLC0415
     from onshore.planner.cost import CostInputs  # noqa: PLC0415
-    from onshore.planner.executor import LocalProcessExecutor  # noqa: PLC0415
+    from onshore.planner.executor import make_executor  # noqa: PLC0415
     from onshore.planner.sizing import Slo  # noqa: PLC0415
 
     def given(name: str) -> bool:
@@ -145,8 +145,10 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
     growth_percent = (growth_factor(opts["growth"]) - 1) * 100
     err = Console(stderr=True)
     store = store_for(opts["config"], settings)
+    executor = make_executor(str(opts["executor"]), int(opts["workers"]) or None, opts["cluster"])
     try:
-        with Progress(console=err, disable=not err.is_terminal, transient=True) as progress:
+        quiet = bool(opts["as_json"]) or not err.is_terminal  # progress on a terminal only, never with --json
+        with executor, Progress(console=err, disable=quiet, transient=True) as progress:
             task = progress.add_task("simulating configurations", total=None)
             plan = plan_capacity(
                 store,
@@ -154,7 +156,7 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
                 growth_percent=growth_percent,
                 org_name=opts["org"],
                 options=options,
-                executor=LocalProcessExecutor(int(opts["workers"]) or None),
+                executor=executor,
                 on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     finally:

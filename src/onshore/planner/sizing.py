@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from onshore.planner import sweep
 from onshore.planner.catalog import gpu as get_gpu
 from onshore.planner.catalog import model as get_model
 from onshore.planner.cost import CostInputs, FleetCost, fleet_cost
@@ -115,8 +116,19 @@ def _meets(s: dict[str, float], slo: Slo) -> bool:
     return s["ttft_p99_ms"] <= slo.ttft_p99_ms and s["tpot_p99_ms"] <= slo.tpot_p99_ms
 
 
-def evaluate(job: SizingJob) -> CandidateResult:
-    """Capacity per replica within the SLO, fleet size at the peak, and its cost (picklable)."""
+@dataclass(frozen=True, slots=True)
+class _Setup:
+    """What ``evaluate`` and ``fleet_floor`` derive from a job before simulating anything."""
+
+    step: StepModel
+    cfg: EngineConfig
+    prompt: LengthDist
+    output: LengthDist
+    ctx: float  # mean context of a decoding sequence
+    hi: float  # upper end of the bisection: the decode-only throughput bound of one replica
+
+
+def _setup(job: SizingJob) -> _Setup | CandidateResult:
     c = job.candidate
     try:
         spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision)
@@ -135,10 +147,42 @@ def evaluate(job: SizingJob) -> CandidateResult:
     prompt = replace(job.demand.prompt, low=1, high=cap)  # replace keeps empirical knots
     output = replace(job.demand.output, low=1, high=cap)
     ctx = prompt.mean + output.mean / 2
-    if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
-        return CandidateResult(c, False, "TPOT SLO missed even at batch 1")
     batch = min(c.max_num_seqs, max(kv_tokens / (prompt.mean + output.mean), 1.0))
     hi = batch / float(step.decode_step(batch, ctx)) / output.mean
+    return _Setup(step, cfg, prompt, output, ctx, hi)
+
+
+def fleet_floor(job: SizingJob) -> FleetCost | None:
+    """A fleet no smaller than any ``evaluate(job)`` can return, or None if it returns no fleet.
+
+    ``evaluate`` bisects below ``hi``, so its rate per replica is under ``hi`` and its fleet at
+    least ``ceil(peak / hi)`` replicas; cost, power and GPU count grow with the GPUs
+    (``fleet_cost``), so this fleet's are lower bounds of the result's.
+    """
+    setup = _setup(job)
+    if isinstance(setup, CandidateResult):
+        return None
+    replicas = max(1, math.ceil(job.demand.peak_rps / setup.hi))
+    d = job.demand
+    return fleet_cost(
+        get_gpu(job.candidate.gpu),
+        replicas * job.candidate.tp,
+        d.daily_tokens,
+        d.daily_output_tokens,
+        job.cost_inputs,
+    )
+
+
+def evaluate(job: SizingJob) -> CandidateResult:
+    """Capacity per replica within the SLO, fleet size at the peak, and its cost (picklable)."""
+    c = job.candidate
+    setup = _setup(job)
+    if isinstance(setup, CandidateResult):
+        return setup
+    step, cfg, prompt, output, ctx = setup.step, setup.cfg, setup.prompt, setup.output, setup.ctx
+    if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
+        return CandidateResult(c, False, "TPOT SLO missed even at batch 1")
+    hi = setup.hi
     lo = hi / 16.0
     curve: list[tuple[float, float, float]] = []
 
@@ -170,6 +214,16 @@ def evaluate(job: SizingJob) -> CandidateResult:
     return CandidateResult(c, True, "", lo, replicas, at_peak, tuple(sorted(curve)), cost)
 
 
+# The objective's value of a fleet: every one grows with the fleet's number of GPUs.
+OBJECTIVES: dict[str, Callable[[FleetCost], float]] = {
+    "cost": lambda c: c.annual_cost_krw,
+    "gpus": lambda c: float(c.gpus),
+    "power": lambda c: c.facility_power_mw,
+}
+_UNITS = {"cost": (1e-9, "bn KRW/yr"), "gpus": (1.0, "GPUs"), "power": (1.0, "MW")}
+KEEP = 5  # configurations ranked exactly; the report's charts show the top 5
+
+
 @dataclass(frozen=True, slots=True)
 class SizingResult:
     model: str
@@ -180,12 +234,10 @@ class SizingResult:
 
     @property
     def feasible(self) -> list[CandidateResult]:
-        key: Callable[[CandidateResult], float] = {
-            "cost": lambda r: r.cost.annual_cost_krw if r.cost else 0.0,
-            "gpus": lambda r: r.cost.gpus if r.cost else 0.0,
-            "power": lambda r: r.cost.facility_power_mw if r.cost else 0.0,
-        }[self.objective]
-        return sorted((r for r in self.results if r.feasible and r.cost), key=key)
+        key = OBJECTIVES[self.objective]
+        return sorted(
+            (r for r in self.results if r.feasible and r.cost), key=lambda r: key(r.cost) if r.cost else 0.0
+        )
 
     @property
     def best(self) -> CandidateResult | None:
@@ -203,16 +255,50 @@ def size(
     objective: str = "cost",
     on_done: Callable[[CandidateResult], None] | None = None,
     seed: int = 0,
+    keep: int | None = KEEP,
+    on_start: Callable[[Candidate], None] | None = None,
 ) -> SizingResult:
-    """Evaluate every candidate through ``executor`` and rank the feasible ones by ``objective``."""
-    if objective not in ("cost", "gpus", "power"):
+    """Evaluate the candidates through ``executor`` and rank the feasible ones by ``objective``.
+
+    With ``keep`` (default 5), a candidate is not simulated once its ``fleet_floor`` is worse than
+    the ``keep``-th best fleet found (``planner.sweep``): the top ``keep`` are exactly those of the
+    exhaustive search, and the skipped candidates are listed, infeasible, with "not simulated" and
+    their floor as the reason. ``keep=None`` simulates every candidate. ``on_start`` and
+    ``on_done`` see each candidate handed to the executor and each result (progress display).
+    """
+    if objective not in OBJECTIVES:
         raise PlannerError(f"objective must be cost, gpus or power, not {objective!r}")
     get_model(model)
     if not candidates:
         raise PlannerError("no candidate configurations to search")
     jobs = [SizingJob(model, c, demand, slo, cost_inputs or CostInputs(), seed=seed) for c in candidates]
+    key = OBJECTIVES[objective]
+    scale, unit = _UNITS[objective]
+
+    def floor(job: SizingJob) -> float:
+        fleet = fleet_floor(job)
+        return key(fleet) if fleet is not None else -math.inf
+
+    def skipped(job: SizingJob, value: float, bar: float) -> CandidateResult:
+        return CandidateResult(
+            job.candidate,
+            False,
+            f"not simulated: needs at least {value * scale:,.2f} {unit}; the top {keep} found "
+            f"need at most {bar * scale:,.2f}",
+        )
+
     results: list[CandidateResult | None] = [None] * len(jobs)
-    for i, res in executor.map_unordered(evaluate, jobs):
+    stream = sweep.run(
+        jobs,
+        executor,
+        evaluate,
+        floor,
+        lambda r: key(r.cost) if r.feasible and r.cost else None,
+        skipped,
+        keep,
+        (lambda job: on_start(job.candidate)) if on_start is not None else None,
+    )
+    for i, res in stream:
         results[i] = res
         if on_done is not None:
             on_done(res)
