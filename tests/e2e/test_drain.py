@@ -147,8 +147,11 @@ def test_sigterm_drains_every_worker(slow_upstream: Upstream, tmp_path: Path) ->
     _check_drained(gw, url, stream, signalled, during)
 
 
-def test_a_second_sigterm_ends_the_drain_at_once(slow_upstream: Upstream, tmp_path: Path) -> None:
-    gw, url = _gateway(tmp_path, slow_upstream)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_second_sigterm_ends_the_drain_at_once(
+    slow_upstream: Upstream, tmp_path: Path, workers: int
+) -> None:
+    gw, url = _gateway(tmp_path, slow_upstream, workers)
     _, key = gw.create_key("drain-twice-org")
     gw.start()
     assert gw.proc is not None

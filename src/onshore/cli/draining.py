@@ -167,6 +167,7 @@ class DrainingMultiprocess(Multiprocess):
     def __init__(self, config: Config, sockets: list[socket.socket], times: DrainTimes) -> None:
         super().__init__(config, sockets)
         self._times = times
+        self._stops = 0  # SIGTERMs and SIGINTs taken from the queue by uvicorn's loop
 
     def _worker(self) -> Process:
         process = _Worker(self.config, self.sockets, self._times)
@@ -203,13 +204,23 @@ class DrainingMultiprocess(Multiprocess):
     def handle_ttin(self) -> None:
         log.warning("SIGTTIN is not supported by onshore serve; set server.workers instead")
 
+    def handle_term(self) -> None:
+        self._stops += 1
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        self._stops += 1
+        super().handle_int()
+
     def join_all(self) -> None:
-        # Every worker got SIGTERM (terminate_all); while they drain, a later SIGTERM or SIGINT to
-        # this process reaches them too, so a second signal shortens the drain as with one worker.
+        # Every worker got one SIGTERM (terminate_all). A later SIGTERM or SIGINT to this process
+        # reaches them too, so a second signal shortens the drain as with one worker; so does one
+        # that uvicorn's loop took from the queue together with the first.
+        self.signal_queue[:0] = [signal.SIGTERM] * (self._stops - 1)
         for process in self.processes:
             while process.process.is_alive():
-                process.process.join(_POLL_S * 2)
                 self._forward_signals()
+                process.process.join(_POLL_S * 2)
 
     def _forward_signals(self) -> None:
         while self.signal_queue:
