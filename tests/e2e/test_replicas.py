@@ -16,6 +16,7 @@ redis-server.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,8 +105,12 @@ def cluster(upstream: Upstream, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 yield Cluster(replicas, lb, database_url, key)
             finally:
                 lb.stop()
+                for gw in replicas:  # drained side by side
+                    if gw.proc is not None and gw.proc.poll() is None:
+                        gw.proc.send_signal(signal.SIGTERM)
                 for gw in replicas:
-                    gw.stop()
+                    if gw.proc is not None:
+                        gw.proc.wait(30)
     finally:
         redis.stop()
 

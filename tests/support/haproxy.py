@@ -3,7 +3,9 @@
 The configuration is the one docs/upgrades.md recommends: health checks on /readyz (a draining
 replica answers 503 and leaves the pool within one check), and retries of requests that never
 reached a replica or got nothing back (`retry-on conn-failure empty-response`, `option
-redispatch`: the retry goes to another replica). Stopped by its PID, never by name.
+redispatch`: the retry goes to another replica; `option http-buffer-request`: only a request held
+whole is retried). Errors are logged to haproxy.log in its work directory (`log_text`). Stopped by
+its PID, never by name.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ CHECK_INTERVAL_MS = 200
 _CONFIG = """\
 global
     maxconn 4096
+    log stderr format raw local0 info
 
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal
     timeout connect 1s
     timeout client 60s
     timeout server 60s
@@ -37,6 +43,7 @@ defaults
     retries 3
     retry-on conn-failure empty-response
     option redispatch 1
+    option http-buffer-request
 
 frontend gateway
     bind 127.0.0.1:{port}
