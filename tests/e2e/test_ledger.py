@@ -160,8 +160,7 @@ def test_sigterm_during_load_loses_no_row(upstream: Upstream, tmp_path: Path) ->
     ids: list[str] = []
     workers = _load(gw, key, done, ids)
     time.sleep(1.5)
-    # uvicorn shuts down gracefully, then re-raises the signal: -15 is its normal exit here.
-    assert gw.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
+    assert gw.stop(signal.SIGTERM) == 0  # a drain ends in a clean exit (onshore.cli.draining)
     done.set()
     for w in workers:
         w.join(5)

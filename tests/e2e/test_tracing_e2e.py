@@ -23,8 +23,8 @@ PARENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_SPAN = "00f067aa0ba902b7"
 
 # `onshore serve` in this process, which writes the OpenTelemetry modules it loaded when it exits.
-# uvicorn re-raises SIGTERM once it has shut down, with the handler it found: this one, so the
-# list is written after the requests were served (atexit would not run on a signal's default).
+# `onshore serve` drains on SIGTERM and returns (onshore.cli.draining), so atexit writes the list
+# after the requests were served; the handler below only covers a signal before serve installs its own.
 _SERVE_AND_LIST = """
 import atexit, runpy, signal, sys
 OUT = sys.argv[1]

@@ -198,6 +198,8 @@ def make_gateway(
         "backends": backends,
         "logging": {"level": "INFO"},
         "auth": {"sync_interval_s": 0.25},
+        # No load balancer waits to see these gateways drain: stop at once (tests of the drain set it).
+        "server": {"drain_delay_s": 0},
     }
     if database_url:
         config["database"] = {"url": database_url}

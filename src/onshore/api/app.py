@@ -14,6 +14,7 @@ from onshore.api.http import Exchange, RequestIds, request_headers, send_bytes
 from onshore.api.types import Receive, Scope, Send
 from onshore.domain.catalog import Endpoint
 from onshore.errors import MethodNotAllowed, NotFound, OnshoreError
+from onshore.lifecycle import DRAIN_STATE
 from onshore.observability.logging import request_id_var
 from onshore.services import Services
 from onshore.web.console import PREFIX as CONSOLE
@@ -49,7 +50,7 @@ class OnshoreApp:
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(scope, receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = request_headers(scope)
@@ -137,7 +138,10 @@ class OnshoreApp:
         else:
             raise NotFound(f"Unknown path {path[:200]!r}.", code="unknown_url")
 
-    async def _lifespan(self, receive: Receive, send: Send) -> None:
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state")
+        if isinstance(state, dict):  # uvicorn's lifespan state: where `onshore serve` finds the drain
+            state[DRAIN_STATE] = self.services.lifecycle.begin_drain
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":

@@ -276,7 +276,8 @@ class EdgeProtocol(HttpToolsProtocol):
         )
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
-            head += [name, b": ", value, b"\r\n"]
+            if name != b"connection":  # a draining server adds "close" there (cli/draining.py)
+                head += [name, b": ", value, b"\r\n"]
         head += [
             b"content-type: application/json\r\ncontent-length: ",
             str(len(body)).encode(),

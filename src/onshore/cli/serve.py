@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from onshore.cli.common import config_option, load
 EDGE_PROTOCOL = "onshore.api.edge:EdgeProtocol"
 # prometheus_client's variable (onshore.bootstrap.observability reads it in each worker).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STARTUP_FAILURE = 3  # uvicorn's exit status when the app did not start
 
 
 @click.command()
@@ -47,32 +49,36 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int |
 
     import uvicorn  # noqa: PLC0415 - only the server needs it
 
+    from onshore.cli import draining  # noqa: PLC0415 - imports uvicorn
     from onshore.observability.logging import configure_logging  # noqa: PLC0415
 
     configure_logging(settings.logging.level, settings.logging.format)
     server = settings.server
     metrics_dir = _metrics_directory(server.workers)
+    server_config = uvicorn.Config(
+        "onshore.api.factory:create_app",
+        factory=True,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
+        loop="uvloop",
+        # uvicorn's httptools protocol with what it lacks: the header limit, read timeouts, JSON
+        # errors, HTTP/1.0 framing, the access log. By import path (uvicorn >= 0.35): the CLI does not
+        # import the web face, and each worker reads server.* itself, as it does for the app.
+        http=EDGE_PROTOCOL,
+        lifespan="on",
+        access_log=False,  # the edge writes the access log itself, when server.access_log says so
+        log_config=None,
+        server_header=False,
+    )
+    times = draining.DrainTimes(delay_s=server.drain_delay_s, grace_s=server.drain_s)
     try:
-        uvicorn.run(
-            "onshore.api.factory:create_app",
-            factory=True,
-            host=server.host,
-            port=server.port,
-            workers=server.workers,
-            loop="uvloop",
-            # uvicorn's httptools protocol with what it lacks: the header limit, read timeouts, JSON
-            # errors, HTTP/1.0 framing, the access log. By import path (uvicorn >= 0.35): the CLI does not
-            # import the web face, and each worker reads server.* itself, as it does for the app.
-            http=EDGE_PROTOCOL,
-            lifespan="on",
-            access_log=False,  # the edge writes the access log itself, when server.access_log says so
-            log_config=None,
-            server_header=False,
-            timeout_graceful_shutdown=30,
-        )
+        started = draining.run(server_config, times)  # drains on SIGTERM (docs/upgrades.md)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+    if not started:
+        sys.exit(STARTUP_FAILURE)
 
 
 def _metrics_directory(workers: int) -> Path | None:

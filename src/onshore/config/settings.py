@@ -52,6 +52,11 @@ class ServerSettings(_Strict):
     body_timeout_s: float = Field(30.0, ge=1.0, le=3600.0)
     # One line per response on the `onshore.access` logger (method, path without query, status).
     access_log: bool = False
+    # On SIGTERM (docs/upgrades.md): /readyz fails at once while requests are still served for this
+    # long, so the load balancer (or Kubernetes' endpoints) stops sending here; then no new
+    # connection is accepted and the requests under way get `drain_s` to finish before they are cut.
+    drain_delay_s: float = Field(5.0, ge=0.0, le=600.0)
+    drain_s: float = Field(30.0, ge=0.0, le=3600.0)
     # Where this gateway (and every model embedded in it) processes data: ISO 3166-1 alpha-2.
     # Organisations that declare no jurisdictions may use only backends here.
     jurisdiction: Jurisdiction = "KR"

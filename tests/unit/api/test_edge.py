@@ -98,6 +98,15 @@ async def test_a_head_within_one_chunk_is_measured_exactly() -> None:
     assert b"HTTP/1.1 431 " in transport.written
 
 
+async def test_a_refusal_says_connection_close_once_while_the_server_drains() -> None:
+    protocol, transport = await _connected(EdgeLimits(max_header_bytes=2048))
+    protocol.server_state.default_headers = [(b"date", b"x"), (b"connection", b"close")]
+    protocol.data_received(b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-A: " + b"a" * 2100 + b"\r\n\r\n")
+    head = transport.written.partition(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"http/1.1 431 ") and head.count(b"connection: close") == 1
+    assert b"date: x" in head
+
+
 async def test_a_stalled_head_gets_408_from_the_sweep() -> None:
     protocol, transport = await _connected(EdgeLimits(header_timeout_s=2))
     protocol.data_received(b"GET /healthz HTTP/1.1\r\nHo")

@@ -303,6 +303,22 @@ async def test_client_leaving_mid_stream_still_pays_for_what_the_engine_reports(
     h.assert_released()
 
 
+async def test_client_leaving_after_done_while_the_engine_ends_its_stream_got_a_whole_answer() -> None:
+    """The openai SDK closes the response at [DONE]; the engine's stream may not have ended yet."""
+    # It hangs after [DONE], before the last (empty) read that ends the engine's stream.
+    reply = FakeReply(200, chunks=[*sse(CHUNK, CHUNK, USAGE_CHUNK), b"data: [DONE]\n\n", b""], hang_after=4)
+    h = Harness(FakeBackend("a", reply))
+    client = FakeClient(orjson.dumps(chat(stream=True)), AUTH)
+    task = asyncio.ensure_future(h.pipeline(h.context(client)))
+    await asyncio.sleep(0.01)
+    client.leave()
+    await task
+    (row,) = h.sink.rows
+    assert (row.status, row.error_code, row.total_tokens) == (200, None, 6)
+    assert reply.closed == 1
+    h.assert_released()
+
+
 async def test_client_leaving_mid_stream_without_usage_is_estimated_not_free() -> None:
     reply = FakeReply(200, chunks=sse(CHUNK, CHUNK, CHUNK), hang_after=2)
     h = Harness(FakeBackend("a", reply))
