@@ -35,9 +35,10 @@ from onshore.planner.perf import calibration as calib
 from onshore.planner.perf import kv_transfer
 from onshore.planner.perf.kv import kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec
+from onshore.planner.ports import Executor
 from onshore.planner.sim import LengthDist, Workload, simulate, summarise
 from onshore.planner.sim import workload as wl
-from onshore.planner.sizing import Slo
+from onshore.planner.sizing import OBJECTIVES, Candidate, CandidateResult, Slo, size
 
 DECODE_TTFT_SHARE = 0.5  # of the TTFT SLO the decode pool's admission may take
 CHECK_REPLICAS = 64
@@ -229,3 +230,62 @@ def default_disagg_candidates(
                 if max(tp_p, tp_d) <= spec.scaleup_domain
             )
     return out
+
+
+def size_disagg(
+    model: str,
+    demand: Demand,
+    slo: Slo,
+    candidates: Sequence[DisaggCandidate],
+    executor: Executor,
+    cost_inputs: CostInputs | None = None,
+    objective: str = "cost",
+    seed: int = 0,
+) -> list[DisaggResult]:
+    """Every candidate evaluated through ``executor``: the feasible ones first, best ``objective`` first."""
+    if objective not in OBJECTIVES:
+        raise PlannerError(f"objective must be cost, gpus or power, not {objective!r}")
+    get_model(model)
+    jobs = [DisaggJob(model, c, demand, slo, cost_inputs or CostInputs(), seed=seed) for c in candidates]
+    results: list[DisaggResult | None] = [None] * len(jobs)
+    for i, res in executor.map_unordered(evaluate_disagg, jobs):
+        results[i] = res
+    key = OBJECTIVES[objective]
+    done = [r for r in results if r is not None]
+    return sorted(done, key=lambda r: (not r.feasible, key(r.cost) if r.cost else math.inf))
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """The best aggregated and the best disaggregated fleet for one demand and SLO."""
+
+    aggregated: CandidateResult | None
+    disaggregated: DisaggResult | None
+    objective: str
+
+    @property
+    def gain(self) -> float:
+        """How many times more the aggregated fleet needs (objective); > 1 favours disaggregation."""
+        a, d = self.aggregated, self.disaggregated
+        if a is None or a.cost is None or d is None or d.cost is None:
+            return math.nan
+        key = OBJECTIVES[self.objective]
+        return key(a.cost) / key(d.cost)
+
+
+def compare(
+    model: str,
+    demand: Demand,
+    slo: Slo,
+    aggregated: Sequence[Candidate],
+    disaggregated: Sequence[DisaggCandidate],
+    executor: Executor,
+    cost_inputs: CostInputs | None = None,
+    objective: str = "cost",
+    seed: int = 0,
+) -> Comparison:
+    """Size both ways (``sizing.size`` and :func:`size_disagg`) and keep each one's best."""
+    agg = size(model, demand, slo, aggregated, executor, cost_inputs, objective, seed=seed).best
+    dis = size_disagg(model, demand, slo, disaggregated, executor, cost_inputs, objective, seed)
+    best = dis[0] if dis and dis[0].feasible else None
+    return Comparison(agg, best, objective)

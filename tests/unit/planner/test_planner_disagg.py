@@ -9,8 +9,16 @@ from onshore.planner import disagg
 from onshore.planner.catalog import gpu, model
 from onshore.planner.cost import CostInputs
 from onshore.planner.demand import Demand
-from onshore.planner.disagg_sizing import DisaggCandidate, DisaggJob, evaluate_disagg
+from onshore.planner.disagg_sizing import (
+    Comparison,
+    DisaggCandidate,
+    DisaggJob,
+    compare,
+    evaluate_disagg,
+    size_disagg,
+)
 from onshore.planner.errors import PlannerError
+from onshore.planner.executor import SerialExecutor
 from onshore.planner.perf import calibration as calib
 from onshore.planner.perf import kv_transfer
 from onshore.planner.perf.roofline import ReplicaSpec
@@ -159,3 +167,31 @@ def test_decode_heavy_traffic_with_loose_latency_gains_nothing_from_disaggregati
     # and the prefill pool is GPUs the aggregated fleet does not need
     agg, dis = _gpus_needed(200, 1000, Slo(ttft_p99_ms=5000, tpot_p99_ms=100))
     assert dis >= agg
+
+
+def test_compare_sizes_both_ways_and_is_deterministic() -> None:
+    demand = Demand(1e6, 25.0, 50.0, fixed(3000), fixed(150))
+    slo = Slo(ttft_p99_ms=2000, tpot_p99_ms=25)
+
+    def once() -> Comparison:
+        return compare(
+            "llama-3.1-70b",
+            demand,
+            slo,
+            [Candidate("h100", 4, "fp8")],
+            [DisaggCandidate("h100", "fp8", 2, 4), DisaggCandidate("h100", "fp8", 4, 4, link="scaleup")],
+            SerialExecutor(),
+            objective="gpus",
+        )
+
+    first = once()
+    assert first.aggregated is not None and first.disaggregated is not None
+    assert first.disaggregated.layout is not None and first.disaggregated.cost is not None
+    assert first.disaggregated.cost.gpus == first.disaggregated.layout.gpus
+    assert first.gain == pytest.approx(first.aggregated.replicas * 4 / first.disaggregated.layout.gpus)
+    assert first.gain > 1.0
+    second = once()
+    assert second.disaggregated == first.disaggregated
+    assert second.aggregated is not None and second.aggregated.replicas == first.aggregated.replicas
+    with pytest.raises(PlannerError, match="objective"):
+        size_disagg("llama-3.1-70b", demand, slo, [], SerialExecutor(), objective="joy")
