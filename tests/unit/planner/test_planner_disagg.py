@@ -54,6 +54,14 @@ def test_transfer_time_by_hand() -> None:
         kv_transfer.link(gpu("h100"), "carrier-pigeon")
 
 
+def test_sliding_window_layers_send_at_most_their_window() -> None:
+    # gpt-oss-20b: 12 full-attention and 12 sliding (128-token window) layers, 8 KV heads x 64
+    # dims x K and V = 1,024 values per token and layer, two bytes each at BF16
+    spec = ReplicaSpec(model("gpt-oss-20b"), gpu("h100"), 1, "bf16")
+    assert float(kv_transfer.prompt_kv_bytes(spec, 1000)) == 1024 * 2 * (12 * 1000 + 12 * 128)
+    assert float(kv_transfer.prompt_kv_bytes(spec, 100)) == 1024 * 2 * (12 * 100 + 12 * 100)
+
+
 def test_layout_parsing() -> None:
     assert disagg.Layout.parse("2:6", 4) == disagg.Layout(2, 4, 6, 4)
     lay = disagg.Layout.parse("2x2:1x4", 8)
