@@ -5,7 +5,9 @@ A scenario row names a model, a GPU type, how many GPUs and the tensor-parallel 
 and output lengths, and a load: ``offline`` (every request at once), ``rate`` (Poisson,
 ``load`` requests/s for the whole system) or ``concurrency`` (``load`` closed-loop clients).
 Optional shape columns (:mod:`onshore.planner.traffic`) replace the fixed lengths with a dataset
-profile or distributions, and add prefix-cache hits or multi-turn chat.
+profile or distributions, and add prefix-cache hits or multi-turn chat. Optional ``disaggregated``
+(``P:D`` replicas of ``tensor_parallel`` GPUs, or ``PxTP:DxTP``) serves it on separate prefill
+and decode pools (:mod:`onshore.planner.disagg`); ``num_gpus`` must then be the pools' total.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from onshore.planner import traffic
+from onshore.planner import disagg, traffic
 from onshore.planner.catalog import gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
@@ -66,6 +68,7 @@ class Scenario:
     requests: int = 0
     shape: traffic.Shape = field(default_factory=traffic.Shape)
     extra: dict[str, str] = field(default_factory=dict)
+    disaggregated: str = ""  # "P:D" or "PxTP:DxTP": separate prefill and decode pools
 
     @property
     def replicas(self) -> int:
@@ -115,7 +118,10 @@ def parse_row(row: dict[str, str]) -> Scenario:
         max_batched_tokens=_int(row, "max_batched_tokens", 0),
         requests=_int(row, "requests", 0),
         shape=shape,
+        disaggregated=(row.get("disaggregated") or "").strip(),
     )
+    if s.disaggregated:
+        _check_disaggregated(s)
     if shape.shaped:
         prompt, output = shape.lengths(s.input_len, s.output_len)
         s = replace(s, input_len=round(prompt.mean), output_len=round(output.mean))
@@ -128,6 +134,16 @@ def parse_row(row: dict[str, str]) -> Scenario:
     if kind != "offline" and load <= 0:
         raise PlannerError(f"scenario {kind!r} needs load > 0")
     return s
+
+
+def _check_disaggregated(s: Scenario) -> None:
+    layout = disagg.Layout.parse(s.disaggregated, s.tensor_parallel)
+    if layout.gpus != s.num_gpus:
+        raise PlannerError(
+            f"disaggregated {s.disaggregated!r} uses {layout.gpus} GPUs, not num_gpus {s.num_gpus}"
+        )
+    if s.scenario == "concurrency":
+        raise PlannerError("disaggregated scenarios need scenario rate or offline")
 
 
 def read_scenarios(path: Path) -> list[Scenario]:
@@ -194,6 +210,10 @@ def predict(
         n = s.requests or max(10 * c, 40)
         work = wl.closed_loop(rng, c, n, prompt, output, stagger_s=stagger * _e2e_estimate(step, s, c))
         work = s.shape.with_hits(work)
+    if s.disaggregated:
+        layout = disagg.Layout.parse(s.disaggregated, s.tensor_parallel)
+        run = disagg.run_layout(spec, cal, layout, work, rng, "auto", seqs, cfg.max_batched_tokens)
+        return summarise(run.result)
     return summarise(simulate(step, cfg, work, s.replicas, rng))
 
 
