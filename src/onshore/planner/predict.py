@@ -3,7 +3,10 @@
 A scenario row names a model, a GPU type, how many GPUs and the tensor-parallel degree
 (``num_gpus / tensor_parallel`` replicas behind a round-robin router), a precision, fixed prompt
 and output lengths, and a load: ``offline`` (every request at once), ``rate`` (Poisson,
-``load`` requests/s for the whole system) or ``concurrency`` (``load`` closed-loop clients).
+``load`` requests/s for the whole system), ``concurrency`` (``load`` closed-loop clients) or
+``slo`` (no load: the highest Poisson rate meeting the row's ``ttft_p99_ms`` and ``tpot_p99_ms``,
+found by :mod:`onshore.planner.slo`). Each engine runs with its shipped scheduler defaults for the
+GPU (:mod:`onshore.planner.catalog.engines`) unless the row overrides them.
 """
 
 from __future__ import annotations
@@ -14,15 +17,24 @@ from pathlib import Path
 
 import numpy as np
 
-from onshore.planner.catalog import gpu, model
+from onshore.planner import slo
+from onshore.planner.catalog import engine_defaults, gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
-from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks
+from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, LengthDist, Summary, simulate, summarise
 from onshore.planner.sim import workload as wl
 
-SCENARIOS = ("offline", "rate", "concurrency")
+SCENARIOS = ("offline", "rate", "concurrency", "slo")
+# SLO search: requests per probe. The p99 of the 80 % kept after warm-up rests on the ~1 % above
+# it: 4,000 requests leave 32 of them, so the tail quantile moves by ~4 % between seeds for an
+# exponential tail (ln(100) = 4.6 scale lengths, the count's noise ~1/sqrt(32)); and a rate 2 %
+# over capacity leaves a backlog of ~0.02 x 4,000 = 80 service times by the end of the run, which
+# no realistic TTFT limit absorbs. More replicas need more requests to load each of them.
+SLO_REQUESTS = 4000
+SLO_REQUESTS_PER_REPLICA = 500
+SLO_REQUESTS_MAX = 40_000
 REQUIRED_COLUMNS = (
     "model",
     "gpu",
@@ -46,7 +58,8 @@ PUBLIC_METRICS = (
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One row of a scenarios CSV (optional columns: engine, max_num_seqs, max_batched_tokens, requests)."""
+    """One row of a scenarios CSV (optional columns: engine, max_num_seqs, max_batched_tokens,
+    requests; ttft_p99_ms and tpot_p99_ms for scenario slo)."""
 
     model: str
     gpu: str
@@ -61,6 +74,8 @@ class Scenario:
     max_num_seqs: int = 0
     max_batched_tokens: int = 0  # 0: the engine profile's default
     requests: int = 0
+    ttft_p99_ms: float = 0.0  # scenario slo: the limits
+    tpot_p99_ms: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -80,6 +95,14 @@ def _int(row: dict[str, str], key: str, default: int | None = None) -> int:
         raise PlannerError(f"column {key!r}: {cell!r} is not a number") from exc
 
 
+def _float(row: dict[str, str], key: str) -> float:
+    cell = (row.get(key) or "").strip()
+    try:
+        return float(cell) if cell else 0.0
+    except ValueError as exc:
+        raise PlannerError(f"column {key!r}: {cell!r} is not a number") from exc
+
+
 def parse_row(row: dict[str, str]) -> Scenario:
     """A validated :class:`Scenario` from a CSV row (raises PlannerError on bad input)."""
     missing = [c for c in REQUIRED_COLUMNS if c not in row]
@@ -88,10 +111,7 @@ def parse_row(row: dict[str, str]) -> Scenario:
     kind = row["scenario"].strip().lower()
     if kind not in SCENARIOS:
         raise PlannerError(f"scenario {row['scenario']!r} is not one of {', '.join(SCENARIOS)}")
-    try:
-        load = float(row["load"]) if (row["load"] or "").strip() else 0.0
-    except ValueError as exc:
-        raise PlannerError(f"load {row['load']!r} is not a number") from exc
+    load = _float(row, "load")
     s = Scenario(
         model=row["model"].strip(),
         gpu=row["gpu"].strip(),
@@ -106,13 +126,17 @@ def parse_row(row: dict[str, str]) -> Scenario:
         max_num_seqs=_int(row, "max_num_seqs", 0),
         max_batched_tokens=_int(row, "max_batched_tokens", 0),
         requests=_int(row, "requests", 0),
+        ttft_p99_ms=_float(row, "ttft_p99_ms"),
+        tpot_p99_ms=_float(row, "tpot_p99_ms"),
     )
     if s.num_gpus < 1 or s.tensor_parallel < 1 or s.num_gpus % s.tensor_parallel:
         raise PlannerError(f"num_gpus {s.num_gpus} must be a positive multiple of tensor_parallel")
     if s.input_len < 1 or s.output_len < 1:
         raise PlannerError("input_len and output_len must be >= 1")
-    if kind != "offline" and load <= 0:
+    if kind in ("rate", "concurrency") and load <= 0:
         raise PlannerError(f"scenario {kind!r} needs load > 0")
+    if kind == "slo" and not (s.ttft_p99_ms > 0 and s.tpot_p99_ms > 0):
+        raise PlannerError("scenario 'slo' needs columns ttft_p99_ms and tpot_p99_ms > 0")
     return s
 
 
@@ -128,11 +152,17 @@ def read_scenarios(path: Path) -> list[Scenario]:
     return [parse_row(r) for r in rows]
 
 
-def _budget(cal: calib.Calibration, scenario: str) -> int:
-    """Token budget per step: the engine profile's serving default; offline (throughput) runs use
-    at least 8192, as the offline entry points (vLLM's LLM class, trtllm-bench) default higher."""
-    budget = int(cal.max_batched_tokens)
-    return max(budget, 8192) if scenario == "offline" else budget
+def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
+    """The scheduler as the engine ships it for this GPU (offline rows: its batch API's defaults),
+    with the row's ``max_num_seqs`` / ``max_batched_tokens`` overriding."""
+    d = engine_defaults(s.engine, spec.gpu, "offline" if s.scenario == "offline" else "serve")
+    return EngineConfig(
+        kv_blocks=kv_capacity_blocks(spec),
+        max_num_seqs=s.max_num_seqs or d.max_seqs(kv_capacity_tokens(spec)),
+        max_batched_tokens=s.max_batched_tokens or d.max_num_batched_tokens,
+        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
+        chunked_prefill=d.chunked_prefill,
+    )
 
 
 def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
@@ -142,30 +172,22 @@ def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
     return float(step.prefill_step(float(s.input_len)) + s.output_len * step.decode_step(batch, ctx))
 
 
+def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
+    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision)
+    return spec, StepModel.build(spec, cal or calib.shipped(s.engine)), engine_config(s, spec)
+
+
 def predict(
     s: Scenario, cal: calib.Calibration | None = None, seed: int = 0, stagger: float = 0.0
 ) -> Summary:
-    """Simulate one scenario and summarise it."""
-    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision)
-    cal = cal or calib.shipped(s.engine)
-    step = StepModel.build(spec, cal)
-    per_replica = s.load / s.replicas
-    if s.max_num_seqs:
-        seqs = s.max_num_seqs
-    elif s.scenario == "offline":
-        seqs = 1024
-    else:
-        seqs = max(256, int(np.ceil(per_replica)) if s.scenario == "concurrency" else 256)
-    cfg = EngineConfig(
-        kv_blocks=kv_capacity_blocks(spec),
-        max_num_seqs=seqs,
-        max_batched_tokens=s.max_batched_tokens or _budget(cal, s.scenario),
-        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
-    )
+    """Simulate one scenario and summarise it (scenario slo: at the highest rate meeting the SLO)."""
+    if s.scenario == "slo":
+        return slo_capacity(s, cal, seed).at
+    _, step, cfg = _setup(s, cal)
     rng = np.random.default_rng(seed)
     prompt, output = LengthDist(s.input_len), LengthDist(s.output_len)
     if s.scenario == "offline":
-        n = s.requests or min(max(1000, 2 * seqs * s.replicas), 20000)
+        n = s.requests or min(max(1000, 2 * cfg.max_num_seqs * s.replicas), 20000)
         work = wl.offline(rng, n, prompt, output)
     elif s.scenario == "rate":
         n = s.requests or int(min(max(1000, s.load * 60), 100_000))
@@ -177,6 +199,42 @@ def predict(
         n = s.requests or max(10 * c, 40)
         work = wl.closed_loop(rng, c, n, prompt, output, stagger_s=stagger * _e2e_estimate(step, s, c))
     return summarise(simulate(step, cfg, work, s.replicas, rng))
+
+
+def slo_requests(s: Scenario) -> int:
+    """Requests simulated per probe of an SLO search (see :data:`SLO_REQUESTS`)."""
+    return s.requests or min(max(SLO_REQUESTS, SLO_REQUESTS_PER_REPLICA * s.replicas), SLO_REQUESTS_MAX)
+
+
+def slo_capacity(
+    s: Scenario, cal: calib.Calibration | None = None, seed: int = 0, tolerance: float = slo.DEFAULT_TOLERANCE
+) -> slo.SloCapacity:
+    """The highest Poisson rate (whole system) at which this configuration meets the row's SLO."""
+    spec, step, cfg = _setup(s, cal)
+    prompt, output = LengthDist(s.input_len), LengthDist(s.output_len)
+    measure = slo.poisson_measure(step, cfg, s.replicas, prompt, output, slo_requests(s), seed)
+    start = s.replicas * slo.estimate(
+        step, cfg.max_num_seqs, kv_capacity_tokens(spec), s.input_len, s.output_len
+    )
+    return slo.search(measure, slo.Slo(s.ttft_p99_ms, s.tpot_p99_ms), start, tolerance)
+
+
+def predict_metrics(s: Scenario, cal: calib.Calibration | None = None, seed: int = 0) -> dict[str, float]:
+    """The public metrics of one row; scenario slo adds ``max_requests_per_s`` (0 when no rate
+    meets the SLO) and reports the other metrics at that rate.
+
+    An slo row's throughputs are the steady state of an open loop that keeps up: requests/s is
+    the arrival rate, output tokens/s that times the output length (as in a 10-minute MLPerf
+    Server run). The simulated run itself is short, and its last requests drain an emptying
+    system, so its own wall-clock ratio would read low.
+    """
+    if s.scenario != "slo":
+        return public_metrics(predict(s, cal, seed=seed))
+    found = slo_capacity(s, cal, seed)
+    m = public_metrics(found.at)
+    if found.feasible:
+        m.update(requests_per_s=found.max_rate, output_tokens_per_s=found.max_rate * s.output_len)
+    return {"max_requests_per_s": found.max_rate, **m}
 
 
 def public_metrics(summary: Summary) -> dict[str, float]:

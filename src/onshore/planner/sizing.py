@@ -1,20 +1,27 @@
 """Sizing: the cheapest fleet that meets latency SLOs at the peak, searched over configurations.
 
 For each candidate (GPU type x tensor parallelism x precision x max batch) the largest arrival
-rate one replica sustains within the SLOs is found by bisection, each probe a simulation of a
-few replicas behind a round-robin router; the fleet is then ``ceil(peak rate / that rate)``
-replicas, checked once more by simulating up to 64 of them at exactly the peak share. Candidates
-are independent, so the sweep runs through an :class:`~onshore.planner.ports.Executor`.
+rate one replica sustains within the SLOs is found by the SLO-capacity search that
+``plan predict``'s ``slo`` scenario runs (:mod:`onshore.planner.slo`: common random numbers,
+doubling, bisection), each probe a simulation of a few replicas behind a round-robin router; the
+fleet is then ``ceil(peak rate / that rate)`` replicas, checked once more by simulating up to 64
+of them at exactly the peak share. A candidate's max batch of 0 means "as MLPerf submitters do":
+start from the engine's shipped default and move it (doubling or halving, up to the batch the KV
+cache holds) while that raises the capacity. Candidates are independent, so the sweep runs
+through an :class:`~onshore.planner.ports.Executor`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from onshore.planner import slo as slo_search
+from onshore.planner.catalog import engine_defaults
 from onshore.planner.catalog import gpu as get_gpu
 from onshore.planner.catalog import model as get_model
 from onshore.planner.cost import CostInputs, FleetCost, fleet_cost
@@ -26,14 +33,18 @@ from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.ports import Executor
 from onshore.planner.sim import EngineConfig, LengthDist, simulate, summarise
 from onshore.planner.sim import workload as wl
+from onshore.planner.slo import Slo
 
-
-@dataclass(frozen=True, slots=True)
-class Slo:
-    """Latency targets at the peak (p99, milliseconds)."""
-
-    ttft_p99_ms: float = 2000.0
-    tpot_p99_ms: float = 60.0
+__all__ = [
+    "Candidate",
+    "CandidateResult",
+    "SizingJob",
+    "SizingResult",
+    "Slo",
+    "default_candidates",
+    "evaluate",
+    "size",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +52,12 @@ class Candidate:
     gpu: str
     tp: int
     precision: str
-    max_num_seqs: int = 256
+    max_num_seqs: int = 0  # 0: the engine's default, tuned up to the KV limit
     engine: str = "vllm"
 
     @property
     def label(self) -> str:
-        return f"{self.gpu} TP{self.tp} {self.precision} seqs{self.max_num_seqs}"
+        return f"{self.gpu} TP{self.tp} {self.precision} seqs{self.max_num_seqs or 'auto'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +69,7 @@ class SizingJob:
     cost_inputs: CostInputs
     sim_replicas: int = 8
     requests: int = 1000
-    bisection_steps: int = 6
+    tolerance: float = 0.02  # of the per-replica capacity; each halving of it costs one probe
     seed: int = 0
 
 
@@ -72,6 +83,12 @@ class CandidateResult:
     at_peak: dict[str, float] = field(default_factory=dict)
     curve: tuple[tuple[float, float, float], ...] = ()  # (rate per replica, ttft p99, tpot p99)
     cost: FleetCost | None = None
+    max_num_seqs: int = 0  # the max batch the capacity was found with
+
+    @property
+    def label(self) -> str:
+        c = self.candidate
+        return f"{c.gpu} TP{c.tp} {c.precision} seqs{self.max_num_seqs or c.max_num_seqs or 'auto'}"
 
 
 def default_candidates(
@@ -113,45 +130,91 @@ def _meets(s: dict[str, float], slo: Slo) -> bool:
     return s["ttft_p99_ms"] <= slo.ttft_p99_ms and s["tpot_p99_ms"] <= slo.tpot_p99_ms
 
 
+class _Tuner:
+    """SLO capacity of one candidate at a given max batch, and the max batch search around it."""
+
+    def __init__(
+        self, job: SizingJob, step: StepModel, base: EngineConfig, prompt: LengthDist, output: LengthDist
+    ):
+        self.job, self.step, self.base, self.prompt, self.output = job, step, base, prompt, output
+
+    def measure(self, seqs: int) -> slo_search.Measure:
+        cfg = dataclasses.replace(self.base, max_num_seqs=seqs)
+        j = self.job
+        return slo_search.poisson_measure(
+            self.step, cfg, j.sim_replicas, self.prompt, self.output, j.requests, j.seed
+        )
+
+    def capacity(self, seqs: int, kv_tokens: int) -> slo_search.SloCapacity:
+        """Capacity of ``sim_replicas`` replicas (whole-system rate) at max batch ``seqs``."""
+        start = self.job.sim_replicas * slo_search.estimate(
+            self.step, seqs, kv_tokens, self.prompt.mean, self.output.mean
+        )
+        # 2^-8 of the estimate and still missing the SLOs: hopeless, and further halvings cost probes
+        return slo_search.search(self.measure(seqs), self.job.slo, start, self.job.tolerance, max_doublings=8)
+
+    def tune(self, seqs: int, kv_tokens: int) -> tuple[int, slo_search.SloCapacity]:
+        """Move the max batch from ``seqs`` (doubling or halving, never past the batch the KV cache
+        holds at mean lengths) while the capacity rises: the way MLPerf submitters set it.
+
+        Which way: when the first rate over the capacity broke the TPOT limit, a smaller batch
+        trades queueing (TTFT) for decode speed; when only TTFT broke, a larger one may absorb the
+        queue. A step is kept only if the next batch meets the SLOs one tolerance above the best
+        rate so far (one probe rejects it; a full search prices it).
+        """
+        best = self.capacity(seqs, kv_tokens)
+        if not best.feasible:
+            return seqs, best
+        over = [p for p in best.probes if not p.ok and p.rate > best.max_rate]
+        kv_batch = max(1, int(kv_tokens / (self.prompt.mean + self.output.mean)))
+        shrink = bool(over) and min(over, key=lambda p: p.rate).summary.tpot_p99_ms > self.job.slo.tpot_p99_ms
+        while True:
+            nxt = seqs // 2 if shrink else seqs * 2
+            if nxt < 8 or (not shrink and seqs >= kv_batch):
+                return seqs, best
+            if not self.job.slo.met_by(self.measure(nxt)(best.max_rate * (1 + 2 * self.job.tolerance))):
+                return seqs, best
+            found = self.capacity(nxt, kv_tokens)
+            if found.max_rate <= best.max_rate:
+                return seqs, best
+            seqs, best = nxt, found
+
+
 def evaluate(job: SizingJob) -> CandidateResult:
     """Capacity per replica within the SLO, fleet size at the peak, and its cost (picklable)."""
     c = job.candidate
     try:
         spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision)
         kv_tokens = kv_capacity_tokens(spec)
+        shipped = engine_defaults(c.engine, spec.gpu, "serve")
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
-    cal = calib.shipped(c.engine)
-    step = StepModel.build(spec, cal)
+    step = StepModel.build(spec, calib.shipped(c.engine))
+    seqs = c.max_num_seqs or shipped.max_seqs(kv_tokens)
     cfg = EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
-        max_num_seqs=c.max_num_seqs,
-        max_batched_tokens=int(cal.max_batched_tokens),
+        max_num_seqs=seqs,
+        max_batched_tokens=shipped.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
+        chunked_prefill=shipped.chunked_prefill,
     )
     cap = min(job.demand.prompt.high, kv_tokens // 2)
     prompt = LengthDist(job.demand.prompt.mean, job.demand.prompt.sigma, 1, cap)
     output = LengthDist(job.demand.output.mean, job.demand.output.sigma, 1, cap)
     ctx = prompt.mean + output.mean / 2
     if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
-        return CandidateResult(c, False, "TPOT SLO missed even at batch 1")
-    batch = min(c.max_num_seqs, max(kv_tokens / (prompt.mean + output.mean), 1.0))
-    hi = batch / float(step.decode_step(batch, ctx)) / output.mean
-    lo = hi / 16.0
-    curve: list[tuple[float, float, float]] = []
-
-    def ok(rate: float) -> bool:
-        s = _probe(job, step, cfg, prompt, output, rate, job.sim_replicas, job.requests)
-        curve.append((rate, s["ttft_p99_ms"], s["tpot_p99_ms"]))
-        return _meets(s, job.slo)
-
-    if not ok(lo):
-        return CandidateResult(
-            c, False, "SLOs missed even at 1/16 of the throughput bound", curve=tuple(curve)
-        )
-    for _ in range(job.bisection_steps):
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return CandidateResult(c, False, "TPOT SLO missed even at batch 1", max_num_seqs=seqs)
+    tuner = _Tuner(job, step, cfg, prompt, output)
+    if c.max_num_seqs:
+        found = tuner.capacity(seqs, kv_tokens)
+    else:
+        seqs, found = tuner.tune(seqs, kv_tokens)
+    cfg = dataclasses.replace(cfg, max_num_seqs=seqs)
+    per = float(job.sim_replicas)
+    curve = tuple(sorted((p.rate / per, p.summary.ttft_p99_ms, p.summary.tpot_p99_ms) for p in found.probes))
+    if not found.feasible:
+        return CandidateResult(c, False, found.reason, curve=curve, max_num_seqs=seqs)
+    lo = found.max_rate / per
     replicas = max(1, math.ceil(job.demand.peak_rps / lo))
     check = min(replicas, 64)
     n = max(job.requests, 40 * check)
@@ -165,7 +228,7 @@ def evaluate(job: SizingJob) -> CandidateResult:
         job.demand.daily_output_tokens,
         job.cost_inputs,
     )
-    return CandidateResult(c, True, "", lo, replicas, at_peak, tuple(sorted(curve)), cost)
+    return CandidateResult(c, True, "", lo, replicas, at_peak, curve, cost, seqs)
 
 
 @dataclass(frozen=True, slots=True)

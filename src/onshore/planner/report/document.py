@@ -105,7 +105,7 @@ def configuration_rows(result: SizingResult) -> list[tuple[str, ...]]:
         krw = f"{r.cost.annual_cost_krw / 1e9:,.1f}" if r.cost else "-"
         rows.append(
             (
-                r.candidate.label,
+                r.label,
                 "yes" if r.feasible else "no",
                 f"{r.rate_per_replica:.2f}",
                 gpus,
@@ -125,7 +125,7 @@ def charts(result: SizingResult) -> dict[str, str]:
             "p99 TPOT against load per replica (top configurations)",
             "requests/s per replica",
             "p99 TPOT ms",
-            [(r.candidate.label, [(a, c) for a, _, c in r.curve]) for r in top],
+            [(r.label, [(a, c) for a, _, c in r.curve]) for r in top],
             hlines=[("TPOT SLO", result.slo.tpot_p99_ms)],
             log_y=True,
         ),
@@ -138,7 +138,7 @@ def charts(result: SizingResult) -> dict[str, str]:
         "fleet.svg": bar_chart(
             "Fleet size of the top configurations",
             "GPUs",
-            [(r.candidate.label, float(r.cost.gpus if r.cost else 0)) for r in top],
+            [(r.label, float(r.cost.gpus if r.cost else 0)) for r in top],
         ),
     }
 
@@ -163,7 +163,7 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
     ]
     if best and best.cost:
         lines += [
-            f"## Recommended: {best.candidate.label}",
+            f"## Recommended: {best.label}",
             "",
             "| quantity | value |",
             "|---|---|",
