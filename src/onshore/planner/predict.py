@@ -12,6 +12,7 @@ GPU (:mod:`onshore.planner.catalog.engines`) unless the row overrides them.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,14 +28,17 @@ from onshore.planner.sim import EngineConfig, LengthDist, Summary, simulate, sum
 from onshore.planner.sim import workload as wl
 
 SCENARIOS = ("offline", "rate", "concurrency", "slo")
-# SLO search: requests per probe. The p99 of the 80 % kept after warm-up rests on the ~1 % above
-# it: 4,000 requests leave 32 of them, so the tail quantile moves by ~4 % between seeds for an
-# exponential tail (ln(100) = 4.6 scale lengths, the count's noise ~1/sqrt(32)); and a rate 2 %
-# over capacity leaves a backlog of ~0.02 x 4,000 = 80 service times by the end of the run, which
-# no realistic TTFT limit absorbs. More replicas need more requests to load each of them.
+# SLO search: requests per probe (the same for every probe of a row: common random numbers).
+# Enough for a stable p99: of the 80 % kept after warm-up, the ~1 % above the p99 are its support,
+# 40 of them at 4,000 requests, so the tail quantile moves by a few percent between seeds. Long
+# enough to see overload: a rate a fraction e over what the system completes leaves the last
+# requests waiting ~e x the run's length, so a run of 60 simulated seconds (or 30 TTFT limits,
+# if longer) at the saturated throughput lets no rate more than ~3 % over it pass a 2 s limit.
 SLO_REQUESTS = 4000
 SLO_REQUESTS_PER_REPLICA = 500
 SLO_REQUESTS_MAX = 40_000
+SLO_RUN_S = 60.0
+SLO_RUN_TTFT_LIMITS = 30.0
 REQUIRED_COLUMNS = (
     "model",
     "gpu",
@@ -201,9 +205,13 @@ def predict(
     return summarise(simulate(step, cfg, work, s.replicas, rng))
 
 
-def slo_requests(s: Scenario) -> int:
+def slo_requests(s: Scenario, saturated_rps: float) -> int:
     """Requests simulated per probe of an SLO search (see :data:`SLO_REQUESTS`)."""
-    return s.requests or min(max(SLO_REQUESTS, SLO_REQUESTS_PER_REPLICA * s.replicas), SLO_REQUESTS_MAX)
+    if s.requests:
+        return s.requests
+    run_s = max(SLO_RUN_S, SLO_RUN_TTFT_LIMITS * s.ttft_p99_ms / 1e3)
+    floor = max(SLO_REQUESTS, SLO_REQUESTS_PER_REPLICA * s.replicas)
+    return int(min(max(floor, math.ceil(saturated_rps * run_s)), SLO_REQUESTS_MAX))
 
 
 def slo_capacity(
@@ -212,11 +220,20 @@ def slo_capacity(
     """The highest Poisson rate (whole system) at which this configuration meets the row's SLO."""
     spec, step, cfg = _setup(s, cal)
     prompt, output = LengthDist(s.input_len), LengthDist(s.output_len)
-    measure = slo.poisson_measure(step, cfg, s.replicas, prompt, output, slo_requests(s), seed)
-    start = s.replicas * slo.estimate(
-        step, cfg.max_num_seqs, kv_capacity_tokens(spec), s.input_len, s.output_len
+    full = slo.full_batch_requests(
+        cfg.max_num_seqs, kv_capacity_tokens(spec), s.input_len + s.output_len, s.replicas
     )
-    return slo.search(measure, slo.Slo(s.ttft_p99_ms, s.tpot_p99_ms), start, tolerance)
+    ceiling = slo.saturated_throughput(
+        step,
+        cfg,
+        s.replicas,
+        prompt,
+        output,
+        s.requests or min(max(SLO_REQUESTS, full), SLO_REQUESTS_MAX),
+        seed,
+    )
+    measure = slo.poisson_measure(step, cfg, s.replicas, prompt, output, slo_requests(s, ceiling), seed)
+    return slo.search(measure, slo.Slo(s.ttft_p99_ms, s.tpot_p99_ms), ceiling, tolerance, ceiling=True)
 
 
 def predict_metrics(s: Scenario, cal: calib.Calibration | None = None, seed: int = 0) -> dict[str, float]:

@@ -130,30 +130,59 @@ def _meets(s: dict[str, float], slo: Slo) -> bool:
     return s["ttft_p99_ms"] <= slo.ttft_p99_ms and s["tpot_p99_ms"] <= slo.tpot_p99_ms
 
 
+# Requests per probe when sizing: at least the job's, and enough for SIZING_RUN_S simulated
+# seconds at the saturated throughput (a shorter run hides overload: every request fits in one
+# burst), at most SIZING_MAX_REQUESTS.
+SIZING_RUN_S = 10.0
+SIZING_MAX_REQUESTS = 10_000
+
+
 class _Tuner:
     """SLO capacity of one candidate at a given max batch, and the max batch search around it."""
 
     def __init__(
-        self, job: SizingJob, step: StepModel, base: EngineConfig, prompt: LengthDist, output: LengthDist
+        self,
+        job: SizingJob,
+        step: StepModel,
+        base: EngineConfig,
+        prompt: LengthDist,
+        output: LengthDist,
+        kv: int,
     ):
-        self.job, self.step, self.base, self.prompt, self.output = job, step, base, prompt, output
+        self.job, self.step, self.base, self.prompt, self.output, self.kv = (
+            job,
+            step,
+            base,
+            prompt,
+            output,
+            kv,
+        )
 
-    def measure(self, seqs: int) -> slo_search.Measure:
-        cfg = dataclasses.replace(self.base, max_num_seqs=seqs)
+    def plan(self, seqs: int) -> tuple[slo_search.Measure, float]:
+        """The probe function at max batch ``seqs`` and its ceiling (the saturated throughput)."""
         j = self.job
-        return slo_search.poisson_measure(
-            self.step, cfg, j.sim_replicas, self.prompt, self.output, j.requests, j.seed
+        cfg = dataclasses.replace(self.base, max_num_seqs=seqs)
+        mean = self.prompt.mean + self.output.mean
+        full = slo_search.full_batch_requests(seqs, self.kv, mean, j.sim_replicas)
+        n_full = min(max(j.requests, full), SIZING_MAX_REQUESTS)
+        top = slo_search.saturated_throughput(
+            self.step, cfg, j.sim_replicas, self.prompt, self.output, n_full, j.seed
         )
+        n = min(max(j.requests, math.ceil(top * SIZING_RUN_S)), SIZING_MAX_REQUESTS)
+        measure = slo_search.poisson_measure(
+            self.step, cfg, j.sim_replicas, self.prompt, self.output, n, j.seed
+        )
+        return measure, top
 
-    def capacity(self, seqs: int, kv_tokens: int) -> slo_search.SloCapacity:
+    def capacity(self, seqs: int) -> slo_search.SloCapacity:
         """Capacity of ``sim_replicas`` replicas (whole-system rate) at max batch ``seqs``."""
-        start = self.job.sim_replicas * slo_search.estimate(
-            self.step, seqs, kv_tokens, self.prompt.mean, self.output.mean
+        measure, top = self.plan(seqs)
+        # 2^-8 of the ceiling and still missing the SLOs: hopeless; more halvings only cost probes
+        return slo_search.search(
+            measure, self.job.slo, top, self.job.tolerance, max_doublings=8, ceiling=True
         )
-        # 2^-8 of the estimate and still missing the SLOs: hopeless, and further halvings cost probes
-        return slo_search.search(self.measure(seqs), self.job.slo, start, self.job.tolerance, max_doublings=8)
 
-    def tune(self, seqs: int, kv_tokens: int) -> tuple[int, slo_search.SloCapacity]:
+    def tune(self, seqs: int) -> tuple[int, slo_search.SloCapacity]:
         """Move the max batch from ``seqs`` (doubling or halving, never past the batch the KV cache
         holds at mean lengths) while the capacity rises: the way MLPerf submitters set it.
 
@@ -162,19 +191,21 @@ class _Tuner:
         queue. A step is kept only if the next batch meets the SLOs one tolerance above the best
         rate so far (one probe rejects it; a full search prices it).
         """
-        best = self.capacity(seqs, kv_tokens)
+        best = self.capacity(seqs)
         if not best.feasible:
             return seqs, best
         over = [p for p in best.probes if not p.ok and p.rate > best.max_rate]
-        kv_batch = max(1, int(kv_tokens / (self.prompt.mean + self.output.mean)))
+        kv_batch = max(1, int(self.kv / (self.prompt.mean + self.output.mean)))
         shrink = bool(over) and min(over, key=lambda p: p.rate).summary.tpot_p99_ms > self.job.slo.tpot_p99_ms
         while True:
             nxt = seqs // 2 if shrink else seqs * 2
             if nxt < 8 or (not shrink and seqs >= kv_batch):
                 return seqs, best
-            if not self.job.slo.met_by(self.measure(nxt)(best.max_rate * (1 + 2 * self.job.tolerance))):
+            measure, top = self.plan(nxt)
+            rate = best.max_rate * (1 + 2 * self.job.tolerance)
+            if rate > top or not self.job.slo.met_by(measure(rate)):
                 return seqs, best
-            found = self.capacity(nxt, kv_tokens)
+            found = self.capacity(nxt)
             if found.max_rate <= best.max_rate:
                 return seqs, best
             seqs, best = nxt, found
@@ -204,11 +235,11 @@ def evaluate(job: SizingJob) -> CandidateResult:
     ctx = prompt.mean + output.mean / 2
     if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
         return CandidateResult(c, False, "TPOT SLO missed even at batch 1", max_num_seqs=seqs)
-    tuner = _Tuner(job, step, cfg, prompt, output)
+    tuner = _Tuner(job, step, cfg, prompt, output, kv_tokens)
     if c.max_num_seqs:
-        found = tuner.capacity(seqs, kv_tokens)
+        found = tuner.capacity(seqs)
     else:
-        seqs, found = tuner.tune(seqs, kv_tokens)
+        seqs, found = tuner.tune(seqs)
     cfg = dataclasses.replace(cfg, max_num_seqs=seqs)
     per = float(job.sim_replicas)
     curve = tuple(sorted((p.rate / per, p.summary.ttft_p99_ms, p.summary.tpot_p99_ms) for p in found.probes))

@@ -2,18 +2,22 @@
 
 This is MLPerf Inference's Server question and the sizing question, answered by search:
 
+- **A ceiling.** No open-loop rate above the system's saturated throughput is sustainable: the
+  queue grows for as long as the run lasts. A run of finitely many requests can hide that (if
+  every request fits in one burst, any rate "passes"), so the search starts at the saturated
+  throughput, measured by simulating the same number of requests all at once
+  (:func:`saturated_throughput`), and never reports more.
 - **Common random numbers.** Every probe replays the same requests: one seed, the same
   exponential inter-arrival draws scaled by ``1 / rate`` and the same lengths, routed the same way.
   Two probes then differ only in how fast the same requests arrive, so the measured p99s move
   with the rate and not with sampling noise, and the search is deterministic for a seed.
-- **Bracket by doubling** from a capacity estimate (a throughput bound, see :func:`estimate`): up
-  while the SLOs hold, down while they do not, on the grid ``estimate · 2^k``; going down stops,
-  with no capacity, once a failing rate leaves the system nearly idle or halving it no longer
-  lowers the p99s.
+- **Bracket by doubling** from the start on the grid ``start · 2^k`` (down while the SLOs fail;
+  up while they hold, unless the start is the ceiling); going down stops, with no capacity, once a
+  failing rate leaves the system nearly idle or halving it no longer lowers the p99s.
 - **Bisection** on the exponent (geometric midpoints) until the bracket ``[lo, hi]`` is within a
   relative ``tolerance`` (1 % by default: seven halvings of a factor-2 bracket). Midpoints of a
-  fixed grid anchored at the estimate make the answer the largest grid rate that meets the SLOs,
-  so looser limits never give a lower capacity when p99 rises with the rate.
+  fixed grid anchored at the start make the answer the largest grid rate that meets the SLOs, so
+  looser limits never give a lower capacity when p99 rises with the rate.
 
 The answer is the ``lo`` end: a rate that was simulated and met both limits.
 """
@@ -134,14 +138,18 @@ def search(
     start: float,
     tolerance: float = DEFAULT_TOLERANCE,
     max_doublings: int = MAX_DOUBLINGS,
+    ceiling: bool = False,
 ) -> SloCapacity:
-    """The highest rate on the grid ``start · 2^x`` whose ``measure`` meets ``slo``, within ``tolerance``."""
+    """The highest rate on the grid ``start · 2^x`` whose ``measure`` meets ``slo``, within
+    ``tolerance``; with ``ceiling``, ``start`` is the most it may be (the saturated throughput)."""
     if not (start > 0 and math.isfinite(start)):
         raise PlannerError(f"the search needs a positive starting rate, got {start}")
     if not 0 < tolerance < 1:
         raise PlannerError(f"tolerance must be in (0, 1), got {tolerance}")
     run = _Search(measure, slo, start)
     if run.ok(0.0):
+        if ceiling:
+            return run.answer(0.0, "SLOs met at the saturated throughput, the most any rate can sustain")
         lo, top = run.up(max_doublings)
         if top is None:
             return run.answer(lo, f"SLOs still met at {2**max_doublings}x the estimate")
@@ -193,12 +201,26 @@ def poisson_measure(
     return measure
 
 
-def estimate(step: StepModel, max_seqs: int, kv_tokens: int, prompt_mean: float, output_mean: float) -> float:
-    """A rough capacity of one replica, requests/s: the largest batch that fits, decoding, plus
-    each request's prefill. Only the search's starting point; its error costs a doubling or two."""
-    batch = float(min(max_seqs, max(kv_tokens / (prompt_mean + output_mean), 1.0)))
-    ctx = prompt_mean + output_mean / 2.0
-    per_request = float(step.decode_step(batch, ctx)) * output_mean / batch + float(
-        step.prefill_step(prompt_mean)
-    )
-    return 1.0 / per_request
+def full_batch_requests(max_seqs: int, kv_tokens: int, mean_tokens: float, replicas: int) -> int:
+    """Requests an all-at-once run needs for every replica to run full batches (the engine's max
+    batch, or as many as the KV cache holds at mean lengths) for most of the run: four batches."""
+    return int(4 * replicas * min(max_seqs, max(kv_tokens / mean_tokens, 1.0)))
+
+
+def saturated_throughput(
+    step: StepModel,
+    cfg: EngineConfig,
+    replicas: int,
+    prompt: LengthDist,
+    output: LengthDist,
+    requests: int,
+    seed: int,
+) -> float:
+    """Requests/s the system completes with every request queued at once, between the 10th and
+    the 75th percentile of completions: the start-up and the drain (the last batch, emptying) left
+    out, as a long run would dilute them."""
+    rng = np.random.default_rng(seed)
+    done = np.sort(simulate(step, cfg, wl.offline(rng, requests, prompt, output), replicas, rng).finish)
+    a, b = len(done) // 10, (3 * len(done)) // 4
+    span = float(done[b] - done[a])
+    return (b - a) / span if span > 0 else len(done) / max(float(done[-1]), 1e-9)

@@ -31,8 +31,8 @@ def test_executors_return_every_result() -> None:
 
 def test_candidates_skip_fp4_on_gpus_without_fp4_cores() -> None:
     cands = default_candidates(["h100", "b200"], [1, 2], ["fp8", "fp4"], [256])
-    assert Candidate("h100", 1, "fp4") not in cands
-    assert Candidate("b200", 2, "fp4") in cands
+    assert Candidate("h100", 1, "fp4", 256) not in cands
+    assert Candidate("b200", 2, "fp4", 256) in cands
     assert len(cands) == 6
 
 
