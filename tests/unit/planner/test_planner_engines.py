@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from onshore.planner.catalog import engine_defaults, gpu, load_engines, model
 from onshore.planner.errors import PlannerError
-from onshore.planner.perf.kv import kv_capacity_tokens
-from onshore.planner.perf.roofline import ReplicaSpec
+from onshore.planner.perf.calibration import Calibration
+from onshore.planner.perf.kv import kv_capacity_blocks, kv_capacity_tokens
+from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.predict import engine_config, parse_row
+from onshore.planner.sim import EngineConfig, LengthDist, SimResult, offline, simulate
 
 ROW = {
     "model": "llama-3.1-70b",
@@ -71,3 +74,24 @@ def test_changing_the_engine_changes_the_default_the_simulation_runs() -> None:
     # a row's own limits override the engine's
     own = engine_config(parse_row({**ROW, "engine": "trtllm", "max_num_seqs": "64"}), spec)
     assert own.max_num_seqs == 64
+
+
+def test_without_chunked_prefill_a_prompt_runs_whole_in_one_step() -> None:
+    spec = ReplicaSpec(model("llama-3.1-8b"), gpu("h100"), 1, "fp8")
+    step = StepModel.build(spec, Calibration(request_ms=0.0))
+    chunked = EngineConfig(kv_blocks=kv_capacity_blocks(spec), max_num_seqs=8, max_batched_tokens=512)
+    whole = dataclasses.replace(chunked, chunked_prefill=False)
+
+    def run(cfg: EngineConfig, n: int) -> SimResult:
+        rng = np.random.default_rng(0)
+        return simulate(step, cfg, offline(rng, n, LengthDist(2048), LengthDist(4)), 1, rng)
+
+    # one 2,048-token prompt: four 512-token chunks, or one step of 2,048 once the budget is raised
+    # to fit it (an unchunked engine must be built so); the single step costs less fixed overhead
+    lone_chunked, lone_whole = run(chunked, 1), run(whole, 1)
+    assert lone_whole.iterations < lone_chunked.iterations
+    assert lone_whole.first_token[0] == pytest.approx(float(step.prefill_step(2048.0)), rel=0.05)
+    # eight prompts at once: unchunked, every first token comes at the end of a whole-prompt step
+    many = run(whole, 8)
+    assert not np.isnan(many.finish).any()
+    assert many.max_batch_tokens >= 2048 + 8

@@ -105,3 +105,14 @@ def test_calibration_profiles_fitted_apart_merge_into_one_file(tmp_path: Path) -
     assert main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(out)]) == 0
     assert load(out, "vllm").mem_eff == 0.6
     assert load(out, "trtllm").mem_eff == 0.7
+
+
+def test_the_max_batch_starts_at_the_engine_default_and_tuning_never_lowers_capacity() -> None:
+    slo = Slo(2000, 30)
+    shipped = size("llama-3.1-8b", DEMAND, slo, [Candidate("h100", 1, "fp8", 1024)], SerialExecutor())
+    tuned = size("llama-3.1-8b", DEMAND, slo, [Candidate("h100", 1, "fp8")], SerialExecutor())
+    fixed, auto = shipped.results[0], tuned.results[0]
+    assert fixed.feasible and auto.feasible
+    assert fixed.max_num_seqs == 1024  # vLLM's default on an H100
+    assert auto.rate_per_replica >= fixed.rate_per_replica
+    assert auto.max_num_seqs >= 8 and f"seqs{auto.max_num_seqs}" in auto.label
