@@ -14,6 +14,7 @@ from onshore.planner.sizing import CandidateResult, SizingResult
 def _candidate(r: CandidateResult) -> dict[str, Any]:
     return {
         "configuration": asdict(r.candidate),
+        "max_num_seqs": r.max_num_seqs,  # the max batch used (the configuration's 0: tuned)
         "feasible": r.feasible,
         "reason": r.reason,
         "rate_per_replica": r.rate_per_replica,
