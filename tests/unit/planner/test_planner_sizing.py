@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from onshore.planner.cost import CostInputs
 from onshore.planner.demand import UserDemand, from_users
 from onshore.planner.errors import PlannerError
 from onshore.planner.executor import LocalProcessExecutor, SerialExecutor
 from onshore.planner.perf.calibration import Calibration, load, save
 from onshore.planner.perf.fit import fit
 from onshore.planner.report import sizing_json, write_report
-from onshore.planner.sizing import Candidate, Slo, default_candidates, size
+from onshore.planner.sizing import Candidate, SizingJob, Slo, default_candidates, evaluate, size
 
 DEMAND = from_users(UserDemand(mau=2e5, prompt_mean=500, output_mean=150))
 
@@ -108,10 +109,13 @@ def test_calibration_profiles_fitted_apart_merge_into_one_file(tmp_path: Path) -
 
 
 def test_the_max_batch_starts_at_the_engine_default_and_tuning_never_lowers_capacity() -> None:
-    slo = Slo(2000, 30)
-    shipped = size("llama-3.1-8b", DEMAND, slo, [Candidate("h100", 1, "fp8", 1024)], SerialExecutor())
-    tuned = size("llama-3.1-8b", DEMAND, slo, [Candidate("h100", 1, "fp8")], SerialExecutor())
-    fixed, auto = shipped.results[0], tuned.results[0]
+    def job(seqs: int) -> SizingJob:
+        cand = Candidate("h100", 1, "fp8", seqs)
+        return SizingJob(
+            "llama-3.1-8b", cand, DEMAND, Slo(2000, 30), CostInputs(), sim_replicas=2, requests=400
+        )
+
+    fixed, auto = evaluate(job(1024)), evaluate(job(0))
     assert fixed.feasible and auto.feasible
     assert fixed.max_num_seqs == 1024  # vLLM's default on an H100
     assert auto.rate_per_replica >= fixed.rate_per_replica
