@@ -69,7 +69,7 @@ class CapacityOptions:
     gpus: tuple[str, ...] = ("h100", "h200", "b200")
     tensor_parallel: tuple[int, ...] = (1, 2, 4, 8)
     precisions: tuple[str, ...] = ("fp8",)
-    max_num_seqs: tuple[int, ...] = (256,)
+    max_num_seqs: tuple[int, ...] = (0,)  # 0: the engine's shipped default, tuned up to the KV limit
     engine: str = "vllm"
     objective: str = "cost"
     costs: CostInputs = field(default_factory=CostInputs)

@@ -87,43 +87,47 @@ def catalog(as_json: bool) -> None:
     help="A calibration JSON to use instead of the shipped one.",
 )
 def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path: Path | None) -> None:
-    """Predict throughput and latency for each scenario row (offline, rate or concurrency)."""
+    """Predict throughput and latency for each scenario row (offline, rate, concurrency or slo).
+
+    An ``slo`` row (columns ttft_p99_ms, tpot_p99_ms) adds max_requests_per_s: the highest Poisson
+    rate meeting both p99 limits; its other metrics are measured at that rate.
+    """
     from onshore.planner.perf import calibration as calib  # noqa: PLC0415
-    from onshore.planner.predict import predict, public_metrics, read_scenarios  # noqa: PLC0415
+    from onshore.planner.predict import predict_metrics, read_scenarios  # noqa: PLC0415
 
     rows = read_scenarios(scenarios_path)
     results = []
     for s in rows:
         cal = calib.load(calibration_path, s.engine) if calibration_path else None
-        results.append((s, public_metrics(predict(s, cal, seed=seed))))
+        results.append((s, predict_metrics(s, cal, seed=seed)))
     if as_json:
-        _print_json(
-            [
-                {
-                    **{
-                        k: getattr(s, k)
-                        for k in (
-                            "model",
-                            "gpu",
-                            "num_gpus",
-                            "tensor_parallel",
-                            "precision",
-                            "input_len",
-                            "output_len",
-                            "scenario",
-                            "load",
-                        )
-                    },
-                    **m,
-                }
-                for s, m in results
-            ]
-        )
+        _print_json([{**_scenario_fields(s), **m} for s, m in results])
         return
 
     from onshore.planner.report import predict_table  # noqa: PLC0415
 
     _stdout().print(predict_table(results))
+
+
+_ECHOED = (
+    "model",
+    "gpu",
+    "num_gpus",
+    "tensor_parallel",
+    "precision",
+    "input_len",
+    "output_len",
+    "scenario",
+    "load",
+)
+
+
+def _scenario_fields(s: Any) -> dict[str, Any]:
+    """A row's inputs as echoed in the JSON output; an slo row's limits as slo_*."""
+    out = {k: getattr(s, k) for k in (*_ECHOED, "engine")}
+    if s.scenario == "slo":
+        out.update(slo_ttft_p99_ms=s.ttft_p99_ms, slo_tpot_p99_ms=s.tpot_p99_ms)
+    return out
 
 
 def _demand(opts: dict[str, Any]) -> Demand:
@@ -238,7 +242,12 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 )
 @click.option("--tp", default="1,2,4,8", show_default=True, help="Tensor-parallel degrees to search.")
 @click.option("--precision", default="fp8,fp4", show_default=True, help="Precisions to search.")
-@click.option("--max-num-seqs", default="256", show_default=True, help="Max batch sizes to search.")
+@click.option(
+    "--max-num-seqs",
+    default="0",
+    show_default=True,
+    help="Max batch sizes to search; 0: the engine's shipped default, tuned up to the KV limit.",
+)
 @click.option(
     "--engine", default="vllm", show_default=True, help="Calibration profile (vllm, trtllm, sglang)."
 )

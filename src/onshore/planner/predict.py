@@ -3,7 +3,10 @@
 A scenario row names a model, a GPU type, how many GPUs and the tensor-parallel degree
 (``num_gpus / tensor_parallel`` replicas behind a round-robin router), a precision, fixed prompt
 and output lengths, and a load: ``offline`` (every request at once), ``rate`` (Poisson,
-``load`` requests/s for the whole system) or ``concurrency`` (``load`` closed-loop clients).
+``load`` requests/s for the whole system), ``concurrency`` (``load`` closed-loop clients) or
+``slo`` (no load: the highest Poisson rate meeting the row's ``ttft_p99_ms`` and ``tpot_p99_ms``,
+found by :mod:`onshore.planner.slo`). Each engine runs with its shipped scheduler defaults for the
+GPU (:mod:`onshore.planner.catalog.engines`) unless the row overrides them.
 Optional shape columns (:mod:`onshore.planner.traffic`) replace the fixed lengths with a dataset
 profile or distributions, and add prefix-cache hits or multi-turn chat. Optional ``disaggregated``
 (``P:D`` replicas of ``tensor_parallel`` GPUs, or ``PxTP:DxTP``) serves it on separate prefill
@@ -13,13 +16,14 @@ and decode pools (:mod:`onshore.planner.disagg`); ``num_gpus`` must then be the 
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from onshore.planner import disagg, traffic
-from onshore.planner.catalog import gpu, model
+from onshore.planner import disagg, slo, traffic
+from onshore.planner.catalog import engine_defaults, gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
 from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
@@ -27,7 +31,18 @@ from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, Summary, simulate, summarise
 from onshore.planner.sim import workload as wl
 
-SCENARIOS = ("offline", "rate", "concurrency")
+SCENARIOS = ("offline", "rate", "concurrency", "slo")
+# SLO search: requests per probe (the same for every probe of a row: common random numbers).
+# Enough for a stable p99: of the 80 % kept after warm-up, the ~1 % above the p99 are its support,
+# 40 of them at 4,000 requests, so the tail quantile moves by a few percent between seeds. Long
+# enough to see overload: a rate a fraction e over what the system completes leaves the last
+# requests waiting ~e x the run's length, so a run of 60 simulated seconds (or 30 TTFT limits,
+# if longer) at the saturated throughput lets no rate more than ~3 % over it pass a 2 s limit.
+SLO_REQUESTS = 4000
+SLO_REQUESTS_PER_REPLICA = 500
+SLO_REQUESTS_MAX = 40_000
+SLO_RUN_S = 60.0
+SLO_RUN_TTFT_LIMITS = 30.0
 REQUIRED_COLUMNS = (
     "model",
     "gpu",
@@ -51,7 +66,8 @@ PUBLIC_METRICS = (
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One row of a scenarios CSV (optional columns: engine, max_num_seqs, max_batched_tokens, requests)."""
+    """One row of a scenarios CSV (optional columns: engine, max_num_seqs, max_batched_tokens,
+    requests; ttft_p99_ms and tpot_p99_ms for scenario slo)."""
 
     model: str
     gpu: str
@@ -67,6 +83,8 @@ class Scenario:
     max_batched_tokens: int = 0  # 0: the engine profile's default
     requests: int = 0
     shape: traffic.Shape = field(default_factory=traffic.Shape)
+    ttft_p99_ms: float = 0.0  # scenario slo: the limits
+    tpot_p99_ms: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
     disaggregated: str = ""  # "P:D" or "PxTP:DxTP": separate prefill and decode pools
 
@@ -87,6 +105,14 @@ def _int(row: dict[str, str], key: str, default: int | None = None) -> int:
         raise PlannerError(f"column {key!r}: {cell!r} is not a number") from exc
 
 
+def _float(row: dict[str, str], key: str) -> float:
+    cell = (row.get(key) or "").strip()
+    try:
+        return float(cell) if cell else 0.0
+    except ValueError as exc:
+        raise PlannerError(f"column {key!r}: {cell!r} is not a number") from exc
+
+
 def parse_row(row: dict[str, str]) -> Scenario:
     """A validated :class:`Scenario` from a CSV row (raises PlannerError on bad input)."""
     shape = traffic.parse_shape(row)
@@ -98,10 +124,7 @@ def parse_row(row: dict[str, str]) -> Scenario:
     kind = row["scenario"].strip().lower()
     if kind not in SCENARIOS:
         raise PlannerError(f"scenario {row['scenario']!r} is not one of {', '.join(SCENARIOS)}")
-    try:
-        load = float(row["load"]) if (row["load"] or "").strip() else 0.0
-    except ValueError as exc:
-        raise PlannerError(f"load {row['load']!r} is not a number") from exc
+    load = _float(row, "load")
     s = Scenario(
         model=row["model"].strip(),
         gpu=row["gpu"].strip(),
@@ -119,6 +142,8 @@ def parse_row(row: dict[str, str]) -> Scenario:
         requests=_int(row, "requests", 0),
         shape=shape,
         disaggregated=(row.get("disaggregated") or "").strip(),
+        ttft_p99_ms=_float(row, "ttft_p99_ms"),
+        tpot_p99_ms=_float(row, "tpot_p99_ms"),
     )
     if s.disaggregated:
         _check_disaggregated(s)
@@ -131,8 +156,10 @@ def parse_row(row: dict[str, str]) -> Scenario:
         raise PlannerError(f"num_gpus {s.num_gpus} must be a positive multiple of tensor_parallel")
     if s.input_len < 1 or s.output_len < 1:
         raise PlannerError("input_len and output_len must be >= 1")
-    if kind != "offline" and load <= 0:
+    if kind in ("rate", "concurrency") and load <= 0:
         raise PlannerError(f"scenario {kind!r} needs load > 0")
+    if kind == "slo" and not (s.ttft_p99_ms > 0 and s.tpot_p99_ms > 0):
+        raise PlannerError("scenario 'slo' needs columns ttft_p99_ms and tpot_p99_ms > 0")
     return s
 
 
@@ -142,7 +169,7 @@ def _check_disaggregated(s: Scenario) -> None:
         raise PlannerError(
             f"disaggregated {s.disaggregated!r} uses {layout.gpus} GPUs, not num_gpus {s.num_gpus}"
         )
-    if s.scenario == "concurrency":
+    if s.scenario in ("concurrency", "slo"):
         raise PlannerError("disaggregated scenarios need scenario rate or offline")
 
 
@@ -158,11 +185,17 @@ def read_scenarios(path: Path) -> list[Scenario]:
     return [parse_row(r) for r in rows]
 
 
-def _budget(cal: calib.Calibration, scenario: str) -> int:
-    """Token budget per step: the engine profile's serving default; offline (throughput) runs use
-    at least 8192, as the offline entry points (vLLM's LLM class, trtllm-bench) default higher."""
-    budget = int(cal.max_batched_tokens)
-    return max(budget, 8192) if scenario == "offline" else budget
+def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
+    """The scheduler as the engine ships it for this GPU (offline rows: its batch API's defaults),
+    with the row's ``max_num_seqs`` / ``max_batched_tokens`` overriding."""
+    d = engine_defaults(s.engine, spec.gpu, "offline" if s.scenario == "offline" else "serve")
+    return EngineConfig(
+        kv_blocks=kv_capacity_blocks(spec),
+        max_num_seqs=s.max_num_seqs or d.max_seqs(kv_capacity_tokens(spec)),
+        max_batched_tokens=s.max_batched_tokens or d.max_num_batched_tokens,
+        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
+        chunked_prefill=d.chunked_prefill,
+    )
 
 
 def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
@@ -172,33 +205,25 @@ def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
     return float(step.prefill_step(float(s.input_len)) + s.output_len * step.decode_step(batch, ctx))
 
 
+def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
+    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision)
+    return spec, StepModel.build(spec, cal or calib.shipped(s.engine)), engine_config(s, spec)
+
+
 def predict(
     s: Scenario, cal: calib.Calibration | None = None, seed: int = 0, stagger: float = 0.0
 ) -> Summary:
-    """Simulate one scenario and summarise it."""
-    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision)
-    cal = cal or calib.shipped(s.engine)
-    step = StepModel.build(spec, cal)
-    per_replica = s.load / s.replicas
-    if s.max_num_seqs:
-        seqs = s.max_num_seqs
-    elif s.scenario == "offline":
-        seqs = 1024
-    else:
-        seqs = max(256, int(np.ceil(per_replica)) if s.scenario == "concurrency" else 256)
-    cfg = EngineConfig(
-        kv_blocks=kv_capacity_blocks(spec),
-        max_num_seqs=seqs,
-        max_batched_tokens=s.max_batched_tokens or _budget(cal, s.scenario),
-        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
-    )
+    """Simulate one scenario and summarise it (scenario slo: at the highest rate meeting the SLO)."""
+    if s.scenario == "slo":
+        return slo_capacity(s, cal, seed).at
+    spec, step, cfg = _setup(s, cal)
     rng = np.random.default_rng(seed)
     prompt, output = s.shape.lengths(s.input_len, s.output_len)
     cap = kv_capacity_tokens(spec) // 2  # a tail or a chat history past half the KV cache: clipped
     if s.shape.shaped:
         prompt, output = prompt.capped(cap), output.capped(cap)
     if s.scenario == "offline":
-        n = s.requests or min(max(1000, 2 * seqs * s.replicas), 20000)
+        n = s.requests or min(max(1000, 2 * cfg.max_num_seqs * s.replicas), 20000)
         work = s.shape.with_hits(wl.offline(rng, n, prompt, output))
     elif s.scenario == "rate":
         n = s.requests or int(min(max(1000, s.load * 60), 100_000))
@@ -212,9 +237,67 @@ def predict(
         work = s.shape.with_hits(work)
     if s.disaggregated:
         layout = disagg.Layout.parse(s.disaggregated, s.tensor_parallel)
-        run = disagg.run_layout(spec, cal, layout, work, rng, "auto", seqs, cfg.max_batched_tokens)
+        profile = cal or calib.shipped(s.engine)
+        seqs, budget = cfg.max_num_seqs, cfg.max_batched_tokens
+        run = disagg.run_layout(spec, profile, layout, work, rng, "auto", seqs, budget)
         return summarise(run.result)
     return summarise(simulate(step, cfg, work, s.replicas, rng))
+
+
+def slo_requests(s: Scenario, saturated_rps: float) -> int:
+    """Requests simulated per probe of an SLO search (see :data:`SLO_REQUESTS`)."""
+    if s.requests:
+        return s.requests
+    run_s = max(SLO_RUN_S, SLO_RUN_TTFT_LIMITS * s.ttft_p99_ms / 1e3)
+    floor = max(SLO_REQUESTS, SLO_REQUESTS_PER_REPLICA * s.replicas)
+    return int(min(max(floor, math.ceil(saturated_rps * run_s)), SLO_REQUESTS_MAX))
+
+
+def slo_capacity(
+    s: Scenario, cal: calib.Calibration | None = None, seed: int = 0, tolerance: float = slo.DEFAULT_TOLERANCE
+) -> slo.SloCapacity:
+    """The highest Poisson rate (whole system) at which this configuration meets the row's SLO."""
+    spec, step, cfg = _setup(s, cal)
+    # Shaped lengths and prefix hits apply; chat turns and disaggregated pools are refused for slo rows.
+    prompt, output = s.shape.lengths(s.input_len, s.output_len)
+    if s.shape.shaped:
+        cap = kv_capacity_tokens(spec) // 2
+        prompt, output = prompt.capped(cap), output.capped(cap)
+    full = slo.full_batch_requests(
+        cfg.max_num_seqs, kv_capacity_tokens(spec), s.input_len + s.output_len, s.replicas
+    )
+    ceiling = slo.saturated_throughput(
+        step,
+        cfg,
+        s.replicas,
+        prompt,
+        output,
+        s.requests or min(max(SLO_REQUESTS, full), SLO_REQUESTS_MAX),
+        seed,
+        s.shape.prefix_cache_hit_rate,
+    )
+    measure = slo.poisson_measure(
+        step, cfg, s.replicas, prompt, output, slo_requests(s, ceiling), seed, s.shape.prefix_cache_hit_rate
+    )
+    return slo.search(measure, slo.Slo(s.ttft_p99_ms, s.tpot_p99_ms), ceiling, tolerance, ceiling=True)
+
+
+def predict_metrics(s: Scenario, cal: calib.Calibration | None = None, seed: int = 0) -> dict[str, float]:
+    """The public metrics of one row; scenario slo adds ``max_requests_per_s`` (0 when no rate
+    meets the SLO) and reports the other metrics at that rate.
+
+    An slo row's throughputs are the steady state of an open loop that keeps up: requests/s is
+    the arrival rate, output tokens/s that times the output length (as in a 10-minute MLPerf
+    Server run). The simulated run itself is short, and its last requests drain an emptying
+    system, so its own wall-clock ratio would read low.
+    """
+    if s.scenario != "slo":
+        return public_metrics(predict(s, cal, seed=seed))
+    found = slo_capacity(s, cal, seed)
+    m = public_metrics(found.at)
+    if found.feasible:
+        m.update(requests_per_s=found.max_rate, output_tokens_per_s=found.max_rate * s.output_len)
+    return {"max_requests_per_s": found.max_rate, **m}
 
 
 def public_metrics(summary: Summary) -> dict[str, float]:

@@ -1,14 +1,19 @@
 """Sizing: the cheapest fleet that meets latency SLOs at the peak, searched over configurations.
 
 For each candidate (GPU type x tensor parallelism x precision x max batch) the largest arrival
-rate one replica sustains within the SLOs is found by bisection, each probe a simulation of a
-few replicas behind a round-robin router; the fleet is then ``ceil(peak rate / that rate)``
-replicas, checked once more by simulating up to 64 of them at exactly the peak share. Candidates
-are independent, so the sweep runs through an :class:`~onshore.planner.ports.Executor`.
+rate one replica sustains within the SLOs is found by the SLO-capacity search that
+``plan predict``'s ``slo`` scenario runs (:mod:`onshore.planner.slo`: common random numbers,
+doubling, bisection), each probe a simulation of a few replicas behind a round-robin router; the
+fleet is then ``ceil(peak rate / that rate)`` replicas, checked once more by simulating up to 64
+of them at exactly the peak share. A candidate's max batch of 0 means "as MLPerf submitters do":
+start from the engine's shipped default and move it (doubling or halving, up to the batch the KV
+cache holds) while that raises the capacity. Candidates are independent, so the sweep runs
+through an :class:`~onshore.planner.ports.Executor`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -16,6 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from onshore.planner import sweep
+from onshore.planner.batch_tuning import BatchTuner
+from onshore.planner.catalog import engine_defaults
 from onshore.planner.catalog import gpu as get_gpu
 from onshore.planner.catalog import model as get_model
 from onshore.planner.cost import CostInputs, FleetCost, fleet_cost
@@ -27,14 +34,18 @@ from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.ports import Executor
 from onshore.planner.sim import EngineConfig, LengthDist, simulate, summarise
 from onshore.planner.sim import workload as wl
+from onshore.planner.slo import Slo
 
-
-@dataclass(frozen=True, slots=True)
-class Slo:
-    """Latency targets at the peak (p99, milliseconds)."""
-
-    ttft_p99_ms: float = 2000.0
-    tpot_p99_ms: float = 60.0
+__all__ = [
+    "Candidate",
+    "CandidateResult",
+    "SizingJob",
+    "SizingResult",
+    "Slo",
+    "default_candidates",
+    "evaluate",
+    "size",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +53,12 @@ class Candidate:
     gpu: str
     tp: int
     precision: str
-    max_num_seqs: int = 256
+    max_num_seqs: int = 0  # 0: the engine's default, tuned up to the KV limit
     engine: str = "vllm"
 
     @property
     def label(self) -> str:
-        return f"{self.gpu} TP{self.tp} {self.precision} seqs{self.max_num_seqs}"
+        return f"{self.gpu} TP{self.tp} {self.precision} seqs{self.max_num_seqs or 'auto'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +70,7 @@ class SizingJob:
     cost_inputs: CostInputs
     sim_replicas: int = 8
     requests: int = 1000
-    bisection_steps: int = 6
+    tolerance: float = 0.02  # of the per-replica capacity; each halving of it costs one probe
     seed: int = 0
 
 
@@ -73,6 +84,12 @@ class CandidateResult:
     at_peak: dict[str, float] = field(default_factory=dict)
     curve: tuple[tuple[float, float, float], ...] = ()  # (rate per replica, ttft p99, tpot p99)
     cost: FleetCost | None = None
+    max_num_seqs: int = 0  # the max batch the capacity was found with
+
+    @property
+    def label(self) -> str:
+        c = self.candidate
+        return f"{c.gpu} TP{c.tp} {c.precision} seqs{self.max_num_seqs or c.max_num_seqs or 'auto'}"
 
 
 def default_candidates(
@@ -124,8 +141,12 @@ class _Setup:
     cfg: EngineConfig
     prompt: LengthDist
     output: LengthDist
+    kv_tokens: int
     ctx: float  # mean context of a decoding sequence
-    hi: float  # upper end of the bisection: the decode-only throughput bound of one replica
+    # An upper bound of the rate one replica sustains: the decode-only throughput at the largest
+    # batch the KV cache holds at mean lengths (or the max batch, if smaller, and never tuned).
+    # ``evaluate`` never reports more, so ``fleet_floor`` stays a floor (sweep's pruning).
+    hi: float
 
 
 def _setup(job: SizingJob) -> _Setup | CandidateResult:
@@ -133,31 +154,36 @@ def _setup(job: SizingJob) -> _Setup | CandidateResult:
     try:
         spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision)
         kv_tokens = kv_capacity_tokens(spec)
+        shipped = engine_defaults(c.engine, spec.gpu, "serve")
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
-    cal = calib.shipped(c.engine)
-    step = StepModel.build(spec, cal)
+    step = StepModel.build(spec, calib.shipped(c.engine))
+    seqs = c.max_num_seqs or shipped.max_seqs(kv_tokens)
     cfg = EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
-        max_num_seqs=c.max_num_seqs,
-        max_batched_tokens=int(cal.max_batched_tokens),
+        max_num_seqs=seqs,
+        max_batched_tokens=shipped.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
+        chunked_prefill=shipped.chunked_prefill,
     )
     cap = min(job.demand.prompt.high, kv_tokens // 2)
     prompt = replace(job.demand.prompt, low=1, high=cap)  # replace keeps empirical knots
     output = replace(job.demand.output, low=1, high=cap)
     ctx = prompt.mean + output.mean / 2
-    batch = min(c.max_num_seqs, max(kv_tokens / (prompt.mean + output.mean), 1.0))
+    tuned = not c.max_num_seqs
+    # the tuner doubles the batch at most once past what the KV cache holds at mean lengths
+    kv_batch = max(kv_tokens / (prompt.mean + output.mean), 1.0)
+    batch = min(max(seqs, 2 * kv_batch) if tuned else seqs, kv_batch)
     hi = batch / float(step.decode_step(batch, ctx)) / output.mean
-    return _Setup(step, cfg, prompt, output, ctx, hi)
+    return _Setup(step, cfg, prompt, output, kv_tokens, ctx, hi)
 
 
 def fleet_floor(job: SizingJob) -> FleetCost | None:
     """A fleet no smaller than any ``evaluate(job)`` can return, or None if it returns no fleet.
 
-    ``evaluate`` bisects below ``hi``, so its rate per replica is under ``hi`` and its fleet at
-    least ``ceil(peak / hi)`` replicas; cost, power and GPU count grow with the GPUs
-    (``fleet_cost``), so this fleet's are lower bounds of the result's.
+    ``evaluate``'s rate per replica is at most ``hi``, so its fleet is at least
+    ``ceil(peak / hi)`` replicas; cost, power and GPU count grow with the GPUs (``fleet_cost``),
+    so this fleet's are lower bounds of the result's.
     """
     setup = _setup(job)
     if isinstance(setup, CandidateResult):
@@ -180,24 +206,20 @@ def evaluate(job: SizingJob) -> CandidateResult:
     if isinstance(setup, CandidateResult):
         return setup
     step, cfg, prompt, output, ctx = setup.step, setup.cfg, setup.prompt, setup.output, setup.ctx
+    seqs = cfg.max_num_seqs
     if float(step.decode_step(1.0, ctx)) * 1e3 > job.slo.tpot_p99_ms:
-        return CandidateResult(c, False, "TPOT SLO missed even at batch 1")
-    hi = setup.hi
-    lo = hi / 16.0
-    curve: list[tuple[float, float, float]] = []
-
-    def ok(rate: float) -> bool:
-        s = _probe(job, step, cfg, prompt, output, rate, job.sim_replicas, job.requests)
-        curve.append((rate, s["ttft_p99_ms"], s["tpot_p99_ms"]))
-        return _meets(s, job.slo)
-
-    if not ok(lo):
-        return CandidateResult(
-            c, False, "SLOs missed even at 1/16 of the throughput bound", curve=tuple(curve)
-        )
-    for _ in range(job.bisection_steps):
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+        return CandidateResult(c, False, "TPOT SLO missed even at batch 1", max_num_seqs=seqs)
+    tuner = BatchTuner(job, step, cfg, prompt, output, setup.kv_tokens)
+    if c.max_num_seqs:
+        found = tuner.capacity(seqs)
+    else:
+        seqs, found = tuner.tune(seqs)
+    cfg = dataclasses.replace(cfg, max_num_seqs=seqs)
+    per = float(job.sim_replicas)
+    curve = tuple(sorted((p.rate / per, p.summary.ttft_p99_ms, p.summary.tpot_p99_ms) for p in found.probes))
+    if not found.feasible:
+        return CandidateResult(c, False, found.reason, curve=curve, max_num_seqs=seqs)
+    lo = min(found.max_rate / per, setup.hi)
     replicas = max(1, math.ceil(job.demand.peak_rps / lo))
     check = min(replicas, 64)
     n = max(job.requests, 40 * check)
@@ -211,7 +233,7 @@ def evaluate(job: SizingJob) -> CandidateResult:
         job.demand.daily_output_tokens,
         job.cost_inputs,
     )
-    return CandidateResult(c, True, "", lo, replicas, at_peak, tuple(sorted(curve)), cost)
+    return CandidateResult(c, True, "", lo, replicas, at_peak, curve, cost, seqs)
 
 
 # The objective's value of a fleet: every one grows with the fleet's number of GPUs.

@@ -125,3 +125,27 @@ def test_size_from_a_usage_export(tmp_path: Path) -> None:
     bad.write_text("time,prompt_tokens\n1,2\n")
     res = CliRunner().invoke(plan, ["size", "--from-usage", str(bad), "--workers", "1"])
     assert res.exit_code == 1 and "bad usage row" in res.output
+
+
+def test_predict_slo_rows_report_the_highest_rate_meeting_the_slo(tmp_path: Path) -> None:
+    csv = tmp_path / "slo.csv"
+    csv.write_text(
+        "model,gpu,num_gpus,tensor_parallel,precision,input_len,output_len,scenario,load,"
+        "ttft_p99_ms,tpot_p99_ms,requests,engine\n"
+        "llama-3.1-8b,h100,2,1,fp8,512,64,slo,,600,20,500,vllm\n"
+        "llama-3.1-8b,h100,2,1,fp8,512,64,rate,4,,,500,vllm\n"
+    )
+    out = CliRunner().invoke(plan, ["predict", "--scenarios", str(csv), "--json"])
+    assert out.exit_code == 0, out.output
+    slo, rate = json.loads(out.output)
+    assert slo["scenario"] == "slo" and slo["max_requests_per_s"] > 0
+    assert (slo["slo_ttft_p99_ms"], slo["slo_tpot_p99_ms"]) == (600, 20)
+    assert slo["ttft_p99_ms"] <= 600 and slo["tpot_p99_ms"] <= 20
+    assert all(slo[k] > 0 for k in PUBLIC)
+    assert "max_requests_per_s" not in rate
+    human = CliRunner().invoke(plan, ["predict", "--scenarios", str(csv)])
+    assert human.exit_code == 0 and "max req/s" in human.output and "600/20 ms" in human.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER.strip() + ",ttft_p99_ms\nllama-3.1-8b,h100,1,1,fp8,10,10,slo,,500\n")
+    missing = CliRunner().invoke(plan, ["predict", "--scenarios", str(bad)])
+    assert missing.exit_code == 1 and "tpot_p99_ms" in missing.output

@@ -9,13 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from onshore.planner.cost import CostInputs
 from onshore.planner.demand import UserDemand, from_users
 from onshore.planner.errors import PlannerError
 from onshore.planner.executor import LocalProcessExecutor, SerialExecutor
 from onshore.planner.perf.calibration import Calibration, load, save
 from onshore.planner.perf.fit import fit
 from onshore.planner.report import sizing_json, write_report
-from onshore.planner.sizing import Candidate, Slo, default_candidates, size
+from onshore.planner.sizing import Candidate, SizingJob, Slo, default_candidates, evaluate, size
 
 DEMAND = from_users(UserDemand(mau=2e5, prompt_mean=500, output_mean=150))
 
@@ -31,8 +32,8 @@ def test_executors_return_every_result() -> None:
 
 def test_candidates_skip_fp4_on_gpus_without_fp4_cores() -> None:
     cands = default_candidates(["h100", "b200"], [1, 2], ["fp8", "fp4"], [256])
-    assert Candidate("h100", 1, "fp4") not in cands
-    assert Candidate("b200", 2, "fp4") in cands
+    assert Candidate("h100", 1, "fp4", 256) not in cands
+    assert Candidate("b200", 2, "fp4", 256) in cands
     assert len(cands) == 6
 
 
@@ -105,3 +106,17 @@ def test_calibration_profiles_fitted_apart_merge_into_one_file(tmp_path: Path) -
     assert main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(out)]) == 0
     assert load(out, "vllm").mem_eff == 0.6
     assert load(out, "trtllm").mem_eff == 0.7
+
+
+def test_the_max_batch_starts_at_the_engine_default_and_tuning_never_lowers_capacity() -> None:
+    def job(seqs: int) -> SizingJob:
+        cand = Candidate("h100", 1, "fp8", seqs)
+        return SizingJob(
+            "llama-3.1-8b", cand, DEMAND, Slo(2000, 30), CostInputs(), sim_replicas=2, requests=400
+        )
+
+    fixed, auto = evaluate(job(1024)), evaluate(job(0))
+    assert fixed.feasible and auto.feasible
+    assert fixed.max_num_seqs == 1024  # vLLM's default on an H100
+    assert auto.rate_per_replica >= fixed.rate_per_replica
+    assert auto.max_num_seqs >= 8 and f"seqs{auto.max_num_seqs}" in auto.label

@@ -32,8 +32,9 @@ class Calibration:
         seq_us: per-sequence host overhead per step.
         request_ms: per-request latency outside the engine loop (HTTP, tokenisation, queue hand-off,
             detokenisation), added once between a client sending and the engine seeing a request.
-        max_batched_tokens: the engine's default token budget per step (chunked prefill); chosen
-            per engine from the calibration data, not fitted continuously.
+        max_batched_tokens: unused since the token budget comes from the engine catalog
+            (``catalog/data/engines.csv``: each engine's shipped default); kept so calibration
+            files written before stay readable.
     """
 
     mem_eff: float = 0.75

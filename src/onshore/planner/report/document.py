@@ -14,6 +14,7 @@ from onshore.planner.sizing import CandidateResult, SizingResult
 def _candidate(r: CandidateResult) -> dict[str, Any]:
     return {
         "configuration": asdict(r.candidate),
+        "max_num_seqs": r.max_num_seqs,  # the max batch used (the configuration's 0: tuned)
         "feasible": r.feasible,
         "reason": r.reason,
         "rate_per_replica": r.rate_per_replica,
@@ -105,7 +106,7 @@ def configuration_rows(result: SizingResult) -> list[tuple[str, ...]]:
         krw = f"{r.cost.annual_cost_krw / 1e9:,.1f}" if r.cost else "-"
         rows.append(
             (
-                r.candidate.label,
+                r.label,
                 "yes" if r.feasible else "no",
                 f"{r.rate_per_replica:.2f}",
                 gpus,
@@ -125,7 +126,7 @@ def charts(result: SizingResult) -> dict[str, str]:
             "p99 TPOT against load per replica (top configurations)",
             "requests/s per replica",
             "p99 TPOT ms",
-            [(r.candidate.label, [(a, c) for a, _, c in r.curve]) for r in top],
+            [(r.label, [(a, c) for a, _, c in r.curve]) for r in top],
             hlines=[("TPOT SLO", result.slo.tpot_p99_ms)],
             log_y=True,
         ),
@@ -138,7 +139,7 @@ def charts(result: SizingResult) -> dict[str, str]:
         "fleet.svg": bar_chart(
             "Fleet size of the top configurations",
             "GPUs",
-            [(r.candidate.label, float(r.cost.gpus if r.cost else 0)) for r in top],
+            [(r.label, float(r.cost.gpus if r.cost else 0)) for r in top],
         ),
     }
 
@@ -163,7 +164,7 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
     ]
     if best and best.cost:
         lines += [
-            f"## Recommended: {best.candidate.label}",
+            f"## Recommended: {best.label}",
             "",
             "| quantity | value |",
             "|---|---|",

@@ -47,7 +47,7 @@ def sizing_html(result: SizingResult, heading_level: int = 3, title: str | None 
     ]
     if best is not None and best.cost is not None:
         parts += [
-            f"<h{h + 1}>Recommended: {escape(best.candidate.label)}</h{h + 1}>",
+            f"<h{h + 1}>Recommended: {escape(best.label)}</h{h + 1}>",
             table_html(("quantity", "value"), recommended_rows(best), "plan-table plan-recommended"),
         ]
     else:

@@ -49,9 +49,13 @@ def catalog_tables(gpus: Sequence[Gpu], models: Sequence[Model]) -> list[Table]:
 
 def predict_table(rows: Sequence[tuple[Scenario, dict[str, float]]]) -> Table:
     t = Table(title="Predictions")
-    for col in ("model", "gpu", "GPUs", "TP", "prec", "ISL/OSL", "scenario", "load", *PUBLIC_METRICS):
+    slo = any("max_requests_per_s" in m for _, m in rows)
+    extra = ("SLO p99 TTFT/TPOT", "max req/s") if slo else ()
+    for col in ("model", "gpu", "GPUs", "TP", "prec", "ISL/OSL", "scenario", "load", *extra, *PUBLIC_METRICS):
         t.add_column(col)
     for s, m in rows:
+        limits = f"{s.ttft_p99_ms:g}/{s.tpot_p99_ms:g} ms" if s.scenario == "slo" else ""
+        found = f"{m['max_requests_per_s']:,.2f}" if "max_requests_per_s" in m else ""
         t.add_row(
             s.model,
             s.gpu,
@@ -60,7 +64,8 @@ def predict_table(rows: Sequence[tuple[Scenario, dict[str, float]]]) -> Table:
             s.precision,
             f"{s.input_len}/{s.output_len}",
             s.scenario,
-            f"{s.load:g}",
+            f"{s.load:g}" if s.scenario != "slo" else "",
+            *((limits, found) if slo else ()),
             *(f"{m[k]:,.1f}" for k in PUBLIC_METRICS),
         )
     return t
@@ -91,7 +96,7 @@ def sizing_table(result: SizingResult, top: int = 12) -> Table:
         assert c is not None  # feasible results always carry a cost
         t.add_row(
             str(i),
-            r.candidate.label,
+            r.label,
             f"{r.rate_per_replica:.2f}",
             f"{c.gpus:,}",
             f"{c.nodes:,}",

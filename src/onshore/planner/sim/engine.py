@@ -43,6 +43,7 @@ class EngineConfig:
     max_batched_tokens: int = 8192
     swa_blocks_per_seq: int = 0
     max_iterations: int = 20_000_000
+    chunked_prefill: bool = True  # False: a prompt runs whole in one step (TensorRT-LLM's default)
 
 
 def simulate(
@@ -74,6 +75,11 @@ class _Engine:
         self.step, self.cfg, self.q, self.closed, self.lag = step, cfg, q, closed, lag
         r, s = replicas, cfg.max_num_seqs
         self.budget = max(cfg.max_batched_tokens, s)
+        if not cfg.chunked_prefill:
+            # an unchunked engine must be built with a budget that fits its longest prompt beside a
+            # full decode batch (TensorRT-LLM: max_num_tokens >= max_input_len), or it could stall;
+            # prompt + output covers a preempted sequence's recompute
+            self.budget = max(self.budget, int((q.prompt + q.out).max()) + s)
         self.rows = np.arange(r)
         # Per-slot state, allocated for max_num_seqs slots but worked on through views of the first
         # ``width`` columns only: a sequence takes the lowest free slot, so the slots in use stay at
@@ -231,6 +237,9 @@ class _Engine:
             sub = np.zeros_like(got)
             np.put_along_axis(sub, order, got, axis=1)
             chunk[multi] = sub
+        if not self.cfg.chunked_prefill:
+            # whole prompts only, in admission order: the first that does not fit stops the rest
+            chunk = np.where(chunk == self.pre, chunk, 0)
         return chunk
 
     def _row_sums(self, tok: IntArray) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:

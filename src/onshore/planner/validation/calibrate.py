@@ -8,7 +8,6 @@ fit sees the batching dynamics the predictions will have.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -24,9 +23,6 @@ from onshore.planner.predict import predict
 from onshore.planner.validation.dataset import FIT_SPLIT, METRICS, Point, fit_points
 
 ROBUST_SCALE = 0.2
-# Token budget per engine, chosen by validating the priors at 2048/4096/8192 on the calibration
-# split (TTFT median error): vLLM 4096, TensorRT-LLM 4096, SGLang 8192.
-BUDGET = {"vllm": 4096.0, "trtllm": 4096.0, "sglang": 8192.0}
 FITTED = ("mem_eff", "compute_eff", "attn_eff", "layer_us", "allreduce_us", "step_ms", "seq_us", "request_ms")
 
 
@@ -101,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{engine}: iteration {it} rms log error {rms:.3f}", file=sys.stderr)
 
         start = calib.shipped(engine) if args.from_shipped else calib.Calibration()
-        start = dataclasses.replace(start, max_batched_tokens=BUDGET.get(engine, 8192.0))
         cal, rms = fit(residual_fn(chosen), start, FITTED, iterations=args.iterations, progress=report)
         profiles[engine] = cal
         meta[engine] = {
