@@ -240,7 +240,13 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
 @click.option(
     "--gpus", default="h100,h200,b200,gb200,mi300x,mi325x", show_default=True, help="GPU ids to search."
 )
-@click.option("--tp", default="1,2,4,8", show_default=True, help="Tensor-parallel degrees to search.")
+@click.option("--tp", default="1,2,4,8", show_default=True, help="GPUs per replica (TP degree).")
+@click.option(
+    "--layouts",
+    default="tp",
+    show_default=True,
+    help="Replica layouts to search: tp, dp-ep (attention data parallel + expert parallel, MoE only).",
+)
 @click.option("--precision", default="fp8,fp4", show_default=True, help="Precisions to search.")
 @click.option(
     "--max-num-seqs",
@@ -312,6 +318,7 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
         _csv(str, str(opts["precision"])),
         _csv(int, str(opts["max_num_seqs"])),
         str(opts["engine"]),
+        _csv(str, str(opts["layouts"])),
     )
     slo = Slo(float(opts["ttft_p99_ms"]), float(opts["tpot_p99_ms"]))
     costs = CostInputs(

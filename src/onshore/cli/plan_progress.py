@@ -34,7 +34,7 @@ def progress_console(ctx: click.Context) -> Console:
 
 def candidate_label(model: str, c: Candidate) -> str:
     """``llama-3.1-70b · h100 · tp4 · fp8 · seqs 256`` (the engine when it is not vLLM)."""
-    parts = [model, c.gpu, f"tp{c.tp}", c.precision, f"seqs {c.max_num_seqs}"]
+    parts = [model, c.gpu, c.parallel.lower(), c.precision, f"seqs {c.max_num_seqs}"]
     return SEP.join([*parts, c.engine] if c.engine != "vllm" else parts)
 
 

@@ -11,6 +11,9 @@ Optional shape columns (:mod:`onshore.planner.traffic`) replace the fixed length
 profile or distributions, and add prefix-cache hits or multi-turn chat. Optional ``disaggregated``
 (``P:D`` replicas of ``tensor_parallel`` GPUs, or ``PxTP:DxTP``) serves it on separate prefill
 and decode pools (:mod:`onshore.planner.disagg`); ``num_gpus`` must then be the pools' total.
+Optional ``parallel`` (``tp``, the default, or ``dp_attention_ep``) lays each replica of
+``tensor_parallel`` GPUs out as attention data parallel + expert parallel (MoE models only:
+:mod:`onshore.planner.perf.moe_layout`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from onshore.planner import disagg, slo, traffic
 from onshore.planner.catalog import engine_defaults, gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
+from onshore.planner.perf import moe_layout
 from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, Summary, simulate, summarise
@@ -87,6 +91,7 @@ class Scenario:
     tpot_p99_ms: float = 0.0
     extra: dict[str, str] = field(default_factory=dict)
     disaggregated: str = ""  # "P:D" or "PxTP:DxTP": separate prefill and decode pools
+    parallel: str = moe_layout.TP  # or moe_layout.DP_EP: attention DP + expert parallel
 
     @property
     def replicas(self) -> int:
@@ -144,6 +149,7 @@ def parse_row(row: dict[str, str]) -> Scenario:
         disaggregated=(row.get("disaggregated") or "").strip(),
         ttft_p99_ms=_float(row, "ttft_p99_ms"),
         tpot_p99_ms=_float(row, "tpot_p99_ms"),
+        parallel=moe_layout.parse(row.get("parallel") or ""),
     )
     if s.disaggregated:
         _check_disaggregated(s)
@@ -189,10 +195,11 @@ def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
     """The scheduler as the engine ships it for this GPU (offline rows: its batch API's defaults),
     with the row's ``max_num_seqs`` / ``max_batched_tokens`` overriding."""
     d = engine_defaults(s.engine, spec.gpu, "offline" if s.scenario == "offline" else "serve")
+    ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
     return EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
-        max_num_seqs=s.max_num_seqs or d.max_seqs(kv_capacity_tokens(spec)),
-        max_batched_tokens=s.max_batched_tokens or d.max_num_batched_tokens,
+        max_num_seqs=s.max_num_seqs or ranks * d.max_seqs(kv_capacity_tokens(spec) // ranks),
+        max_batched_tokens=s.max_batched_tokens or ranks * d.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
         chunked_prefill=d.chunked_prefill,
     )
@@ -206,7 +213,7 @@ def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
 
 
 def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
-    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision)
+    spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision, layout=s.parallel)
     return spec, StepModel.build(spec, cal or calib.shipped(s.engine)), engine_config(s, spec)
 
 

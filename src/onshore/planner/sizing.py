@@ -1,6 +1,6 @@
 """Sizing: the cheapest fleet that meets latency SLOs at the peak, searched over configurations.
 
-For each candidate (GPU type x tensor parallelism x precision x max batch) the largest arrival
+For each candidate (GPU type x GPUs per replica x layout x precision x max batch) the largest arrival
 rate one replica sustains within the SLOs is found by the SLO-capacity search that
 ``plan predict``'s ``slo`` scenario runs (:mod:`onshore.planner.slo`: common random numbers,
 doubling, bisection), each probe a simulation of a few replicas behind a round-robin router; the
@@ -8,7 +8,9 @@ fleet is then ``ceil(peak rate / that rate)`` replicas, checked once more by sim
 of them at exactly the peak share. A candidate's max batch of 0 means "as MLPerf submitters do":
 start from the engine's shipped default and move it (doubling or halving, up to the batch the KV
 cache holds) while that raises the capacity. Candidates are independent, so the sweep runs
-through an :class:`~onshore.planner.ports.Executor`.
+through an :class:`~onshore.planner.ports.Executor`. A candidate's layout is ``tp`` (tensor
+parallel) or, for MoE models, ``dp-ep`` (attention data parallel + expert parallel over the
+replica's GPUs, :mod:`onshore.planner.perf.moe_layout`), which may span scale-up domains.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from onshore.planner.cost import CostInputs, FleetCost, fleet_cost
 from onshore.planner.demand import Demand
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
+from onshore.planner.perf import moe_layout
 from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.ports import Executor
@@ -55,10 +58,16 @@ class Candidate:
     precision: str
     max_num_seqs: int = 0  # 0: the engine's default, tuned up to the KV limit
     engine: str = "vllm"
+    layout: str = moe_layout.TP  # or moe_layout.DP_EP; ``tp`` is the replica's GPUs either way
+
+    @property
+    def parallel(self) -> str:
+        """``TP8``, or ``DP8-EP8`` for the attention-DP + expert-parallel layout."""
+        return f"DP{self.tp}-EP{self.tp}" if self.layout == moe_layout.DP_EP else f"TP{self.tp}"
 
     @property
     def label(self) -> str:
-        return f"{self.gpu} TP{self.tp} {self.precision} seqs{self.max_num_seqs or 'auto'}"
+        return f"{self.gpu} {self.parallel} {self.precision} seqs{self.max_num_seqs or 'auto'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +98,7 @@ class CandidateResult:
     @property
     def label(self) -> str:
         c = self.candidate
-        return f"{c.gpu} TP{c.tp} {c.precision} seqs{self.max_num_seqs or c.max_num_seqs or 'auto'}"
+        return f"{c.gpu} {c.parallel} {c.precision} seqs{self.max_num_seqs or c.max_num_seqs or 'auto'}"
 
 
 def default_candidates(
@@ -98,17 +107,21 @@ def default_candidates(
     precisions: Sequence[str],
     max_seqs: Sequence[int],
     engine: str = "vllm",
+    layouts: Sequence[str] = (moe_layout.TP,),
 ) -> list[Candidate]:
-    """The cross product, minus precisions a GPU cannot run natively (FP4 without FP4 cores)."""
+    """The cross product, minus precisions a GPU cannot run natively (FP4 without FP4 cores),
+    tensor parallelism past the scale-up domain and dp-ep on one GPU (dp-ep may span nodes)."""
     out: list[Candidate] = []
     for g in gpus:
         spec = get_gpu(g)
         for p in precisions:
             if p == "fp4" and spec.fp4_tflops <= 0:
                 continue
-            for tp in tps:
-                if tp <= spec.scaleup_domain:
-                    out.extend(Candidate(spec.id, tp, p, s, engine) for s in max_seqs)
+            for layout in map(moe_layout.parse, layouts):
+                for tp in tps:
+                    fits = tp <= spec.scaleup_domain if layout == moe_layout.TP else tp >= 2
+                    if fits:
+                        out.extend(Candidate(spec.id, tp, p, s, engine, layout) for s in max_seqs)
     return out
 
 
@@ -152,17 +165,18 @@ class _Setup:
 def _setup(job: SizingJob) -> _Setup | CandidateResult:
     c = job.candidate
     try:
-        spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision)
+        spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision, layout=c.layout)
         kv_tokens = kv_capacity_tokens(spec)
         shipped = engine_defaults(c.engine, spec.gpu, "serve")
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
     step = StepModel.build(spec, calib.shipped(c.engine))
-    seqs = c.max_num_seqs or shipped.max_seqs(kv_tokens)
+    ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
+    seqs = c.max_num_seqs or ranks * shipped.max_seqs(kv_tokens // ranks)
     cfg = EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
         max_num_seqs=seqs,
-        max_batched_tokens=shipped.max_num_batched_tokens,
+        max_batched_tokens=ranks * shipped.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
         chunked_prefill=shipped.chunked_prefill,
     )
@@ -290,9 +304,14 @@ def size(
     """
     if objective not in OBJECTIVES:
         raise PlannerError(f"objective must be cost, gpus or power, not {objective!r}")
-    get_model(model)
+    planned = get_model(model)
     if not candidates:
         raise PlannerError("no candidate configurations to search")
+    if not planned.is_moe and any(c.layout == moe_layout.DP_EP for c in candidates):
+        raise PlannerError(
+            f"layout dp-ep (attention data parallel + expert parallel) needs a mixture-of-experts "
+            f"model; {planned.id} is dense: search --layouts tp"
+        )
     jobs = [SizingJob(model, c, demand, slo, cost_inputs or CostInputs(), seed=seed) for c in candidates]
     key = OBJECTIVES[objective]
     scale, unit = _UNITS[objective]

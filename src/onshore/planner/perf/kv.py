@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from onshore.planner.errors import PlannerError
+from onshore.planner.perf import moe_layout
 from onshore.planner.perf import precision as prec
 from onshore.planner.perf.roofline import GIB, ReplicaSpec
 
@@ -10,8 +11,26 @@ BLOCK_TOKENS = 16  # vLLM's default KV block size
 
 
 def weight_gib_per_gpu(spec: ReplicaSpec) -> float:
-    """Weights resident on each GPU (everything, embeddings included), GiB."""
+    """Weights resident on each GPU (everything, embeddings included), GiB.
+
+    Under dp-ep every non-expert weight is on every GPU and the routed experts are split.
+    """
+    if spec.layout == moe_layout.DP_EP:
+        params = moe_layout.weight_params_per_gpu(spec.model, spec.tp)
+        return params * prec.weight_bytes(spec.precision) / GIB
     return spec.model.params_total * prec.weight_bytes(spec.precision) / spec.tp / GIB
+
+
+def kv_copies_split(spec: ReplicaSpec) -> int:
+    """Over how many GPUs a token's KV cache is divided (the rest of the replica's GPUs hold copies).
+
+    Tensor parallelism splits KV heads, so with fewer KV heads than GPUs each head is replicated:
+    MLA (DeepSeek-V3: one latent "head") is held whole by every GPU of a TP group. Under dp-ep each
+    GPU holds the whole KV of its own sequences, so the replica's GPUs add up.
+    """
+    if spec.layout == moe_layout.DP_EP:
+        return spec.tp
+    return min(spec.tp, max(spec.model.kv_heads, 1))
 
 
 def kv_bytes_per_token(spec: ReplicaSpec) -> float:
@@ -45,7 +64,7 @@ def kv_capacity_tokens(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: fl
             f"({weight_gib_per_gpu(spec):.1f} GiB weights per GPU)"
         )
     per_token = kv_bytes_per_token(spec)
-    return int(free_gib * GIB * spec.tp / per_token)
+    return int(free_gib * GIB * kv_copies_split(spec) / per_token)
 
 
 def kv_capacity_blocks(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> int:

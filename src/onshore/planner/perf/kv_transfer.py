@@ -4,7 +4,7 @@ A transfer is ``latency + bytes / (lanes x per-GPU bandwidth x efficiency)``: ea
 tensor-parallel replica holds its own share of the KV heads and sends it over its own link, so up
 to ``min(prefill TP, decode TP, KV heads)`` links work in parallel. Inside one scale-up domain
 (NVLink) the link is the GPU's scale-up bandwidth; across nodes it is the GPU's scale-out NIC
-(InfiniBand / RoCE), which the GPU catalog does not carry, hence :data:`SCALEOUT_GBIT_S`.
+(InfiniBand / RoCE), which the GPU catalog does not carry: :mod:`onshore.planner.perf.links`.
 """
 
 from __future__ import annotations
@@ -16,28 +16,11 @@ import numpy.typing as npt
 
 from onshore.planner.catalog import Gpu
 from onshore.planner.errors import PlannerError
+from onshore.planner.perf.links import DEFAULT_SCALEOUT_GBIT_S, SCALEOUT_GBIT_S
 from onshore.planner.perf.roofline import ReplicaSpec
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-# Scale-out NIC bandwidth per GPU, Gbit/s per direction (the GPU-to-GPU "compute" fabric, one NIC
-# per GPU). DGX H100/H200 and DGX B200: 8 x ConnectX-7 400 Gb/s for 8 GPUs; GB200 NVL72 compute
-# trays: one ConnectX-7 400 Gb/s per GPU; DGX A100: 8 x ConnectX-6 200 Gb/s; MI300X/MI325X
-# platforms: one 400 Gb/s NIC per GPU (vendor reference designs); L40S PCIe servers: commonly
-# 2 x 200 Gb/s for 8 GPUs (an ASSUMPTION). All from vendor system datasheets, from memory: re-check
-# before quoting.
-SCALEOUT_GBIT_S: dict[str, float] = {
-    "h100": 400.0,
-    "h200": 400.0,
-    "b200": 400.0,
-    "gb200": 400.0,
-    "a100": 200.0,
-    "mi300x": 400.0,
-    "mi325x": 400.0,
-    "l40s": 50.0,
-}
-DEFAULT_SCALEOUT_GBIT_S = 400.0
 
 # Share of the link a KV transfer achieves. Mooncake's Transfer Engine (kvcache-ai/Mooncake,
 # doc/en/transfer-engine.md, its benchmark of a 40 GB KV payload) reaches 87 GB/s on 4 x 200 Gb/s

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from onshore.planner.catalog import Gpu, Model
-from onshore.planner.errors import PlannerError
+from onshore.planner.perf import moe_layout
 from onshore.planner.perf import precision as prec
 from onshore.planner.perf.calibration import Calibration
 
@@ -26,20 +26,28 @@ GIB = float(2**30)
 
 @dataclass(frozen=True, slots=True)
 class ReplicaSpec:
-    """What one replica is: a model on ``tp`` GPUs of one type at one precision."""
+    """What one replica is: a model on ``tp`` GPUs of one type at one precision.
+
+    ``layout`` is how the GPUs share the model: ``tp`` (tensor parallel, the default) or ``dp-ep``
+    (attention data parallel + expert parallel over all ``tp`` GPUs, MoE models only:
+    :mod:`onshore.planner.perf.moe_layout`). ``tp`` is the replica's GPU count either way.
+    """
 
     model: Model
     gpu: Gpu
     tp: int
     precision: str
     kv_bytes: float = 0.0  # bytes per cached value; 0 = the precision's default
+    layout: str = moe_layout.TP
 
     def __post_init__(self) -> None:
         prec.check(self.precision)
-        if self.tp < 1 or self.tp > self.gpu.scaleup_domain:
-            raise PlannerError(
-                f"tensor_parallel {self.tp} outside 1..{self.gpu.scaleup_domain} for {self.gpu.id}"
-            )
+        moe_layout.check(self.model, self.gpu, self.tp, self.layout)
+
+    @property
+    def dp_ranks(self) -> int:
+        """Independent schedulers (attention data-parallel ranks) in the replica."""
+        return self.tp if self.layout == moe_layout.DP_EP else 1
 
     @property
     def kv_value_bytes(self) -> float:
@@ -67,10 +75,14 @@ class StepModel:
     allreduce_bytes_per_token: float
     allreduce_bw: float
     fixed_s: float
+    # a GPU's share of the step's tokens and sequences (GEMM shape, host work): 1/N under dp-ep
+    token_share: float = 1.0
 
     @classmethod
     def build(cls, spec: ReplicaSpec, cal: Calibration) -> StepModel:
         m, g, tp = spec.model, spec.gpu, spec.tp
+        if spec.layout == moe_layout.DP_EP:
+            return cls._dp_ep(spec, cal)
         wb = prec.weight_bytes(spec.precision)
         lm_head = float(m.vocab * m.hidden)
         kv_shard = min(tp, max(m.kv_heads, 1))
@@ -97,6 +109,32 @@ class StepModel:
             allreduce_bytes_per_token=ring * m.hidden * 2.0 / link,
             allreduce_bw=link,
             fixed_s=m.layers * cal.layer_us * 1e-6 + cal.step_ms * 1e-3,
+        )
+
+    @classmethod
+    def _dp_ep(cls, spec: ReplicaSpec, cal: Calibration) -> StepModel:
+        m, g = spec.model, spec.gpu
+        t = moe_layout.terms(m, g, spec.tp, spec.precision, spec.kv_value_bytes, moe_layout.EXPERT_IMBALANCE)
+        lm_head = float(m.vocab * m.hidden)
+        return cls(
+            spec=spec,
+            cal=cal,
+            dense_weight_bytes=t.dense_weight_bytes,
+            expert_weight_bytes=t.expert_weight_bytes,
+            linear_flops_per_token=t.linear_flops_per_token,
+            lm_head_flops_per_seq=2.0 * lm_head,
+            attn_flops_per_pair_full=t.attn_flops_per_pair_full,
+            attn_flops_per_pair_swa=t.attn_flops_per_pair_swa,
+            kv_bytes_per_pos_full=t.kv_bytes_per_pos_full,
+            kv_bytes_per_pos_swa=t.kv_bytes_per_pos_swa,
+            mem_bw=g.hbm_tb_s * 1e12 * cal.mem_eff,
+            gemm_peak=g.peak_tflops(prec.compute_format(spec.precision)) * 1e12,
+            attn_peak=g.bf16_tflops * 1e12,
+            allreduce_count=t.comm_count,  # dispatch and combine: all-to-all, not all-reduce
+            allreduce_bytes_per_token=t.comm_s_per_token,
+            allreduce_bw=t.link_bytes_s,
+            fixed_s=m.layers * cal.layer_us * 1e-6 + cal.step_ms * 1e-3,
+            token_share=t.token_share,
         )
 
     def gemm_eff(self, tokens: ArrayLike) -> ArrayLike:
@@ -129,16 +167,16 @@ class StepModel:
             touched = 1.0 - np.power(1.0 - k_over_e, np.maximum(tokens, 1.0))
             weight_bytes: ArrayLike = self.dense_weight_bytes + self.expert_weight_bytes * touched
             per_expert_tokens = tokens * k_over_e / touched
-            eff = np.minimum(self.gemm_eff(tokens), self.gemm_eff(per_expert_tokens))
+            eff = np.minimum(self.gemm_eff(tokens * self.token_share), self.gemm_eff(per_expert_tokens))
         else:
             weight_bytes = self.dense_weight_bytes + 0.0 * tokens
-            eff = self.gemm_eff(tokens)
+            eff = self.gemm_eff(tokens * self.token_share)
         gemm = np.maximum(gpu_flops / (self.gemm_peak * eff), weight_bytes / self.mem_bw)
         attn_flops = self.attn_flops_per_pair_full * pairs_full + self.attn_flops_per_pair_swa * pairs_swa
         kv_bytes = self.kv_bytes_per_pos_full * positions_full + self.kv_bytes_per_pos_swa * positions_swa
         attn = np.maximum(attn_flops / (self.attn_peak * self.cal.attn_eff), kv_bytes / self.mem_bw)
         comm = self.allreduce_count * (self.cal.allreduce_us * 1e-6 + self.allreduce_bytes_per_token * tokens)
-        host = self.fixed_s + self.cal.seq_us * 1e-6 * seqs
+        host = self.fixed_s + self.cal.seq_us * 1e-6 * (seqs * self.token_share)
         return gemm + attn + comm + host
 
     def decode_step(self, batch: ArrayLike, context: ArrayLike) -> ArrayLike:
