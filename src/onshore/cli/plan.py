@@ -127,6 +127,8 @@ def _scenario_fields(s: Any) -> dict[str, Any]:
     out = {k: getattr(s, k) for k in (*_ECHOED, "engine")}
     if s.scenario == "slo":
         out.update(slo_ttft_p99_ms=s.ttft_p99_ms, slo_tpot_p99_ms=s.tpot_p99_ms)
+    if s.parallel != "tp":
+        out["parallel"] = s.parallel
     return out
 
 

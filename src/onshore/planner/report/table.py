@@ -60,7 +60,7 @@ def predict_table(rows: Sequence[tuple[Scenario, dict[str, float]]]) -> Table:
             s.model,
             s.gpu,
             str(s.num_gpus),
-            str(s.tensor_parallel),
+            str(s.tensor_parallel) if s.parallel == "tp" else f"DP{s.tensor_parallel}-EP{s.tensor_parallel}",
             s.precision,
             f"{s.input_len}/{s.output_len}",
             s.scenario,
