@@ -62,6 +62,17 @@ def decode_rows() -> None:
         print(f"| {label} | {measured:,} | {per_node:,.0f} | {per_node / measured:.2f} | |")
 
 
+def gb200_rows() -> None:
+    # SGLang on GB200 NVL72 (lmsys.org/blog/2025-06-16-gb200-part-1): 12 trays (48 GPUs) decode,
+    # NVLink only, two-batch overlap off, 2,000-token inputs: 7,583 tokens/s per GPU; batch not stated
+    print("\n| GB200 NVL72, DP48-EP48 decode, KV 2,000 | Measured tok/s/GPU | Planner |")
+    print("|---|---:|---:|")
+    step = _step("gb200", 48, "sglang")
+    for batch in (256, 512, 1024):
+        t = float(step.decode_step(float(batch * 48), 2000.0))
+        print(f"| {batch} seq/GPU | 7,583 (batch not stated) | {batch / t:,.0f} |")
+
+
 def all_to_all_rows() -> None:
     print("\n| EP | DeepEP dispatch + combine, µs/layer | Planner, imbalance 1.0 | Planner, 1.2 |")
     print("|---:|---:|---:|---:|")
@@ -121,6 +132,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     decode_rows()
+    gb200_rows()
     all_to_all_rows()
     mlperf_rows(args.requests)
     direction_rows()
