@@ -8,7 +8,10 @@ request split into the event loop's thread and the others (ledger writer, databa
 * ``--callgrind OUT``: the gateway runs under ``valgrind --tool=callgrind`` with instrumentation
   switched on for the last batch only; ``OUT.<pid>.1`` holds it, and its ``totals`` divided by
   ``--n`` is the instructions per request, the same however loaded the machine is (slow: ~3 min
-  for ``--n 1000`` on a shared 2-core machine; keep ``--n`` small).
+  for ``--n 1000`` on a shared 2-core machine; keep ``--n`` small). Under callgrind the gateway is
+  ~50x slower, so what it does per second (key and limits syncs, lease renewals, the client's
+  polling) would weigh ~50x more per request: those intervals are made long (``--quiet``, on with
+  ``--callgrind``), so the count is the requests' own.
 * ``--cprofile OUT``: cProfile (``profiled_serve.py``), for call proportions: ``OUT`` for the event
   loop, ``OUT.threads`` for the rest (thread CPU time).
 
@@ -19,6 +22,7 @@ request split into the event loop's thread and the others (ledger writer, databa
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import subprocess
@@ -27,7 +31,7 @@ import time
 from pathlib import Path
 
 import openai
-from benchmarks.batch_bench import _backend, _interactive, _run_batch
+from benchmarks.batch_bench import _backend, _interactive, _jsonl
 from tests.support import services
 from tests.support.services import make_gateway, start_upstream, stop, wait_http
 
@@ -56,6 +60,17 @@ def _control(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], check=True, capture_output=True)
 
 
+def _run_batch(client: openai.OpenAI, n: int, poll_s: float) -> openai.types.Batch:
+    uploaded = client.files.create(file=("in.jsonl", io.BytesIO(_jsonl(n))), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    while batch.status not in ("completed", "failed", "expired", "cancelled"):
+        time.sleep(poll_s)
+        batch = client.batches.retrieve(batch.id)
+    return batch
+
+
 def _report(run: int, done: openai.types.Batch, n: int, wall: float, cpu: float, loop: float) -> None:
     counts = done.request_counts
     print(
@@ -74,7 +89,10 @@ def main() -> None:
     parser.add_argument("--queue", type=int, default=0, help="max_in_flight of the model (the fair queue)")
     parser.add_argument("--cprofile", default="", help="profile the last batch with cProfile into this file")
     parser.add_argument("--callgrind", default="", help="count the last batch's instructions (OUT.<pid>.1)")
+    parser.add_argument("--quiet", action="store_true", help="long sync and poll intervals (see above)")
     args = parser.parse_args()
+    quiet = args.quiet or bool(args.callgrind)
+    poll_s = 5.0 if quiet else 0.25
     serve = [services.PYTHON, _WRAPPER]
     if args.callgrind:
         serve = [
@@ -90,10 +108,13 @@ def main() -> None:
             Path(tmp),
             [_backend(upstream.url, args.queue)],
             extra={
-                "batches": {"concurrency": args.concurrency, "poll_interval_s": 0.2},
+                "batches": {"concurrency": args.concurrency, "poll_interval_s": 5.0 if quiet else 0.2},
                 "logging": {"level": "WARNING"},
+                **({"auth": {"sync_interval_s": 60.0}, "limits": {"sync_interval_s": 60.0}} if quiet else {}),
             },
         )
+        # Made before the gateway starts, so it loads them at once (its key sync may be slow).
+        keys = {org: gw.create_key(org)[1] for org in ("batch-owner", "interactive")}
         if args.cprofile:
             gw.env["BATCH_PROFILE_OUT"] = args.cprofile
         plain, services.ONSHORE = services.ONSHORE, serve  # only the server runs wrapped, not the CLI
@@ -105,14 +126,10 @@ def main() -> None:
             assert gw.proc is not None
             pid = gw.proc.pid
             wait_http(gw.base_url + "/healthz", timeout=600, proc=gw.proc)
-            owner = openai.OpenAI(
-                base_url=gw.v1, api_key=gw.create_key("batch-owner")[1], max_retries=0, timeout=600
-            )
-            other = openai.OpenAI(
-                base_url=gw.v1, api_key=gw.create_key("interactive")[1], max_retries=0, timeout=600
-            )
+            owner = openai.OpenAI(base_url=gw.v1, api_key=keys["batch-owner"], max_retries=0, timeout=600)
+            other = openai.OpenAI(base_url=gw.v1, api_key=keys["interactive"], max_retries=0, timeout=600)
             _interactive(other, 20, 2)  # warm-up
-            _run_batch(owner, 100)
+            _run_batch(owner, 100, poll_s)
             for run in range(args.repeat):
                 last = run == args.repeat - 1
                 if last and args.cprofile:
@@ -120,7 +137,7 @@ def main() -> None:
                 if last and args.callgrind:
                     _control("-i", "on", str(pid))
                 before, threads, started = _cpu(pid), _threads(pid), time.perf_counter()
-                done = _run_batch(owner, args.n)
+                done = _run_batch(owner, args.n, poll_s)
                 wall, cpu = time.perf_counter() - started, _cpu(pid) - before
                 if last and args.callgrind:
                     _control("-i", "off", str(pid))
