@@ -245,7 +245,7 @@ def build_services(settings: Settings, environ: Mapping[str, str] | None = None)
         limit_book=admission.book,
         queue=admission.queue,
         responses=responses.store,
-        batches=build_batches(settings, sql.engine, clock, pipeline, cache, lifecycle),  # last: stops first
+        batches=build_batches(settings, sql.engine, clock, pipeline, cache, lifecycle, admission.traffic),
     )
 
 

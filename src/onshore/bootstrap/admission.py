@@ -15,7 +15,9 @@ from onshore.gateway.limit_book import LimitBook, LimitSync
 from onshore.gateway.memory import MemoryCounterStore
 from onshore.gateway.quota_seed import QuotaSeeder
 from onshore.gateway.steps.admit import Admit, GuardedCounters
+from onshore.gateway.steps.interactive import CountInteractive
 from onshore.gateway.steps.schedule import Schedule
+from onshore.gateway.traffic import InteractiveTraffic
 from onshore.ports import Clock, CounterStore, LimitsStore, Telemetry, UsageReader
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,7 @@ class AdmissionParts:
     queued_models: tuple[str, ...]  # the models with a capacity
     steps: Sequence[Step]
     seeder: QuotaSeeder  # monthly quotas raised to the ledger's totals (at start, then periodically)
+    traffic: InteractiveTraffic  # partners' requests in flight: the batch runner steps aside for them
 
     async def stop(self) -> None:
         await self.sync.stop()
@@ -108,11 +111,12 @@ def build_admission(
         max_queued=scheduling.max_queued,
         observer=_QueueTelemetry(telemetry, org_name),
     )
-    steps: list[Step] = [admit]
+    traffic = InteractiveTraffic(clock)
+    steps: list[Step] = [CountInteractive(traffic), admit]
     if capacities:  # no model has a capacity: no queue step at all on the hot path
         steps.append(Schedule(queue, book, prompt_bytes_per_token=limits.prompt_bytes_per_token))
     seeder = QuotaSeeder(usage, book, counter_store, clock, interval_s=limits.reseed_interval_s)
-    return AdmissionParts(book, sync, counters, queue, tuple(sorted(capacities)), steps, seeder)
+    return AdmissionParts(book, sync, counters, queue, tuple(sorted(capacities)), steps, seeder, traffic)
 
 
 class _QueueTelemetry:

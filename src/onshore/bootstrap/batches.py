@@ -13,6 +13,7 @@ from onshore.gateway.batch_runner import BatchRunner, RunnerSettings
 from onshore.gateway.batches import BatchService
 from onshore.gateway.chain import Handler
 from onshore.gateway.periodic import Periodic
+from onshore.gateway.traffic import InteractiveTraffic
 from onshore.lifecycle import Lifecycle
 from onshore.ports import Clock, StoreError
 from onshore.store.file_store import LocalFileStore
@@ -25,10 +26,17 @@ _DAY_S = 86_400.0
 
 
 def build_batches(
-    settings: Settings, engine: Engine, clock: Clock, pipeline: Handler, keys: KeyCache, lifecycle: Lifecycle
+    settings: Settings,
+    engine: Engine,
+    clock: Clock,
+    pipeline: Handler,
+    keys: KeyCache,
+    lifecycle: Lifecycle,
+    traffic: InteractiveTraffic | None = None,
 ) -> BatchService:
     """Registered last in the lifecycle, so stopped first: the requests in flight finish while the
-    ledger, the database and the backends are still there."""
+    ledger, the database and the backends are still there. ``traffic``: partners' requests in flight,
+    which the runner steps aside for (``batches.yield_concurrency``)."""
     files_config, config = settings.files, settings.batches
     root = files_config.dir or settings.data_dir / "files"
     root.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -74,7 +82,10 @@ def build_batches(
                 lease_s=config.lease_s,
                 drain_s=config.drain_s,
                 output_retention_s=retention_s,
+                yield_concurrency=config.yield_concurrency,
+                yield_hold_s=config.yield_hold_s,
             ),
+            traffic=traffic,
         )
 
         async def start_runner() -> None:

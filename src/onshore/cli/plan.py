@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from onshore.cli.common import Group, config_option
+from onshore.cli.plan_disagg import comparison_json, comparison_lines, disagg_option, size_pools
 from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
 from onshore.cli.plan_progress import points_progress, sweep_progress
 from onshore.cli.plan_shape import apply_shape, datasets_json, shape_options
@@ -293,6 +294,7 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
     help="Write report.md, SVG plots and report.json here.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
+@disagg_option
 @config_option
 @click.pass_context
 def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
@@ -311,6 +313,10 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     opts = _merge_yaml(ctx, raw)
     check_ledger_options(ctx, opts)
     if opts["from_ledger"]:
+        if opts["disaggregated"]:
+            raise click.UsageError(
+                "--disaggregated sizes one demand; with --from-ledger it is not available yet"
+            )
         size_from_ledger(ctx, opts, _csv)
         return
     demand = _demand(opts)
@@ -342,6 +348,7 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
             keep=None if opts["exhaustive"] else KEEP,
             on_start=progress.started,
         )
+        pools = size_pools(model, demand, slo, opts, executor, costs, _csv) if opts["disaggregated"] else None
     assumptions = {
         k: v
         for k, v in opts.items()
@@ -350,10 +357,16 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     if opts["report_dir"]:
         path = write_report(result, Path(opts["report_dir"]), assumptions)
         err.print(f"report written to {path}")
+    objective = str(opts["objective"])
     if opts["as_json"]:
-        _print_json(sizing_json(result, assumptions))
+        data = sizing_json(result, assumptions)
+        if pools is not None:
+            data["disaggregated"] = comparison_json(result.best, pools, objective)
+        _print_json(data)
         return
     _stdout().print(sizing_table(result))
+    for line in comparison_lines(result.best, pools, objective) if pools is not None else []:
+        click.echo(line)
     if result.best is None:
         click.echo("no configuration meets the SLOs; relax them or add GPU types", err=True)
 

@@ -29,3 +29,8 @@ class BatchSettings(_Strict):
     # On shutdown, requests in flight get this long to finish and be committed (else they run again
     # on the replica that takes the batch over).
     drain_s: float = Field(20.0, ge=0)
+    # While partners' interactive requests are in flight on this replica (or one ended less than
+    # yield_hold_s ago), a batch keeps at most this many of its requests in flight: it runs on what
+    # interactive traffic leaves, of the event loop as of the engines. concurrency: never step aside.
+    yield_concurrency: int = Field(1, ge=1, le=1024)
+    yield_hold_s: float = Field(0.5, ge=0)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord
 from onshore.ports import HealthCheck, StoreError, UsageReader, UsageWriter
+from onshore.store.setaside import RecordsRefused
 from onshore.store.sql import SqlUsageStore, make_engine
 from onshore.store.sql.schema import usage_records
 
@@ -239,6 +240,30 @@ def test_client_request_id_round_trips_and_is_bounded(ledger: SqlUsageStore) -> 
     assert r1.client_request_id == "client-1"
     assert r2.client_request_id == "c" * 128  # cut to the column, never a reason to refuse the row
     assert r3.client_request_id is None
+
+
+def test_a_row_whose_value_cannot_be_bound_is_refused_and_nothing_is_written(
+    ledger: SqlUsageStore, engine: Engine
+) -> None:
+    # The column's own bind processing (JSON here) runs before the driver: what it cannot encode is
+    # the data's fault, so the sink sets the row aside instead of retrying it as an outage.
+    unencodable = record("r2", pii_counts={"KR_RRN": object()})
+    with pytest.raises(RecordsRefused):
+        ledger.write_batch([record("r1"), unencodable])
+    assert row_count(engine) == 0
+
+
+def test_rows_of_every_column_type_read_back_as_written(ledger: SqlUsageStore) -> None:
+    naive = datetime(2026, 3, 1, 9, 30)  # taken as UTC
+    seoul = datetime(2026, 3, 1, 18, 30, 1, tzinfo=timezone(timedelta(hours=9)))
+    rows = [
+        record("r1", created_at=naive, pii_counts={"KR_RRN": 2}, cost_micro_krw=7, batch_id="batch_1"),
+        record("r2", created_at=seoul, streamed=True, ttft_ms=None, jurisdiction="KR", error_code="x"),
+    ]
+    ledger.write_batch(rows)
+    r1, r2 = ledger.records(T0, T0 + timedelta(days=1))
+    assert r1 == replace(rows[0], created_at=naive.replace(tzinfo=UTC))
+    assert r2 == replace(rows[1], created_at=datetime(2026, 3, 1, 9, 30, 1, tzinfo=UTC))
 
 
 def test_summary_of_nothing_is_zero(ledger: SqlUsageStore) -> None:

@@ -29,6 +29,25 @@ class SqlBatchStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._skip_locked = engine.dialect.name == "postgresql"
+        # ``record`` runs for every group of results: its statements are built once, and the
+        # results go to the driver's executemany as tuples. Through SQLAlchemy's compiled update each
+        # result was a dict, then a per-row ``construct_params`` pass, and each call built the three
+        # statements anew. Measured (process time, 10,000 results in groups of 64 on SQLite, three
+        # runs each, a shared 2-core machine): 37-44 µs a result before, 17-19 µs after.
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._record_results = (
+            f"UPDATE {batch_requests.name} SET state = {mark}, failed = {mark}, result = {mark} "  # noqa: S608 - the table's own names, no input
+            f"WHERE batch_id = {mark} AND line = {mark} AND state = {mark}"
+        )
+        self._count_results = (
+            update(batches)
+            .where(batches.c.id == bindparam("b_id"), batches.c.lease_owner == bindparam("b_owner"))
+            .values(
+                request_completed=batches.c.request_completed + bindparam("b_completed"),
+                request_failed=batches.c.request_failed + bindparam("b_failed"),
+            )
+        )
+        self._status_of = select(batches.c.status).where(batches.c.id == bindparam("b_id"))
 
     def create(self, batch: Batch, custom_ids: Sequence[str]) -> None:
         with translate_errors("creating a batch"), self._engine.begin() as conn:
@@ -148,27 +167,22 @@ class SqlBatchStore:
         failed = sum(1 for result in results if result.failed)
         with translate_errors("recording batch results"), self._engine.begin() as conn:
             counted = conn.execute(
-                update(batches)
-                .where(batches.c.id == batch_id, batches.c.lease_owner == owner)
-                .values(
-                    request_completed=batches.c.request_completed + (len(results) - failed),
-                    request_failed=batches.c.request_failed + failed,
-                )
+                self._count_results,
+                {
+                    "b_id": batch_id,
+                    "b_owner": owner,
+                    "b_completed": len(results) - failed,
+                    "b_failed": failed,
+                },
             )
             if counted.rowcount != 1:
                 conn.rollback()
                 return None
-            conn.execute(
-                update(batch_requests)
-                .where(
-                    batch_requests.c.batch_id == batch_id,
-                    batch_requests.c.line == bindparam("b_line"),
-                    batch_requests.c.state == _PENDING,
-                )
-                .values(state=_DONE, failed=bindparam("b_failed"), result=bindparam("b_result")),
-                [{"b_line": r.line, "b_failed": r.failed, "b_result": r.result} for r in results],
+            conn.exec_driver_sql(
+                self._record_results,
+                [(_DONE, r.failed, r.result, batch_id, r.line, _PENDING) for r in results],
             )
-            status = conn.execute(select(batches.c.status).where(batches.c.id == batch_id)).scalar_one()
+            status = conn.execute(self._status_of, {"b_id": batch_id}).scalar_one()
         return BatchStatus(status)
 
     def results(self, batch_id: str, *, failed: bool) -> Iterator[str]:

@@ -13,10 +13,10 @@ from onshore.domain.invoice import UsageDay
 from onshore.domain.residency import ResidencyReport
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord, UsageSummary
 from onshore.domain.usage_series import Bucket, GroupBy, PeakHour, SeriesPoint
+from onshore.errors import ConfigError
 from onshore.store.setaside import Rejected
 from onshore.store.sql.errors import translate_errors, translate_write_errors
-from onshore.store.sql.idempotent import insert_ignoring_duplicates
-from onshore.store.sql.ledger_insert import PgBatchInsert
+from onshore.store.sql.ledger_insert import PgBatchInsert, RowValues, SqliteBatchInsert
 from onshore.store.sql.rejects import SqlRejectStore
 from onshore.store.sql.residency import residency_report
 from onshore.store.sql.schema import usage_records
@@ -45,10 +45,16 @@ class SqlUsageStore:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._insert = insert_ignoring_duplicates(engine, usage_records)
+        dialect = engine.dialect
+        self._rows = RowValues(usage_records, dialect, {"client_request_id": _bounded})
         # One statement per batch on PostgreSQL, so the rollup trigger runs once per batch.
-        postgres = engine.dialect.name == "postgresql"
-        self._pg_insert = PgBatchInsert(usage_records, engine.dialect) if postgres else None
+        self._batch_insert: PgBatchInsert | SqliteBatchInsert
+        if dialect.name == "postgresql":
+            self._batch_insert = PgBatchInsert(usage_records, dialect)
+        elif dialect.name == "sqlite":
+            self._batch_insert = SqliteBatchInsert(usage_records, self._rows.names)
+        else:  # make_engine only builds these two; a hand-made engine gets a clear message
+            raise ConfigError(f"the SQL store supports SQLite and PostgreSQL, not {dialect.name!r}")
         self._rejects = SqlRejectStore(engine)
         self._series = SqlUsageSeries(engine)
         self._engine = engine
@@ -66,14 +72,12 @@ class SqlUsageStore:
         with translate_write_errors("writing usage records"):
             # A request id repeated inside one batch is the same request; keep its first row so
             # the statement never conflicts with itself.
-            unique: dict[str, dict[str, Any]] = {}
+            unique: dict[str, UsageRecord] = {}
             for record in records:
-                unique.setdefault(record.request_id, _values(record))
+                unique.setdefault(record.request_id, record)
+            rows = self._rows(unique.values())
             with self._engine.begin() as conn:
-                if self._pg_insert is not None:
-                    self._pg_insert.execute(conn, list(unique.values()))
-                else:
-                    conn.execute(self._insert, list(unique.values()))
+                self._batch_insert.execute(conn, rows)
 
     def set_aside(self, rejects: Sequence[Rejected], /) -> None:
         """Store refused rows in ``ledger_rejects`` (see ``SqlRejectStore.set_aside``)."""
@@ -234,12 +238,10 @@ def _billable() -> ColumnElement[bool]:
     )
 
 
-def _values(record: UsageRecord) -> dict[str, Any]:
-    values = {name: getattr(record, name) for name in _COLUMNS}
-    client_id = record.client_request_id
+def _bounded(client_id: str | None) -> str | None:
     if client_id is not None and len(client_id) > CLIENT_REQUEST_ID_MAX:
-        values["client_request_id"] = client_id[:CLIENT_REQUEST_ID_MAX]
-    return values
+        return client_id[:CLIENT_REQUEST_ID_MAX]
+    return client_id
 
 
 def _record(row: Row[Any]) -> UsageRecord:
