@@ -1,6 +1,7 @@
 """Discrete-time simulation of continuous-batching engines behind a router."""
 
-from onshore.planner.sim.engine import EngineConfig, simulate
+from onshore.planner.sim.config import EngineConfig
+from onshore.planner.sim.engine import simulate
 from onshore.planner.sim.metrics import SimResult, Summary, summarise
 from onshore.planner.sim.workload import LengthDist, Workload, closed_loop, offline, poisson
 

@@ -16,8 +16,6 @@ workload and the router, both drawn from the caller's ``numpy.random.Generator``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
@@ -25,6 +23,7 @@ from onshore.planner.errors import PlannerError
 from onshore.planner.perf.kv import BLOCK_TOKENS
 from onshore.planner.perf.roofline import StepModel
 from onshore.planner.sim import router
+from onshore.planner.sim.config import EngineConfig
 from onshore.planner.sim.metrics import SimResult
 from onshore.planner.sim.queues import Queues
 from onshore.planner.sim.workload import Workload
@@ -32,18 +31,6 @@ from onshore.planner.sim.workload import Workload
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True, slots=True)
-class EngineConfig:
-    """Scheduler limits of one replica (vLLM names) and its KV capacity in blocks."""
-
-    kv_blocks: int
-    max_num_seqs: int = 256
-    max_batched_tokens: int = 8192
-    swa_blocks_per_seq: int = 0
-    max_iterations: int = 20_000_000
-    chunked_prefill: bool = True  # False: a prompt runs whole in one step (TensorRT-LLM's default)
 
 
 def simulate(
