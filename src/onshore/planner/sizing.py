@@ -157,7 +157,7 @@ def _setup(job: SizingJob) -> _Setup | CandidateResult:
         shipped = engine_defaults(c.engine, spec.gpu, "serve")
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
-    step = StepModel.build(spec, calib.shipped(c.engine))
+    step = StepModel.build(spec, calib.shipped(c.engine, spec.gpu.vendor))
     seqs = c.max_num_seqs or shipped.max_seqs(kv_tokens)
     cfg = EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
