@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     meta: dict[str, object] = {
         "fitted": list(FITTED),
         "data": f"onshore/planner/validation/data/published.csv (split={FIT_SPLIT}); sources per row",
-        "method": "Levenberg-Marquardt on log(predicted/measured) of simulated TTFT and TPOT",
+        "method": (
+            "Levenberg-Marquardt on log(predicted/measured) of simulated TTFT, TPOT and throughput (soft-L1)"
+        ),
     }
     for engine in sorted(set(args.engine or {profile_of(p) for p in points})):
         chosen = sample([p for p in points if profile_of(p) == engine], args.sample, seed=args.seed)
@@ -117,10 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         def report(it: int, rms: float, engine: str = engine) -> None:
             print(f"{engine}: iteration {it} rms log error {rms:.3f}", file=sys.stderr)
 
-        if stack:  # from its engine's profile (shipped, or fitted just before in this run)
+        if stack:  # from its engine's profile: fitted just before in this run, else the shipped one
             start = profiles.get(base) or calib.shipped(base)
-            if args.from_shipped:
-                start = calib.shipped(base, "AMD" if stack == "rocm" else "")
         else:
             start = calib.shipped(engine) if args.from_shipped else calib.Calibration()
         names = STACK_FITTED if stack else FITTED
