@@ -68,6 +68,9 @@ DEFAULT_ENGINE = "vllm"
 # A GPU vendor whose software stack gets its own profile of an engine. The same engine reaches a
 # different fraction of the hardware's peak on ROCm (hipBLASLt GEMMs, ROCm attention kernels)
 # than on CUDA, and the CUDA-fitted vLLM profile over-predicted vLLM on MI300X/MI325X about 2x.
+# Held-out AMD rows (MLPerf v4.1/v5.1), vllm -> vllm-rocm profile: SLO capacity 149.2 -> 39.1 %,
+# TPOT 87.2 -> 23.0 %, TTFT 95.9 -> 54.2 %, offline throughput 83.9 -> 34.6 % median |error|
+# (benchmarks/results/planner-validation.md).
 STACK_SUFFIX = {"AMD": "rocm"}
 
 
