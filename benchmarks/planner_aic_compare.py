@@ -100,6 +100,7 @@ def main() -> None:
         ):
             if np.isfinite(pred):
                 errs[key].append(abs(pred - meas) / meas)
+                errs.setdefault(f"{key} {p.engine}", []).append(abs(pred - meas) / meas)
         print(
             f"{p.engine:6s} {s.model:15s} {s.gpu:5s} {s.tensor_parallel:2d} {s.precision:4s} "
             f"{s.input_len:>5d}/{s.output_len:<4d} {s.load:4g} | "
@@ -107,9 +108,9 @@ def main() -> None:
             f"{m_tpot:8.2f} {a_tpot:6.2f} {o['tpot_mean_ms']:7.2f}"
         )
     print()
-    for key, e in errs.items():
+    for key, e in sorted(errs.items()):
         print(
-            f"median |err| {key:13s} {100 * float(np.median(e)) if e else float('nan'):6.1f} %  (n={len(e)})"
+            f"median |err| {key:20s} {100 * float(np.median(e)) if e else float('nan'):6.1f} %  (n={len(e)})"
         )
     print(
         f"time per point: AIConfigurator {t_aic / len(points):.2f} s (process incl. start-up), "

@@ -1,7 +1,11 @@
 """Print every published figure beside the planner's prediction, and the median errors.
 
     .venv/bin/python benchmarks/planner_validate.py [--split holdout|calibration|all] [--limit N]
-        [--rows] [--csv OUT.csv]
+        [--gpu ID ...] [--engine NAME ...] [--rows] [--csv OUT.csv]
+
+Scenario ``slo`` rows (MLPerf Server/Interactive results) are compared as SLO capacity
+(``max_requests_per_s``, the same search ``plan predict`` runs). Tables by engine, GPU vendor and
+source from one or more ``--csv`` files: ``benchmarks/planner_validation_tables.py``.
 
 Data: src/onshore/planner/validation/data/published.csv (every row cites its source). The
 calibration split was used to fit the shipped calibration; the holdout split never was.
@@ -21,10 +25,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--split", choices=["holdout", "calibration", "all"], default="all")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--gpu", action="append", default=None, help="only points on this GPU (repeatable)")
+    parser.add_argument(
+        "--engine", action="append", default=None, help="only this engine's points (repeatable)"
+    )
     parser.add_argument("--rows", action="store_true", help="print every comparison, not only the summary")
     parser.add_argument("--csv", default=None, help="write every comparison to this CSV")
     args = parser.parse_args()
     points = load_points(split=None if args.split == "all" else args.split)
+    if args.gpu:
+        points = [p for p in points if p.scenario.gpu in args.gpu]
+    if args.engine:
+        points = [p for p in points if p.engine in args.engine]
     if args.limit:
         points = points[: args.limit]
     t0 = time.perf_counter()

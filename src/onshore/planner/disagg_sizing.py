@@ -118,7 +118,7 @@ def evaluate_disagg(job: DisaggJob) -> DisaggResult:
         base = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.prefill_tp, c.precision)
         pre, dec = disagg.pools(
             base,
-            calib.shipped(c.engine),
+            calib.shipped(c.engine, base.gpu.vendor),
             disagg.Layout(n_sim, c.prefill_tp, n_sim, c.decode_tp),
             c.decode_seqs,
         )
@@ -200,7 +200,10 @@ def _check(
     rate = job.demand.peak_rps * min(ps / p, ds / d)
     c = job.candidate
     pre, dec = disagg.pools(
-        base, calib.shipped(c.engine), disagg.Layout(ps, c.prefill_tp, ds, c.decode_tp), c.decode_seqs
+        base,
+        calib.shipped(c.engine, base.gpu.vendor),
+        disagg.Layout(ps, c.prefill_tp, ds, c.decode_tp),
+        c.decode_seqs,
     )
     work = _poisson(job, rate, max(job.requests, 40 * (ps + ds)), prompt, output)
     run = disagg.simulate_disagg(pre, dec, work, kv, np.random.default_rng(job.seed))

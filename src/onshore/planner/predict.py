@@ -214,7 +214,11 @@ def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
 
 def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
     spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision, layout=s.parallel)
-    return spec, StepModel.build(spec, cal or calib.shipped(s.engine)), engine_config(s, spec)
+    return (
+        spec,
+        StepModel.build(spec, cal or calib.shipped(s.engine, spec.gpu.vendor)),
+        engine_config(s, spec),
+    )
 
 
 def predict(
@@ -244,7 +248,7 @@ def predict(
         work = s.shape.with_hits(work)
     if s.disaggregated:
         layout = disagg.Layout.parse(s.disaggregated, s.tensor_parallel)
-        profile = cal or calib.shipped(s.engine)
+        profile = cal or calib.shipped(s.engine, spec.gpu.vendor)
         seqs, budget = cfg.max_num_seqs, cfg.max_batched_tokens
         run = disagg.run_layout(spec, profile, layout, work, rng, "auto", seqs, budget)
         return summarise(run.result)

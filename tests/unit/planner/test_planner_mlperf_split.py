@@ -77,7 +77,7 @@ def test_a_held_out_row_labelled_for_the_fit_is_refused(tmp_path: Path) -> None:
         fit_points(path)
 
 
-def test_optional_columns_may_be_absent_and_slo_rows_wait_for_predict(tmp_path: Path) -> None:
+def test_optional_columns_may_be_absent_and_slo_rows_are_points(tmp_path: Path) -> None:
     path = tmp_path / "published.csv"
     common = "vllm,x,llama-3.1-8b,h100,1,1,bf16"
     path.write_text(
@@ -88,7 +88,10 @@ def test_optional_columns_may_be_absent_and_slo_rows_wait_for_predict(tmp_path: 
         encoding="utf-8",
     )
     points = load_points(path)
-    assert [p.key.split("|")[0] for p in points] == ["A"]
+    assert [p.key.split("|")[0] for p in points] == ["A", "B"]
+    slo = points[1]
+    assert slo.measured == {"max_requests_per_s": 5.0}
+    assert (slo.scenario.ttft_p99_ms, slo.scenario.tpot_p99_ms) == (2000.0, 100.0)
 
 
 def test_the_calibration_fit_never_reads_held_out_rows(tmp_path: Path) -> None:
@@ -102,6 +105,13 @@ def test_the_calibration_fit_never_reads_held_out_rows(tmp_path: Path) -> None:
         + f"FIT,src,{fit_row},tpot,8,ms,calibration,n\n"
         + f"HELD,https://github.com/mlcommons/inference_results_v5.1@x a,{bad},tpot,8,ms,holdout,n\n"
         + f"HOLD,src,{bad},ttft,20,ms,holdout,n\n",
+        encoding="utf-8",
+    )
+    # an slo row of the fit split is validated, not fitted (a search per residual is too dear)
+    slo_row = "vllm,x,llama-3.1-8b,h100,1,1,bf16,slo,128,16,"
+    data.write_text(
+        data.read_text(encoding="utf-8")
+        + f"SLO,src,{slo_row},max_requests_per_s,5,req/s,calibration,n,2000,100\n",
         encoding="utf-8",
     )
     args = ["--data", str(data), "--engine", "vllm", "--iterations", "1", "--out", str(out)]

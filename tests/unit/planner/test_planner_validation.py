@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from onshore.planner.validation import compare, error_table, load_points
+from onshore.planner.validation.calibrate import sample
 from onshore.planner.validation.run import derived_throughput
 
 
@@ -24,3 +25,29 @@ def test_comparisons_and_error_table() -> None:
     p = points[0]
     implied = derived_throughput(p)
     assert implied is not None and implied > 0
+
+
+# The accuracy bound (issue 14: "the validation runs in the test suite on a small split with a
+# bound that fails if accuracy drops"). A fixed sample of held-out points (never fitted): 40
+# closed-loop points of every engine on NVIDIA GPUs, and one MLPerf v4.1 Server result (Llama 2
+# 70B on one MI300X) as an SLO-capacity search, predicted with the shipped calibration. Each
+# family's median |error| must stay under its bound: the sample's medians with the shipped
+# calibration, rounded up by ~2 points (the simulator is deterministic for a seed, so only a model
+# or calibration change moves them; tighten them when accuracy improves). The full held-out
+# validation is benchmarks/planner_validate.py (docs/planner.md, Validation).
+ACCURACY_SAMPLE = 40
+ACCURACY_BOUNDS = {"ttft": 39.5, "tpot": 15.0, "throughput (derived)": 14.5}  # measured 37.2, 12.8, 12.5
+SLO_POINT = "MLPERF:v4.1:closed/AMD/1xMI300X_2xEPYC-9374F/llama2-70b-99/Server"
+SLO_BOUND = 10.0  # |error| of that one SLO capacity, in %; measured -7.1 %
+
+
+def test_held_out_accuracy_does_not_drop() -> None:
+    held_out = load_points(split="holdout")
+    pool = [p for p in held_out if p.scenario.scenario == "concurrency" and p.scenario.load <= 64]
+    slo = [p for p in held_out if p.key.startswith(SLO_POINT + "|") and p.scenario.scenario == "slo"]
+    assert len(slo) == 1
+    comparisons = compare([*sample(pool, ACCURACY_SAMPLE, seed=5), *slo])
+    table = error_table(comparisons)
+    for family, bound in ACCURACY_BOUNDS.items():
+        assert table[f"{family} [holdout]"]["median_abs_pct"] <= bound, (family, table)
+    assert abs(next(c for c in comparisons if c.family == "slo capacity").error) * 100 <= SLO_BOUND

@@ -65,6 +65,19 @@ PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Calibration))
 
 
 DEFAULT_ENGINE = "vllm"
+# A GPU vendor whose software stack gets its own profile of an engine. The same engine reaches a
+# different fraction of the hardware's peak on ROCm (hipBLASLt GEMMs, ROCm attention kernels)
+# than on CUDA, and the CUDA-fitted vLLM profile over-predicted vLLM on MI300X/MI325X about 2x.
+# Held-out AMD rows (MLPerf v4.1/v5.1), vllm -> vllm-rocm profile: SLO capacity 149.2 -> 39.1 %,
+# TPOT 87.2 -> 23.0 %, TTFT 95.9 -> 54.2 %, offline throughput 83.9 -> 34.6 % median |error|
+# (benchmarks/results/planner-validation.md).
+STACK_SUFFIX = {"AMD": "rocm"}
+
+
+def profile_name(engine: str, vendor: str = "") -> str:
+    """The profile that serves ``engine`` on a GPU of ``vendor``: ``vllm``, or ``vllm-rocm`` on AMD."""
+    suffix = STACK_SUFFIX.get(vendor.upper())
+    return f"{engine.lower()}-{suffix}" if suffix else engine.lower()
 
 
 def save(profiles: dict[str, Calibration], path: Path, meta: dict[str, Any] | None = None) -> None:
@@ -94,10 +107,17 @@ def _shipped_profiles() -> dict[str, Calibration]:
     return _profiles(json.loads(ref.read_text(encoding="utf-8")))
 
 
-def shipped(engine: str = DEFAULT_ENGINE) -> Calibration:
-    """The shipped calibration for ``engine`` (vllm, trtllm, sglang), fitted to public measurements.
+def shipped(engine: str = DEFAULT_ENGINE, vendor: str = "") -> Calibration:
+    """The shipped calibration for ``engine`` (vllm, trtllm, sglang) on a GPU of ``vendor``,
+    fitted to public measurements.
 
-    Unknown engines get the vLLM profile; without a shipped file, the priors.
+    A vendor's own profile (``vllm-rocm``) where one was fitted, else the engine's; unknown engines
+    get the vLLM profile; without a shipped file, the priors.
     """
     profiles = _shipped_profiles()
-    return profiles.get(engine.lower()) or profiles.get(DEFAULT_ENGINE) or Calibration()
+    return (
+        profiles.get(profile_name(engine, vendor))
+        or profiles.get(engine.lower())
+        or profiles.get(DEFAULT_ENGINE)
+        or Calibration()
+    )

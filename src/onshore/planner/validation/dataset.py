@@ -33,6 +33,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "tpot_mean": ("tpot_mean_ms", "tpot"),
     "tpot_p99": ("tpot_p99_ms", "tpot"),
     "output_tokens_per_s": ("output_tokens_per_s", "throughput"),
+    # scenario slo: the highest Poisson rate within the row's p99 limits (MLPerf Server's result),
+    # from ``predict_metrics``; the summary of a plain simulation has no such field
+    "max_requests_per_s": ("max_requests_per_s", "slo capacity"),
 }
 
 
@@ -58,8 +61,9 @@ def _text(path: Path | None) -> str:
 def load_points(path: Path | None = None, split: str | None = None) -> list[Point]:
     """Points with at least one comparable metric; ``split`` filters calibration / holdout.
 
-    Rows of a scenario kind ``predict`` does not run (``slo``, until it does) are skipped, so the
-    data can carry them ahead of the code.
+    Rows of a scenario kind ``predict`` does not run are skipped, so the data can carry them ahead
+    of the code. ``slo`` rows (MLPerf Server results: ``max_requests_per_s`` within the row's
+    ``ttft_p99_ms``/``tpot_p99_ms``) are points like the others.
     """
     grouped: dict[str, Point] = {}
     for raw in csv.DictReader(io.StringIO(_text(path))):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from onshore.planner.perf.calibration import Calibration
-from onshore.planner.predict import predict
+from onshore.planner.predict import predict, predict_metrics
 from onshore.planner.sim import Summary
 from onshore.planner.validation.dataset import METRICS, Point
 
@@ -38,8 +38,16 @@ def derived_throughput(point: Point) -> float | None:
     return s.load * s.output_len / e2e_s
 
 
-def compare_point(point: Point, summary: Summary) -> list[Comparison]:
-    values = summary.as_dict()
+def predicted_values(point: Point, cal: Calibration | None = None) -> dict[str, float]:
+    """Every predicted field a measured metric may name: an slo row's search answer
+    (``max_requests_per_s``, from the same search ``plan predict`` runs), else the summary."""
+    if point.scenario.scenario == "slo":
+        return predict_metrics(point.scenario, cal)
+    return predict(point.scenario, cal).as_dict()
+
+
+def compare_point(point: Point, summary: Summary | dict[str, float]) -> list[Comparison]:
+    values = summary if isinstance(summary, dict) else summary.as_dict()
     out = [Comparison(point, m, METRICS[m][1], v, values[METRICS[m][0]]) for m, v in point.measured.items()]
     implied = derived_throughput(point)
     if implied is not None:
@@ -58,9 +66,17 @@ def compare(
 ) -> list[Comparison]:
     """Simulate each point (with its engine's calibration) and pair predictions with measurements."""
     out: list[Comparison] = []
+    # Many published points share one configuration (MLPerf's 99 % and 99.9 % accuracy targets
+    # run the same system; submitters repeat systems): the simulator is deterministic for a seed,
+    # so each distinct scenario is simulated once (holdout: 1,070 points, 685 scenarios; the
+    # SLO searches drop from 228 to 64).
+    cache: dict[str, dict[str, float]] = {}
     for i, p in enumerate(points):
         cal = calibration(p.engine) if calibration is not None else None
-        out.extend(compare_point(p, predict(p.scenario, cal)))
+        key = f"{p.engine}|{p.scenario!r}"
+        if key not in cache:
+            cache[key] = predicted_values(p, cal)
+        out.extend(compare_point(p, cache[key]))
         if progress is not None:
             progress(i)
     return out
