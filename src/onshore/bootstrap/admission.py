@@ -112,7 +112,9 @@ def build_admission(
         observer=_QueueTelemetry(telemetry, org_name),
     )
     traffic = InteractiveTraffic(clock)
-    steps: list[Step] = [CountInteractive(traffic), admit]
+    # Counted only where a batch runner reads it: a replica that runs no batch keeps the step off
+    # its hot path (as the queue step below).
+    steps: list[Step] = [CountInteractive(traffic), admit] if settings.batches.enabled else [admit]
     if capacities:  # no model has a capacity: no queue step at all on the hot path
         steps.append(Schedule(queue, book, prompt_bytes_per_token=limits.prompt_bytes_per_token))
     seeder = QuotaSeeder(usage, book, counter_store, clock, interval_s=limits.reseed_interval_s)
