@@ -110,22 +110,11 @@ def predict_cmd(scenarios_path: Path, as_json: bool, seed: int, calibration_path
     _stdout().print(predict_table(results))
 
 
-_ECHOED = (
-    "model",
-    "gpu",
-    "num_gpus",
-    "tensor_parallel",
-    "precision",
-    "input_len",
-    "output_len",
-    "scenario",
-    "load",
-)
-
-
 def _scenario_fields(s: Any) -> dict[str, Any]:
     """A row's inputs as echoed in the JSON output; an slo row's limits as slo_*."""
-    out = {k: getattr(s, k) for k in (*_ECHOED, "engine")}
+    from onshore.planner.predict import REQUIRED_COLUMNS  # noqa: PLC0415
+
+    out = {k: getattr(s, k) for k in (*REQUIRED_COLUMNS, "engine")}
     if s.scenario == "slo":
         out.update(slo_ttft_p99_ms=s.ttft_p99_ms, slo_tpot_p99_ms=s.tpot_p99_ms)
     if s.parallel != "tp":
