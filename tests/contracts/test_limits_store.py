@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -21,37 +19,10 @@ from sqlalchemy import Engine, func, select
 from onshore.domain.audit import AuditEntry
 from onshore.domain.limits import LIMIT_FIELDS, NO_LIMITS, Limits, Price, Scope, Tier
 from onshore.ports import LimitsStore, LimitsUpdate, StoreError
-from onshore.store.sql import migrate
-from onshore.store.sql.engine import make_engine
 from onshore.store.sql.limits import SqlLimitsStore
-from onshore.store.sql.schema import audit_log, change_counters, metadata
-from tests.support.services import postgres_database
+from onshore.store.sql.schema import audit_log, change_counters
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def _postgres() -> Iterator[str]:
-    with postgres_database() as url:
-        migrate.upgrade(url)
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'limits.db'}"
-        migrate.upgrade(url)
-    else:
-        url = str(request.getfixturevalue("_postgres"))
-    engine = make_engine(url)
-    with engine.begin() as conn:  # empty tables, and the change counter back where 0003 seeds it
-        for table in reversed(metadata.sorted_tables):
-            if table is not change_counters:
-                conn.execute(table.delete())
-        conn.execute(change_counters.update().values(value=0))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ token stops authenticating within the cache's second.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
@@ -19,37 +17,11 @@ from onshore.admin.operator_auth import OperatorAuth
 from onshore.domain.operators import BREAK_GLASS, token_digest
 from onshore.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
 from onshore.ports import OperatorStore
-from onshore.store.sql import migrate
-from onshore.store.sql.engine import make_engine
 from onshore.store.sql.operators import SqlOperatorStore
-from onshore.store.sql.schema import audit_log, change_counters, metadata
-from tests.support.services import postgres_database
+from onshore.store.sql.schema import audit_log
 
 T0 = datetime(2026, 12, 7, 9, tzinfo=UTC)
 BREAK_GLASS_TOKEN = "break-glass-" + "z" * 40
-
-
-@pytest.fixture(scope="module")
-def _postgres() -> Iterator[str]:
-    with postgres_database() as url:
-        migrate.upgrade(url)
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'operators.db'}"
-        migrate.upgrade(url)
-    else:
-        url = str(request.getfixturevalue("_postgres"))
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            if table is not change_counters:
-                conn.execute(table.delete())
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ and a refused change writes nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -23,38 +21,11 @@ from onshore.domain.policy import NO_POLICY, PiiMode, SubjectPolicy
 from onshore.errors import InvalidRequest
 from onshore.pii import EntityType
 from onshore.ports import PolicyStore
-from onshore.store.sql import migrate
-from onshore.store.sql.engine import make_engine
 from onshore.store.sql.limits import SqlLimitsStore
 from onshore.store.sql.policies import SqlPolicyStore
-from onshore.store.sql.schema import audit_log, change_counters, metadata
-from tests.support.services import postgres_database
+from onshore.store.sql.schema import audit_log
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
-
-
-@pytest.fixture(scope="module")
-def _postgres() -> Iterator[str]:
-    with postgres_database() as url:
-        migrate.upgrade(url)
-        yield url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'policies.db'}"
-        migrate.upgrade(url)
-    else:
-        url = str(request.getfixturevalue("_postgres"))
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        for table in reversed(metadata.sorted_tables):
-            if table is not change_counters:
-                conn.execute(table.delete())
-        conn.execute(change_counters.update().values(value=0))
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
