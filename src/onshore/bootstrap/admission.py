@@ -110,6 +110,7 @@ def build_admission(
         timeout_s=scheduling.queue_timeout_s,
         max_queued=scheduling.max_queued,
         observer=_QueueTelemetry(telemetry, org_name),
+        background_share=scheduling.batch_max_share,
     )
     traffic = InteractiveTraffic(clock)
     # Counted only where a batch runner reads it: a replica that runs no batch keeps the step off

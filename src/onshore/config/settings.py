@@ -18,8 +18,8 @@ from onshore.config.batches import BatchSettings, FilesSettings
 from onshore.config.billing import BillingSettings
 from onshore.config.cors import CorsSettings
 from onshore.config.planner import PlannerSettings
+from onshore.config.scheduling import SchedulingSettings
 from onshore.config.tracing import TracingSettings
-from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$"
 # ISO 3166-1 alpha-2: KR, JP, US … (written in any case, kept in upper case)
@@ -161,27 +161,6 @@ class LimitsSettings(_Strict):
     # with Redis a change also reaches every replica at once over the change bus.
     sync_interval_s: float = Field(0.1, gt=0, le=60)
     reseed_interval_s: float = Field(60.0, ge=1.0, le=86_400.0)
-
-
-def _default_tier_weights() -> dict[Tier, float]:
-    return dict(DEFAULT_TIER_WEIGHTS)
-
-
-class SchedulingSettings(_Strict):
-    """Weighted fair queuing in tokens across organisations when a model is at `max_in_flight`."""
-
-    tier_weights: dict[Tier, Annotated[float, Field(gt=0, le=1_000_000)]] = Field(
-        default_factory=_default_tier_weights
-    )
-    # A request that has waited this long gets 503 `queue_timeout` (the engine never sees it).
-    queue_timeout_s: float = Field(30.0, gt=0, le=3600.0)
-    # Requests waiting per model; past it new ones get 503 `queue_timeout` at once.
-    max_queued: int = Field(10_000, ge=0)
-
-    @field_validator("tier_weights")
-    @classmethod
-    def _every_tier(cls, weights: dict[Tier, float]) -> dict[Tier, float]:
-        return {**_default_tier_weights(), **weights}
 
 
 class PriceSettings(_Strict):

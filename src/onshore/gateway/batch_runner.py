@@ -2,12 +2,12 @@
 pipeline partners use, commits each result, writes the output and error files (docs/batches.md).
 
 Each request is a synthetic one carrying the batch owner's identity (``BatchChannel``): metering,
-authentication (the key checked again), access, sovereignty, admission, the fair queue in the
-``batch`` tier and routing all apply, and its ledger row carries the batch id. Results are
-committed in small groups as they finish (one transaction each, while this replica still holds the
-lease); a request whose result was committed is never run again, one whose result was not is run by
-whoever holds the batch next. On shutdown the requests in flight get ``drain_s`` to finish and be
-committed first, so a stop loses and repeats nothing.
+authentication (the key checked again), access, sovereignty, admission, the fair queue (its
+background lane: only what partners leave) and routing all apply, and its ledger row carries the
+batch id. Results are committed in small groups as they finish (one transaction each, while this
+replica still holds the lease); a request whose result was committed is never run again, one whose
+result was not is run by whoever holds the batch next. On shutdown the requests in flight get
+``drain_s`` to finish and be committed first, so a stop loses and repeats nothing.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ _COMMIT_MAX = 256  # results per transaction at most
 _FROM_VALIDATING = frozenset({BatchStatus.VALIDATING})
 _FROM_RUNNING = frozenset({BatchStatus.IN_PROGRESS})
 _GONE = "The input file was deleted before the batch could run."
+_SETTLE_POLL_S = 0.25  # how soon a halt is seen while the last requests run
 _YIELD_POLL_S = 0.005  # how often a batch stepping aside looks again (200 wake-ups a second at most)
 
 
@@ -218,7 +219,8 @@ class BatchRunner:
                 slots.release()
 
         for index, custom_id, body in requests:
-            await slots.acquire()
+            if not await self._place(slots, halt):
+                break
             if self._traffic is not None:
                 await self._make_way(self._traffic, running, halt)
             if halt.is_set() or self._stopping.is_set():
@@ -228,19 +230,44 @@ class BatchRunner:
             running.add(task)
             task.add_done_callback(running.discard)
         if running:
-            _, late = await asyncio.wait(
-                running, timeout=self._settings.drain_s if self._stopping.is_set() else None
-            )
-            for task in late:  # shutdown: not committed, so run again by the next holder
-                task.cancel()
-            if late:
-                await asyncio.wait(late)
+            await self._settle(set(running), halt)
         results.put_nowait(None)
         await committer
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
         return not lost.is_set() and not self._stopping.is_set()
+
+    async def _place(self, slots: asyncio.Semaphore, halt: asyncio.Event) -> bool:
+        """One of the batch's ``concurrency`` places, or False once the batch halts or the replica
+        stops (its requests may all be waiting behind partners', so no place may come soon)."""
+        if not slots.locked():
+            await slots.acquire()
+            return True
+        while not (halt.is_set() or self._stopping.is_set()):
+            try:
+                async with asyncio.timeout(_SETTLE_POLL_S):
+                    await slots.acquire()
+            except TimeoutError:
+                continue
+            return True
+        return False
+
+    async def _settle(self, running: set[asyncio.Task[None]], halt: asyncio.Event) -> None:
+        """Wait for the requests in flight. Once the batch halts (a cancel, its window's end, a lost
+        lease) or the replica stops, they get ``drain_s`` to finish; the rest are cancelled, not
+        committed, and so run again by the next holder if the batch goes on. A request still waiting
+        for a place in the fair queue's background lane may wait as long as partners keep the model
+        busy, so a cancel must not wait for it."""
+        while running:
+            if halt.is_set() or self._stopping.is_set():
+                _, late = await asyncio.wait(running, timeout=self._settings.drain_s)
+                for task in late:
+                    task.cancel()
+                if late:
+                    await asyncio.wait(late)
+                return
+            _, running = await asyncio.wait(running, timeout=_SETTLE_POLL_S)
 
     async def _make_way(
         self, traffic: InteractiveTraffic, running: set[asyncio.Task[None]], halt: asyncio.Event

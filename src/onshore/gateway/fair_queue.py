@@ -19,6 +19,16 @@ Two rules keep counters honest across time:
   busy period starts level with the others. (The paper's scheduler sees every request; a gateway
   admits most directly, and yesterday's harmless use must not starve a partner today.)
 
+**Batch work waits in a background lane.** A request of the Batch API (``background=True``) is let
+through only when no partner's request waits for the model: a strict priority, not a weighted
+share, because a batch is there to fill the capacity interactive traffic leaves (issue 11), and its
+24-hour window, not a partner's latency, absorbs the wait. Batches of several organisations share
+what is left by the same VTC rule, in their own lane. They hold at most ``background_share`` of a
+model's places (at least one), so a partner arriving while a batch runs finds a place free instead
+of waiting for a batch request to end (on a real engine, a whole generation). A background waiter
+has no deadline and does not count against ``max_queued``: the batch runner bounds how many it sends
+(``batches.concurrency``) and cancels those still waiting when the batch stops.
+
 The deadline is a loop timer, so it works with real time; waited seconds are read from the ``Clock``
 port, so tests can assert them exactly. The queue does no I/O and holds no locks: every change of
 state happens between two awaits of one event loop.
@@ -31,107 +41,60 @@ observer): 0.7 µs for a model without capacity, 1.0-1.3 µs for one below capac
 from __future__ import annotations
 
 import asyncio
-import heapq
-from collections import deque
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, Protocol
 
 from onshore.domain.limits import DEFAULT_TIER_WEIGHTS, Tier
 from onshore.errors import QueueTimeout
+from onshore.gateway.fair_lanes import EXPIRED, GRANTED, LEFT, WAITING, Flow, Lane, Waiter
+from onshore.gateway.queue_report import ModelQueueStats, QueueObserver, WaitOutcome
 from onshore.ports import Clock
 
-WaitOutcome = Literal["admitted", "timeout", "left", "full"]
+__all__ = ["FairQueue", "ModelQueueStats", "QueueFull", "QueueObserver", "Slot", "WaitOutcome"]
 
-
-class QueueObserver(Protocol):
-    """Where the queue reports what metrics need (the gateway's wiring turns these into Prometheus).
-
-    ``on_wait`` is called exactly once for every ``slot()`` of a model with a capacity: ``admitted``
-    (``waited_s`` 0.0 when no wait was needed), ``timeout`` (the deadline passed), ``left`` (the
-    request was cancelled while waiting: the client went away) or ``full`` (refused at once, the queue
-    held ``max_queued``). ``on_served`` is called once per admitted request when its block ends, with
-    the tokens it was charged (``Slot.charge``'s figure, or the estimate when it was never called).
-    """
-
-    def on_wait(self, model: str, org_id: str, tier: Tier, waited_s: float, outcome: WaitOutcome) -> None: ...
-
-    def on_served(self, model: str, org_id: str, tier: Tier, tokens: int) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ModelQueueStats:
-    """One model's queue at one moment (``FairQueue.stats``), keyed by (org id, tier)."""
-
-    capacity: int
-    in_flight: int
-    waiting: int
-    waiting_by: Mapping[tuple[str, Tier], int]
-    served_tokens: Mapping[tuple[str, Tier], int]  # since start, requests whose block has ended
-
-
-class _Org:
-    """One organisation's place in one model's queue."""
-
-    __slots__ = ("counter", "epoch", "heap_seq", "live", "waiters")
-
-    def __init__(self) -> None:
-        self.counter = 0.0  # tokens / weight received in busy period `epoch`
-        self.epoch = -1
-        self.heap_seq: int | None = None  # seq of its valid heap entry; None: not in the heap
-        self.live = 0  # waiters still waiting (the deque may also hold ones that left)
-        self.waiters: deque[_Waiter] = deque()
+_FOREGROUND, _BACKGROUND = 0, 1
 
 
 class _Model:
-    """One model's places and queue (one per model, so no ``__slots__``)."""
+    """One model's places and lanes (one per model, so no ``__slots__``)."""
 
     def __init__(self, owner: FairQueue, capacity: int) -> None:
         self.owner = owner
         self.capacity = capacity
         self.in_flight = 0
-        self.depth = 0  # live waiters
-        self.epoch = 0  # busy period; moves on each time a place frees with nobody waiting
-        self.floor = 0.0  # counter of the organisation served last from the queue
-        self.seq = 0
-        # (counter, seq, org) for every organisation with waiters; entries whose seq is not the
-        # org's heap_seq are stale (the counter moved, or the org stopped waiting) and are skipped.
-        self.heap: list[tuple[float, int, _Org]] = []
-        self.orgs: dict[str, _Org] = {}
+        self.background = 0  # of in_flight, batch requests
+        self.background_cap = 0  # set by the owner: the most places batch requests may hold
+        self.depth = 0  # live waiters, both lanes
+        self.lanes = (Lane(), Lane())  # foreground first: it is always served first
         self.waiting: dict[tuple[str, Tier], int] = {}
         self.served: dict[tuple[str, Tier], int] = {}
-
-
-# A waiter's state. Kept apart from its future's, because a cancelled task's future is done at once
-# but the task counts itself out only when it next runs, and a place may free in between.
-_WAITING, _GRANTED, _LEFT, _EXPIRED = 0, 1, 2, 3
-
-
-class _Waiter:
-    __slots__ = ("future", "org", "since", "slot", "state", "timer")
-
-    def __init__(self, slot: Slot, org: _Org, future: asyncio.Future[None], since: float) -> None:
-        self.slot = slot
-        self.org = org
-        self.future = future
-        self.since = since
-        self.state = _WAITING
-        self.timer: asyncio.TimerHandle | None = None
 
 
 class Slot:
     """One request's place among a model's in-flight requests; ``async with`` holds it for the block."""
 
-    __slots__ = ("_charged", "_counted", "_model", "_org", "_state", "_weight", "model", "org_id", "tier")
+    __slots__ = (
+        "_charged",
+        "_counted",
+        "_lane",
+        "_model",
+        "_org",
+        "_state",
+        "_weight",
+        "model",
+        "org_id",
+        "tier",
+    )
 
-    def __init__(self, m: _Model | None, model: str, org_id: str, tier: Tier, cost: int) -> None:
+    def __init__(self, m: _Model | None, model: str, org_id: str, tier: Tier, cost: int, lane: int) -> None:
         self._model = m  # None: a model without capacity, never queued
+        self._lane = lane
         self.model = model
         self.org_id = org_id
         self.tier = tier
         self._charged = max(1, cost)  # at least a token: empty estimates must not hold the minimum
-        self._org: _Org | None = None
+        self._org: Flow | None = None
         self._weight = 1.0
         self._counted = -1  # the busy period whose counter holds this request's tokens; -1: none
         self._state = 0  # 0 new, 1 admitted, 2 released
@@ -194,6 +157,7 @@ class FairQueue:
         timeout_s: float,
         max_queued: int,
         observer: QueueObserver | None = None,
+        background_share: float = 1.0,
     ) -> None:
         if any(c < 1 for c in capacities.values()):
             raise ValueError("a model's capacity must be at least 1")
@@ -202,7 +166,11 @@ class FairQueue:
             raise ValueError("tier weights must be positive")
         if not timeout_s > 0 or max_queued < 0:
             raise ValueError("timeout_s must be positive and max_queued at least 0")
+        if not 0 < background_share <= 1:
+            raise ValueError("background_share must be in (0, 1]")
         self._models = {name: _Model(self, cap) for name, cap in capacities.items()}
+        for m in self._models.values():
+            m.background_cap = max(1, math.floor(m.capacity * background_share))
         self._weights = merged
         self._clock = clock
         self._timeout_s = timeout_s
@@ -211,11 +179,14 @@ class FairQueue:
         # Retry when a few places will have freed, not at once; capped so an SDK's retry stays short.
         self._retry_after_s = min(10.0, max(1.0, timeout_s / 10))
 
-    def slot(self, model: str, org_id: str, tier: Tier, cost_tokens: int) -> Slot:
+    def slot(
+        self, model: str, org_id: str, tier: Tier, cost_tokens: int, *, background: bool = False
+    ) -> Slot:
         """``async with queue.slot(...) as slot:``; raises ``QueueTimeout`` when the wait is refused
-        or too long (the block never runs), ``CancelledError`` when cancelled while waiting."""
+        or too long (the block never runs), ``CancelledError`` when cancelled while waiting.
+        ``background``: a batch's request, let through only when no foreground request waits."""
         m = self._models.get(model)
-        return Slot(m, model, org_id, tier, cost_tokens)
+        return Slot(m, model, org_id, tier, cost_tokens, _BACKGROUND if background else _FOREGROUND)
 
     def depth(self, model: str) -> int:
         m = self._models.get(model)
@@ -234,8 +205,13 @@ class FairQueue:
     # --- admission --------------------------------------------------------------------------------
 
     def _admit_now(self, m: _Model, slot: Slot) -> bool:
-        if m.in_flight < m.capacity and not m.depth:
+        if m.in_flight < m.capacity and not m.lanes[_FOREGROUND].depth:
             # The hot path: a free place and nobody ahead. Outside a busy period, so no counter moves.
+            # (Batch requests may wait while places are free, held back by ``background_cap``.)
+            if slot._lane == _BACKGROUND:
+                if m.depth or m.background >= m.background_cap:
+                    return False
+                m.background += 1
             m.in_flight += 1
             if self._observer is not None:
                 self._observer.on_wait(slot.model, slot.org_id, slot.tier, 0.0, "admitted")
@@ -243,60 +219,66 @@ class FairQueue:
         return False
 
     async def _admit_later(self, m: _Model, slot: Slot) -> None:
-        if m.depth >= self._max_queued:
+        lane = m.lanes[slot._lane]
+        background = slot._lane == _BACKGROUND
+        if not background and lane.depth >= self._max_queued:
             if self._observer is not None:
                 self._observer.on_wait(slot.model, slot.org_id, slot.tier, 0.0, "full")
             raise QueueFull(retry_after_s=self._retry_after_s)
         loop = asyncio.get_running_loop()
         slot._weight = self._weights[slot.tier]
-        org = m.orgs.get(slot.org_id)
+        org = lane.orgs.get(slot.org_id)
         if org is None:
-            org = m.orgs[slot.org_id] = _Org()
-        waiter = _Waiter(slot, org, loop.create_future(), self._clock.monotonic())
-        self._join(m, waiter)
-        waiter.timer = loop.call_later(self._timeout_s, self._expire, m, waiter)
+            org = lane.orgs[slot.org_id] = Flow()
+        waiter = Waiter(slot, org, loop.create_future(), self._clock.monotonic())
+        self._join(m, lane, waiter)
+        if not background:
+            waiter.timer = loop.call_later(self._timeout_s, self._expire, m, waiter)
         future = waiter.future
         try:
             await future  # a result: admitted; QueueTimeout: the deadline passed (already counted out)
         except asyncio.CancelledError:
-            if waiter.state == _GRANTED:
+            if waiter.state == GRANTED:
                 # Granted in the very iteration the task was cancelled: the place is ours and nobody
                 # will run in it, so take back the tokens charged for it and pass it on.
                 self._correct(m, slot, -slot._charged)
                 slot._counted = -1
-                self._release(m)
-            elif waiter.state == _WAITING:
+                self._release(m, slot._lane)
+            elif waiter.state == WAITING:
                 future.cancel()
-                self._dequeue(m, waiter, _LEFT)
-            elif waiter.state == _EXPIRED:
+                self._dequeue(m, waiter, LEFT)
+            elif waiter.state == EXPIRED:
                 future.exception()  # retrieved, so asyncio does not warn; the timeout was reported
                 raise
             self._observe_wait(waiter, "left")
             raise
         self._observe_wait(waiter, "admitted")
 
-    def _join(self, m: _Model, waiter: _Waiter) -> None:
+    def _join(self, m: _Model, lane: Lane, waiter: Waiter) -> None:
         org = waiter.org
         if not org.live:
             # Backlogged from now on: lift its counter (idleness banks no credit), and start it level
             # with the others if its counter belongs to an earlier busy period (old use is no debt).
-            level = self._min_counter(m)
-            if org.epoch != m.epoch:
-                org.counter, org.epoch = level, m.epoch
+            level = lane.min_counter()
+            if org.epoch != lane.epoch:
+                org.counter, org.epoch = level, lane.epoch
             else:
                 org.counter = max(org.counter, level)
-            self._push(m, org)
+            lane.push(org)
         org.waiters.append(waiter)
         org.live += 1
+        lane.depth += 1
         m.depth += 1
         key = (waiter.slot.org_id, waiter.slot.tier)
         m.waiting[key] = m.waiting.get(key, 0) + 1
 
-    def _dequeue(self, m: _Model, waiter: _Waiter, state: int) -> None:
+    def _dequeue(self, m: _Model, waiter: Waiter, state: int) -> None:
         """Count a waiter out (granted, timed out or gone); one left in its org's deque is skipped."""
         waiter.state = state
         org = waiter.org
+        lane = m.lanes[waiter.slot._lane]
         org.live -= 1
+        lane.depth -= 1
         m.depth -= 1
         key = (waiter.slot.org_id, waiter.slot.tier)
         left = m.waiting[key] - 1
@@ -309,18 +291,18 @@ class FairQueue:
         if not org.live:
             org.waiters.clear()
             org.heap_seq = None
-        if not m.depth:
-            m.heap.clear()  # only stale entries can be left
+        if not lane.depth:
+            lane.heap.clear()  # only stale entries can be left
 
-    def _expire(self, m: _Model, waiter: _Waiter) -> None:
-        if waiter.state != _WAITING or waiter.future.done():
+    def _expire(self, m: _Model, waiter: Waiter) -> None:
+        if waiter.state != WAITING or waiter.future.done():
             return  # granted, or cancelled and about to count itself out
         waiter.timer = None
-        self._dequeue(m, waiter, _EXPIRED)
+        self._dequeue(m, waiter, EXPIRED)
         waiter.future.set_exception(QueueTimeout(retry_after_s=self._retry_after_s))
         self._observe_wait(waiter, "timeout")
 
-    def _observe_wait(self, waiter: _Waiter, outcome: WaitOutcome) -> None:
+    def _observe_wait(self, waiter: Waiter, outcome: WaitOutcome) -> None:
         if self._observer is not None:
             s = waiter.slot
             waited = max(0.0, self._clock.monotonic() - waiter.since)
@@ -333,63 +315,61 @@ class FairQueue:
         m.served[key] = m.served.get(key, 0) + slot._charged
         if self._observer is not None:
             self._observer.on_served(slot.model, slot.org_id, slot.tier, slot._charged)
-        self._release(m)
+        self._release(m, slot._lane)
 
-    def _release(self, m: _Model) -> None:
-        """A place freed: hand it to the next waiter, or end the busy period if nobody waits."""
-        while m.depth:
-            org = self._pop(m)
+    def _release(self, m: _Model, freed: int) -> None:
+        """A place freed (by a request of lane ``freed``): hand it to the next waiter, foreground
+        first, batch requests only within ``background_cap``; or end each idle lane's busy period."""
+        if freed == _BACKGROUND:
+            m.background -= 1
+        fg, bg = m.lanes
+        if fg.depth and self._grant(m, fg):
+            return
+        fg.epoch += 1
+        if bg.depth:
+            if m.background >= m.background_cap:
+                m.in_flight -= 1  # the batch requests wait for one of theirs to end
+                return
+            if self._grant(m, bg):
+                m.background += 1
+                return
+        bg.epoch += 1
+        m.in_flight -= 1
+
+    def _grant(self, m: _Model, lane: Lane) -> bool:
+        while lane.depth:
+            org = lane.pop()
             waiter = self._next_waiter(m, org)
             if waiter is None:
                 continue  # all it had left were cancelled and are now counted out
             slot = waiter.slot
-            self._dequeue(m, waiter, _GRANTED)
+            self._dequeue(m, waiter, GRANTED)
             org.counter += slot._charged / slot._weight
-            slot._org, slot._counted = org, m.epoch
-            m.floor = org.counter
+            slot._org, slot._counted = org, lane.epoch
+            lane.floor = org.counter
             if org.live:
-                self._push(m, org)
+                lane.push(org)
             waiter.future.set_result(None)
-            return
-        m.in_flight -= 1
-        m.epoch += 1
+            return True
+        return False
 
-    def _next_waiter(self, m: _Model, org: _Org) -> _Waiter | None:
+    def _next_waiter(self, m: _Model, org: Flow) -> Waiter | None:
         while org.waiters:
             waiter = org.waiters.popleft()
-            if waiter.state != _WAITING:
+            if waiter.state != WAITING:
                 continue  # counted out already (timed out, or left)
             if waiter.future.done():
                 # Cancelled, and its task has not run yet to count itself out: do it for it now.
-                self._dequeue(m, waiter, _LEFT)
+                self._dequeue(m, waiter, LEFT)
                 continue
             return waiter
         return None
 
     def _correct(self, m: _Model, slot: Slot, delta_tokens: int) -> None:
         org = slot._org
-        if org is None or slot._counted != m.epoch:
+        lane = m.lanes[slot._lane]
+        if org is None or slot._counted != lane.epoch:
             return  # never counted, or counted in a busy period that is over: nothing to compare with
         org.counter += delta_tokens / slot._weight
         if org.heap_seq is not None:
-            self._push(m, org)  # re-key; the old entry goes stale
-
-    # --- the heap of backlogged organisations -------------------------------------------------------
-
-    def _push(self, m: _Model, org: _Org) -> None:
-        m.seq += 1
-        org.heap_seq = m.seq
-        heapq.heappush(m.heap, (org.counter, m.seq, org))
-
-    def _pop(self, m: _Model) -> _Org:
-        while True:
-            _, seq, org = heapq.heappop(m.heap)
-            if org.heap_seq == seq:
-                org.heap_seq = None
-                return org
-
-    def _min_counter(self, m: _Model) -> float:
-        heap = m.heap
-        while heap and heap[0][2].heap_seq != heap[0][1]:
-            heapq.heappop(heap)
-        return heap[0][0] if heap else m.floor
+            lane.push(org)  # re-key; the old entry goes stale

@@ -150,10 +150,10 @@ def test_the_file_store_keeps_nothing_of_a_file_over_the_limit(tmp_path: Path) -
 
 class _RecordingQueue:
     def __init__(self) -> None:
-        self.tiers: list[Tier] = []
+        self.tiers: list[tuple[Tier, bool]] = []
 
-    def slot(self, model: str, org_id: str, tier: Tier, cost_tokens: int) -> _Slot:
-        self.tiers.append(tier)
+    def slot(self, model: str, org_id: str, tier: Tier, cost_tokens: int, *, background: bool) -> _Slot:
+        self.tiers.append((tier, background))
         return _Slot()
 
 
@@ -173,7 +173,9 @@ class _Book:
         return Tier.PRIORITY
 
 
-async def test_a_batch_request_waits_in_the_batch_tier_whatever_its_organisations() -> None:
+async def test_a_batch_request_waits_in_the_background_lane_and_batch_tier_whatever_its_organisations() -> (
+    None
+):
     queue = _RecordingQueue()
     step = Schedule(queue, _Book(), prompt_bytes_per_token=3.0)  # type: ignore[arg-type]
     h = Harness(FakeBackend("a", FakeReply(200, b"{}")))
@@ -187,4 +189,4 @@ async def test_a_batch_request_waits_in_the_batch_tier_whatever_its_organisation
             return None
 
         await step(ctx, served)
-    assert queue.tiers == [Tier.BATCH, Tier.PRIORITY]
+    assert queue.tiers == [(Tier.BATCH, True), (Tier.PRIORITY, False)]

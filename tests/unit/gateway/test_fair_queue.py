@@ -46,6 +46,7 @@ def make_queue(
     clock: ManualClock | None = None,
     observer: Recorder | None = None,
     weights: dict[Tier, float] | None = None,
+    background_share: float = 1.0,
 ) -> FairQueue:
     return FairQueue(
         {MODEL: capacity},
@@ -54,6 +55,7 @@ def make_queue(
         timeout_s=timeout_s,
         max_queued=max_queued,
         observer=observer,
+        background_share=background_share,
     )
 
 
@@ -68,6 +70,7 @@ class Req:
     tier: Tier
     cost: int
     actual: int | None = None  # what slot.charge() reports on the way out; None: never called
+    background: bool = False  # a batch's request: the queue's background lane
     release: asyncio.Event = field(default_factory=asyncio.Event)
     entered: bool = False
     task: asyncio.Task[None] | None = None
@@ -85,13 +88,15 @@ class Harness:
         self.holding: deque[Req] = deque()
         self.admitted: list[Req] = []
 
-    def submit(self, org: str, tier: Tier, cost: int, actual: int | None = None) -> Req:
-        req = Req(org, tier, cost, actual)
+    def submit(
+        self, org: str, tier: Tier, cost: int, actual: int | None = None, *, background: bool = False
+    ) -> Req:
+        req = Req(org, tier, cost, actual, background)
         req.task = asyncio.create_task(self._run(req))
         return req
 
     async def _run(self, req: Req) -> None:
-        async with self.queue.slot(MODEL, req.org, req.tier, req.cost) as slot:
+        async with self.queue.slot(MODEL, req.org, req.tier, req.cost, background=req.background) as slot:
             req.entered = True
             self.holding.append(req)
             self.admitted.append(req)

@@ -1,6 +1,7 @@
 """Random arrivals, releases and cancellations (including a cancel in the very step a place is granted)
-never let the fair queue exceed a model's capacity, lose count of who waits, idle a place while someone
-waits, reorder one organisation's requests, or leak a place."""
+never let the fair queue exceed a model's capacity (or batch requests their share of it), lose count of
+who waits, idle a place while someone waits, reorder one organisation's requests, or leak a place.
+Organisation "z" sends a batch's requests (the background lane)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from onshore.gateway.fair_queue import FairQueue
 from tests.support.fakes import ManualClock
 
 MODEL = "m"
-ORGS = ("a", "b", "c")
-TIERS = {"a": Tier.PRIORITY, "b": Tier.STANDARD, "c": Tier.BATCH}
+ORGS = ("a", "b", "c", "z")
+TIERS = {"a": Tier.PRIORITY, "b": Tier.STANDARD, "c": Tier.BATCH, "z": Tier.BATCH}
+BACKGROUND = "z"
 
 _arrive = st.tuples(st.just("arrive"), st.sampled_from(ORGS), st.integers(0, 2000), st.integers(0, 500))
 # Release the i-th holder. When j is set, the holder cancels the j-th waiter in the same step as it
@@ -45,8 +47,16 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def _play(capacity: int, ops: list[tuple[object, ...]]) -> None:
-    queue = FairQueue({MODEL: capacity}, {}, clock=ManualClock(), timeout_s=600, max_queued=10_000)
+async def _play(capacity: int, share: float, ops: list[tuple[object, ...]]) -> None:
+    queue = FairQueue(
+        {MODEL: capacity},
+        {},
+        clock=ManualClock(),
+        timeout_s=600,
+        max_queued=10_000,
+        background_share=share,
+    )
+    background_cap = max(1, int(capacity * share))
     reqs: list[Req] = []
     holding: list[Req] = []
     admitted: list[Req] = []
@@ -57,7 +67,8 @@ async def _play(capacity: int, ops: list[tuple[object, ...]]) -> None:
     async def run(req: Req) -> None:
         req.state = "waiting"
         try:
-            async with queue.slot(MODEL, req.org, TIERS[req.org], req.cost) as slot:
+            background = req.org == BACKGROUND
+            async with queue.slot(MODEL, req.org, TIERS[req.org], req.cost, background=background) as slot:
                 req.state = "holding"
                 holding.append(req)
                 admitted.append(req)
@@ -87,7 +98,13 @@ async def _play(capacity: int, ops: list[tuple[object, ...]]) -> None:
         stats = queue.stats()[MODEL]
         expected = Counter((r.org, TIERS[r.org]) for r in waiting())
         assert stats.waiting_by == dict(expected)
-        assert not waiting() or len(holding) == capacity  # no place idles while someone waits
+        batch_holding = sum(r.org == BACKGROUND for r in holding)
+        assert batch_holding <= background_cap
+        # No place idles while someone waits: a partner, or a batch below its share.
+        if any(r.org != BACKGROUND for r in waiting()):
+            assert len(holding) == capacity
+        elif waiting():
+            assert len(holding) == capacity or batch_holding == background_cap
 
     for op in ops:
         if op[0] == "arrive":
@@ -126,6 +143,8 @@ async def _play(capacity: int, ops: list[tuple[object, ...]]) -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(1, 3), _ops)
-def test_random_interleavings_keep_the_queue_consistent(capacity: int, ops: list[tuple[object, ...]]) -> None:
-    asyncio.run(_play(capacity, ops))
+@given(st.integers(1, 4), st.sampled_from([1.0, 0.5]), _ops)
+def test_random_interleavings_keep_the_queue_consistent(
+    capacity: int, share: float, ops: list[tuple[object, ...]]
+) -> None:
+    asyncio.run(_play(capacity, share, ops))

@@ -31,10 +31,11 @@ class Schedule:
         assert body is not None
         assert model is not None
         estimate = math.ceil(len(body.raw) / self._bytes_per_token)
-        # A batch's requests wait in the lowest tier, whatever the organisation's own: they fill
-        # what interactive traffic leaves (as their own flow, beside the organisation's other one).
-        tier = Tier.BATCH if ctx.batch_id is not None else self._book.tier(principal.org_id)
-        async with self._queue.slot(model, principal.org_id, tier, estimate) as slot:
+        # A batch's requests wait in the background lane, in the lowest tier whatever the
+        # organisation's own: they fill only what interactive traffic leaves (fair_queue.py).
+        batch = ctx.batch_id is not None
+        tier = Tier.BATCH if batch else self._book.tier(principal.org_id)
+        async with self._queue.slot(model, principal.org_id, tier, estimate, background=batch) as slot:
             try:
                 await call_next(ctx)
             finally:
