@@ -16,6 +16,10 @@ from onshore.ports import StoredResponse
 from onshore.store.sql.errors import is_unique_violation, translate_errors
 from onshore.store.sql.schema import responses
 
+# Built once: ``insert(responses).values(row)`` per call cost 0.46-0.50 ms of CPU a save against
+# 0.26-0.28 ms with the row passed as parameters (1,000 saves on SQLite, two rounds alternating).
+_INSERT = insert(responses)
+
 
 class SqlResponseStore:
     """``ResponseStore`` on SQLAlchemy; safe across threads.
@@ -40,7 +44,7 @@ class SqlResponseStore:
         with translate_errors("storing a response"):
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(insert(responses).values(row))
+                    conn.execute(_INSERT, row)
             except IntegrityError as exc:
                 if not is_unique_violation(exc):
                     raise
