@@ -14,10 +14,12 @@ import pytest
 from onshore.admin.capacity import CapacityOptions, plan_capacity, previous_month
 from onshore.admin.capacity_demand import busiest_hour, match_model, model_peaks, planner_demand
 from onshore.config.settings import Settings
-from onshore.domain.demand import HourlyDemand, TokenStats
+from onshore.domain.demand import HourlyDemand, OrgHourlyDemand, TokenStats
+from onshore.domain.limits import Limits, Tier
 from onshore.domain.tenancy import Organisation
 from onshore.errors import InvalidRequest, NotFound
 from onshore.planner.sizing import Slo
+from onshore.ports import LimitsSnapshot
 
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
 SMALL = CapacityOptions(
@@ -44,10 +46,15 @@ def row(
 
 @dataclass
 class FakeLedger:
-    """``tenancy`` and ``usage`` as ``plan_capacity`` reads them; records what it was asked."""
+    """``tenancy``, ``limits`` and ``usage`` as ``plan_capacity`` reads them; records what it was asked.
+
+    ``rows`` are one organisation's interactive traffic; ``org_rows`` any other (batch work included).
+    """
 
     rows: list[HourlyDemand] = field(default_factory=list)
     orgs: dict[str, str] = field(default_factory=dict)  # name -> id
+    org_rows: list[OrgHourlyDemand] = field(default_factory=list)
+    tiers: dict[str, Tier] = field(default_factory=dict)  # org id -> tier
     asked: list[tuple[datetime, datetime, str | None]] = field(default_factory=list)
 
     @property
@@ -58,13 +65,26 @@ class FakeLedger:
     def usage(self) -> Any:
         return self
 
+    @property
+    def limits(self) -> Any:
+        return self
+
     def get_org_by_name(self, name: str) -> Organisation | None:
         org_id = self.orgs.get(name)
         return None if org_id is None else Organisation(org_id, name, NOV)
 
-    def hourly_demand(self, start: datetime, end: datetime, org_id: str | None = None) -> list[HourlyDemand]:
+    def list_orgs(self) -> list[Organisation]:
+        return [Organisation(org_id, name, NOV) for name, org_id in self.orgs.items()]
+
+    def limits_snapshot(self) -> LimitsSnapshot:
+        return LimitsSnapshot({o: Limits(tier=t) for o, t in self.tiers.items()}, {}, [], 1)
+
+    def org_hourly_demand(
+        self, start: datetime, end: datetime, org_id: str | None = None
+    ) -> list[OrgHourlyDemand]:
         self.asked.append((start, end, org_id))
-        return [r for r in self.rows if start <= r.hour < end]
+        rows = [OrgHourlyDemand("org_1", False, r) for r in self.rows] + self.org_rows
+        return [r for r in rows if start <= r.hour < end and org_id in (None, r.org_id)]
 
 
 def test_the_busiest_hour_is_found_with_its_model_mix() -> None:
