@@ -283,3 +283,14 @@ def test_tiers_set_the_slo_and_batch_work_beyond_the_spare_capacity_adds_replica
     assert summ.batch is not None and summ.batch.fits
     assert plan.total_gpus == chat.fleet_cost.gpus + summ.fleet_cost.gpus  # type: ignore[union-attr]
     assert "batch requests kept out of the peak" in plan.message and f"+{fit.extra_replicas} replica" in plan.html
+
+
+def test_tier_slos_from_settings_fall_back_to_the_planner_targets(tmp_path: Any) -> None:
+    planner = {"ttft_p99_ms": 2500, "tpot_p99_ms": 70, "tier_slos": {"priority": {"tpot_p99_ms": 40}}}
+    settings = Settings.model_validate({"data_dir": str(tmp_path), "planner": planner})
+    opts = CapacityOptions.from_settings(settings)
+    assert opts.slo == Slo(2500, 70) and opts.tier_slos == {"priority": Slo(2500, 40)}
+    assert CapacityOptions.from_settings(Settings.model_validate({"data_dir": str(tmp_path)})).tier_slos == {}
+    for bad in ({"batch": {"ttft_p99_ms": 1}}, {"priority": {"tpot_p99_ms": 0}}, {"priority": {"p50": 1}}):
+        with pytest.raises(ValueError, match="tier_slos"):
+            Settings.model_validate({"data_dir": str(tmp_path), "planner": {"tier_slos": bad}})
