@@ -188,7 +188,7 @@ def plan_capacity(
     split = split_demand(rows, tiers)
     # The current month counts only the days gone by, so its daily volume is not diluted.
     days = max((min(end, moment) - start).total_seconds(), 3600.0) / 86_400
-    month_ = MonthDemand(
+    month_demand = MonthDemand(
         rows,
         split,
         tiers,
@@ -202,7 +202,9 @@ def plan_capacity(
     matches = [match_model(m, opts.model_map, opts.upstreams) for m in totals]
     todo = sum(1 for m in matches if m.planner_model is not None) * len(candidates)
     progress = _Progress(todo, on_progress)
-    plans = [plan_model(m, totals[m.served], month_, candidates, executor, progress.step) for m in matches]
+    plans = [
+        plan_model(m, totals[m.served], month_demand, candidates, executor, progress.step) for m in matches
+    ]
     batch = sum(p.batch_requests for p in plans)
     result = dataclasses.replace(
         base,

@@ -282,7 +282,10 @@ def test_tiers_set_the_slo_and_batch_work_beyond_the_spare_capacity_adds_replica
     assert summ.demand is not None and summ.demand.peak_rps == pytest.approx(1.0)  # the day's average
     assert summ.batch is not None and summ.batch.fits
     assert plan.total_gpus == chat.fleet_cost.gpus + summ.fleet_cost.gpus  # type: ignore[union-attr]
-    assert "batch requests kept out of the peak" in plan.message and f"+{fit.extra_replicas} replica" in plan.html
+    assert (
+        "batch requests kept out of the peak" in plan.message
+        and f"+{fit.extra_replicas} replica" in plan.html
+    )
 
 
 def test_tier_slos_from_settings_fall_back_to_the_planner_targets(tmp_path: Any) -> None:
