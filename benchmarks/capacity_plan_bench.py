@@ -1,8 +1,10 @@
-"""Capacity plan from the ledger: how long ``hourly_demand`` and ``plan_capacity`` take.
+"""Capacity plan from the ledger: how long ``hourly_demand``, ``org_hourly_demand`` and ``plan_capacity``
+take.
 
 A generated month on a SQLite file (or ``--url`` PostgreSQL): a diurnal pattern of ``--rows``
 billable requests over two models ("chat" planned as Llama 3.1 8B, "big" as Llama 3.1 70B), plus an
-embeddings model the planner does not know. Then the plan with the console's default search
+embeddings model the planner does not know, from seven organisations, 5 % of the chat rows Batch API
+requests. Then the plan with the console's default search
 (``CapacityOptions()``: H100/H200/B200, TP 1-8, FP8), serially, as the console runs it.
 
     cat /proc/loadavg; taskset -c 1 .venv/bin/python benchmarks/capacity_plan_bench.py
@@ -19,8 +21,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from onshore.admin.capacity import CapacityOptions, plan_capacity
+from onshore.domain.limits import Limits, Tier
 from onshore.domain.tenancy import Organisation
 from onshore.domain.usage import UsageRecord
+from onshore.ports import LimitsSnapshot
 from onshore.store.sql import SqlUsageStore, make_engine
 from onshore.store.sql.migrate import upgrade
 
@@ -31,9 +35,16 @@ class Ledger:
     def __init__(self, usage: SqlUsageStore) -> None:
         self.usage = usage
         self.tenancy = self
+        self.limits = self
 
     def get_org_by_name(self, name: str) -> Organisation | None:
         return None
+
+    def list_orgs(self) -> list[Organisation]:
+        return []
+
+    def limits_snapshot(self) -> LimitsSnapshot:
+        return LimitsSnapshot({"org_0": Limits(tier=Tier.PRIORITY)}, {}, [], 1)
 
 
 def generate(rows: int, seed: int = 0) -> list[UsageRecord]:
@@ -61,6 +72,7 @@ def generate(rows: int, seed: int = 0) -> list[UsageRecord]:
                 prompt_tokens=prompt,
                 completion_tokens=output,
                 total_tokens=prompt + output,
+                batch_id="batch_1" if model == "chat" and rng.random() < 0.05 else None,
             )
         )
     return out
@@ -84,6 +96,13 @@ def main() -> None:
         read_s, read_cpu = time.perf_counter() - t0, time.process_time() - c0
         print(
             f"hourly_demand: {len(hourly)} groups from {args.rows:,} rows in {read_s:.2f} s wall, "
+            f"{read_cpu:.2f} s CPU of this process"
+        )
+        t0, c0 = time.perf_counter(), time.process_time()
+        by_org = store.org_hourly_demand(START, START + timedelta(days=30))
+        read_s, read_cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(
+            f"org_hourly_demand: {len(by_org)} groups from {args.rows:,} rows in {read_s:.2f} s wall, "
             f"{read_cpu:.2f} s CPU of this process"
         )
         options = CapacityOptions(model_map={"chat": "llama-3.1-8b", "big": "llama-3.1-70b"})

@@ -1,4 +1,5 @@
 """``UsageSeriesReader`` over a list of ledger rows, in Python: the recount the SQL rollup must equal.
+It also answers ``hourly_demand`` and ``org_hourly_demand`` (the capacity plan's reads) by recount.
 
 It sums the rows themselves (no rollup, no trigger), with the rules the rollup's SQL states:
 UTC hours, days and months; errors are statuses of 400 and more; billable as ``onshore.domain.usage``
@@ -7,10 +8,12 @@ says; '' and None are one "none" group. Also a fake for the admin operations' un
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from onshore.domain.demand import HourlyDemand, OrgHourlyDemand, TokenStats
 from onshore.domain.usage import UsageRecord
 from onshore.domain.usage_series import Bucket, GroupBy, PeakHour, SeriesPoint, histogram_of
 
@@ -103,3 +106,45 @@ class InMemoryUsageSeries:
             prompt_tokens=point.prompt_tokens,
             completion_tokens=point.completion_tokens,
         )
+
+    def hourly_demand(self, start: datetime, end: datetime, org_id: str | None = None) -> list[HourlyDemand]:
+        groups: dict[tuple[datetime, str], list[UsageRecord]] = defaultdict(list)
+        for r in self._billable_within(start, end, org_id):
+            groups[(hour_of(r.created_at), r.model or "(none)")].append(r)
+        return [demand_of(rows, hour, model) for (hour, model), rows in sorted(groups.items())]
+
+    def org_hourly_demand(
+        self, start: datetime, end: datetime, org_id: str | None = None
+    ) -> list[OrgHourlyDemand]:
+        groups: dict[tuple[datetime, str, bool, str, bool], list[UsageRecord]] = defaultdict(list)
+        for r in self._billable_within(start, end, org_id):
+            key = (hour_of(r.created_at), r.model or "(none)", r.org_id is not None, r.org_id or "")
+            groups[(*key, r.batch_id is not None)].append(r)
+        return [
+            OrgHourlyDemand(org if has_org else None, batch, demand_of(rows, hour, model))
+            for (hour, model, has_org, org, batch), rows in sorted(groups.items())
+        ]
+
+    def _billable_within(self, start: datetime, end: datetime, org_id: str | None) -> list[UsageRecord]:
+        """Billable rows of ``start <= created_at < end`` (the demand reads cut at the instant)."""
+        return [
+            r
+            for r in self._rows.values()
+            if start <= r.created_at < end and billable(r) and org_id in (None, r.org_id)
+        ]
+
+
+def demand_of(rows: list[UsageRecord], hour: datetime, model: str) -> HourlyDemand:
+    return HourlyDemand(
+        hour,
+        model,
+        len(rows),
+        sum(1 for r in rows if r.streamed),
+        _stats([r.prompt_tokens for r in rows]),
+        _stats([r.completion_tokens for r in rows]),
+    )
+
+
+def _stats(counts: list[int]) -> TokenStats:
+    logs = [math.log(max(c, 1)) for c in counts]
+    return TokenStats(sum(counts), sum(logs), sum(x * x for x in logs), max(counts, default=0))

@@ -1,13 +1,17 @@
 """Capacity planning on the ledger's own demand: "the busiest hour of last month, grown by X %".
 
-``plan_capacity`` reads a month of the ledger through ``UsageReader.hourly_demand`` (one GROUP BY,
-a few hundred rows), finds the busiest UTC hour, and sizes one fleet per served model with the
-planner: each model at its own busiest hour (a fleet serves one model, so a model whose traffic
+``plan_capacity`` reads a month of the ledger through ``UsageReader.org_hourly_demand`` (one GROUP
+BY: per UTC hour, model, organisation and Batch API flag), each organisation's tier from the limits
+store, finds the busiest UTC hour of interactive traffic, and sizes one fleet per served model with
+the planner: each model at its own busiest hour (a fleet serves one model, so a model whose traffic
 peaks at another hour than the total would be undersized at the total's peak; the report names
 both), its arrival rate ``requests / 3600 x (1 + growth)``, its prompt and answer lengths as
-observed then. A served model the planner catalog does not know is listed as not sized, with the
-reason, never guessed. The console's Capacity page and ``onshore plan size --from-ledger`` both
-call it.
+observed then, to the strictest SLO of the tiers whose organisations sent it traffic then
+(``capacity_tiers`` says why). Batch work (Batch API rows, batch-tier organisations) is kept out of
+the peak and checked against the fleet's spare daily capacity (``capacity_batch``); a model with
+batch work only is sized at its busiest day's average rate, to the standard tier's SLO. A served
+model the planner catalog does not know is listed as not sized, with the reason, never guessed.
+The console's Capacity page and ``onshore plan size --from-ledger`` both call it.
 
 The search space is small by default (``CapacityOptions``: three GPU types, FP8, TP 1-8) and
 pruned where a configuration cannot win (``capacity_search``), so a plan of one model takes a few
@@ -25,38 +29,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from onshore.admin.capacity_demand import (
-    ModelMatch,
-    PeakHour,
-    busiest_hour,
-    match_model,
-    model_peaks,
-    planner_demand,
-    requests_by_model,
-)
+__all__ = ["CapacityOptions", "CapacityPlan", "LedgerAccess", "ModelPlan", "plan_capacity", "previous_month"]
+
+from onshore.admin.capacity_demand import PeakHour, busiest_hour, match_model, model_peaks, requests_by_model
+from onshore.admin.capacity_model import ModelPlan, MonthDemand, plan_model
 from onshore.admin.capacity_report import capacity_html
-from onshore.admin.capacity_search import pruned_size
+from onshore.admin.capacity_tiers import split_demand
 from onshore.admin.tenancy import require_org
 from onshore.admin.usage import month_bounds
 from onshore.config.settings import Settings
-from onshore.domain.demand import HourlyDemand
 from onshore.errors import InvalidRequest
-from onshore.planner.cost import CostInputs
-from onshore.planner.demand import Demand
+from onshore.planner.cost import CostInputs, FleetCost
 from onshore.planner.errors import PlannerError
-from onshore.planner.executor import SerialExecutor
 from onshore.planner.ports import Executor
-from onshore.planner.sizing import Candidate, CandidateResult, SizingResult, Slo, default_candidates
-from onshore.ports import TenancyStore, UsageReader
+from onshore.planner.sizing import Candidate, CandidateResult, Slo, default_candidates
+from onshore.ports import LimitsStore, TenancyStore, UsageReader
 
 ProgressCallback = Callable[[int, int], None]  # (configurations done, configurations in all)
 
 
 class LedgerAccess(Protocol):
-    """What the operation reads: the organisations (for ``org_name``) and the ledger."""
+    """What the operation reads: the organisations (names), their tiers and the ledger."""
 
     @property
     def tenancy(self) -> TenancyStore: ...
+    @property
+    def limits(self) -> LimitsStore: ...
     @property
     def usage(self) -> UsageReader: ...
 
@@ -65,7 +63,8 @@ class LedgerAccess(Protocol):
 class CapacityOptions:
     """The search space, SLOs, money and model mapping of a capacity plan."""
 
-    slo: Slo = field(default_factory=Slo)
+    slo: Slo = field(default_factory=Slo)  # the standard tier's, and any tier's not in tier_slos
+    tier_slos: Mapping[str, Slo] = field(default_factory=dict)  # tier name -> its SLO
     gpus: tuple[str, ...] = ("h100", "h200", "b200")
     tensor_parallel: tuple[int, ...] = (1, 2, 4, 8)
     precisions: tuple[str, ...] = ("fp8",)
@@ -87,8 +86,13 @@ class CapacityOptions:
             for m in backend.models:
                 if m.upstream_name and m.upstream_name not in upstreams.get(m.name, ()):
                     upstreams[m.name] = (*upstreams.get(m.name, ()), m.upstream_name)
+        tier_slos: dict[str, Slo] = {
+            str(tier): Slo(t.ttft_p99_ms or p.ttft_p99_ms, t.tpot_p99_ms or p.tpot_p99_ms)
+            for tier, t in p.tier_slos.items()
+        }
         base = cls(
             slo=Slo(p.ttft_p99_ms, p.tpot_p99_ms),
+            tier_slos=tier_slos,
             gpus=tuple(p.gpus),
             tensor_parallel=tuple(p.tensor_parallel),
             precisions=tuple(p.precisions),
@@ -96,25 +100,6 @@ class CapacityOptions:
             upstreams=upstreams,
         )
         return dataclasses.replace(base, **overrides)
-
-
-@dataclass(frozen=True, slots=True)
-class ModelPlan:
-    """One served model: its month, its busiest hour, and its fleet (None when not sized)."""
-
-    match: ModelMatch
-    month_requests: int
-    peak: HourlyDemand  # this model's own busiest hour (before growth)
-    demand: Demand | None = None  # what the planner sized for (growth applied)
-    sizing: SizingResult | None = None
-
-    @property
-    def served(self) -> str:
-        return self.match.served
-
-    @property
-    def best(self) -> CandidateResult | None:
-        return self.sizing.best if self.sizing else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +113,8 @@ class CapacityPlan:
     growth_percent: float
     options: CapacityOptions
     message: str
-    requests: int = 0  # billable requests of the month (of ``org`` when given)
+    requests: int = 0  # billable requests of the month (of ``org`` when given), batch work included
+    batch_requests: int = 0  # of which batch work (Batch API rows, batch-tier organisations)
     peak: PeakHour | None = None
     models: tuple[ModelPlan, ...] = ()
     elapsed_s: float = 0.0
@@ -145,15 +131,19 @@ class CapacityPlan:
 
     @property
     def total_gpus(self) -> int:
-        return sum(m.best.cost.gpus for m in self.models if m.best and m.best.cost)
+        return sum(c.gpus for c in self._costs)
 
     @property
     def total_facility_mw(self) -> float:
-        return sum(m.best.cost.facility_power_mw for m in self.models if m.best and m.best.cost)
+        return sum(c.facility_power_mw for c in self._costs)
 
     @property
     def total_annual_cost_krw(self) -> float:
-        return sum(m.best.cost.annual_cost_krw for m in self.models if m.best and m.best.cost)
+        return sum(c.annual_cost_krw for c in self._costs)
+
+    @property
+    def _costs(self) -> list[FleetCost]:
+        return [c for c in (m.fleet_cost for m in self.models) if c is not None]
 
 
 def previous_month(now: datetime) -> str:
@@ -189,30 +179,40 @@ def plan_capacity(
     start, end = month_bounds(month)
     org_id = require_org(store.tenancy, org_name).id if org_name is not None else None
     candidates = _candidates(opts)
-    rows = store.usage.hourly_demand(start, end, org_id)
+    rows = store.usage.org_hourly_demand(start, end, org_id)
     base = CapacityPlan(month, start, end, org_name, growth_percent, opts, "")
-    peak = busiest_hour(rows)
-    if peak is None:
+    if not rows:
         where = f" for {org_name}" if org_name is not None else ""
         return _finish(dataclasses.replace(base, message=f"no traffic in {month}{where}"), began)
+    tiers = {i: lim.tier for i, lim in store.limits.limits_snapshot().orgs.items() if lim.tier is not None}
+    split = split_demand(rows, tiers)
     # The current month counts only the days gone by, so its daily volume is not diluted.
     days = max((min(end, moment) - start).total_seconds(), 3600.0) / 86_400
-    factor = 1 + growth_percent / 100
-    totals = requests_by_model(rows)
-    peaks = model_peaks(rows)
+    month_demand = MonthDemand(
+        rows,
+        split,
+        tiers,
+        {o.id: o.name for o in store.tenancy.list_orgs()},
+        model_peaks(split.interactive),
+        days,
+        1 + growth_percent / 100,
+        opts,
+    )
+    totals = requests_by_model([*split.interactive, *split.batch])
     matches = [match_model(m, opts.model_map, opts.upstreams) for m in totals]
     todo = sum(1 for m in matches if m.planner_model is not None) * len(candidates)
     progress = _Progress(todo, on_progress)
-    plans = []
-    for match in matches:
-        plan = ModelPlan(match, totals[match.served], peaks[match.served])
-        if match.planner_model is not None:
-            demand = planner_demand(plan.peak, plan.month_requests, days, factor)
-            sizing = _size(match.planner_model, demand, candidates, opts, executor, progress.step)
-            plan = dataclasses.replace(plan, demand=demand, sizing=sizing)
-        plans.append(plan)
+    plans = [
+        plan_model(m, totals[m.served], month_demand, candidates, executor, progress.step) for m in matches
+    ]
+    batch = sum(p.batch_requests for p in plans)
     result = dataclasses.replace(
-        base, requests=sum(totals.values()), peak=peak, models=tuple(plans), message=_summary(plans, month)
+        base,
+        requests=sum(totals.values()),
+        batch_requests=batch,
+        peak=busiest_hour(split.interactive) or busiest_hour(split.batch),
+        models=tuple(plans),
+        message=_summary(plans, month, batch),
     )
     return _finish(result, began)
 
@@ -233,29 +233,6 @@ def _candidates(opts: CapacityOptions) -> list[Candidate]:
     return found
 
 
-def _size(
-    model: str,
-    demand: Demand,
-    candidates: Sequence[Candidate],
-    opts: CapacityOptions,
-    executor: Executor | None,
-    on_done: Callable[[CandidateResult], None],
-) -> SizingResult:
-    try:
-        return pruned_size(
-            model,
-            demand,
-            opts.slo,
-            candidates,
-            executor or SerialExecutor(),
-            opts.costs,
-            opts.objective,
-            on_done=on_done,
-        )
-    except PlannerError as exc:  # an engine profile or SLO the planner refuses
-        raise InvalidRequest(str(exc)) from None
-
-
 class _Progress:
     def __init__(self, total: int, report: ProgressCallback | None) -> None:
         self.done, self.total, self.report = 0, total, report
@@ -266,13 +243,14 @@ class _Progress:
             self.report(self.done, self.total)
 
 
-def _summary(plans: Sequence[ModelPlan], month: str) -> str:
+def _summary(plans: Sequence[ModelPlan], month: str, batch: int) -> str:
     sized = [p for p in plans if p.sizing is not None]
     if not sized:
         return f"no served model of {month} has a planner equivalent; nothing was sized"
     missing = [p.served for p in plans if p.sizing is None]
     met = [p for p in sized if p.best is not None]
     text = f"{len(sized)} model(s) sized for {month}, {len(met)} within the SLOs"
+    text += f"; {batch:,} batch requests kept out of the peak" if batch else ""
     return text + (f"; not sized (no planner model): {', '.join(missing)}" if missing else "")
 
 

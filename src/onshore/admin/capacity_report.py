@@ -17,7 +17,9 @@ from onshore.planner.report.html import sizing_html, table_html
 
 if TYPE_CHECKING:
     from onshore.admin.capacity import CapacityPlan, ModelPlan
+    from onshore.admin.capacity_batch import BatchFit
     from onshore.admin.capacity_demand import PeakHour
+    from onshore.admin.capacity_tiers import OrgAtPeak
 
 _MIX_COLUMNS = (
     "model",
@@ -29,12 +31,22 @@ _MIX_COLUMNS = (
     "completion σ (log)",
     "streamed",
 )
+_ORG_COLUMNS = (
+    "organisation",
+    "tier",
+    "requests",
+    "requests/s",
+    "prompt tokens (mean)",
+    "completion tokens (mean)",
+)
 _FLEET_COLUMNS = (
     "served model",
     "planner model",
     "sized at (UTC)",
     "peak requests/s",
+    "SLO (p99 TTFT / TPOT ms; set by)",
     "configuration",
+    "batch work",
     "GPUs",
     "facility MW",
     "KRW bn/yr",
@@ -58,9 +70,34 @@ def _mix_row(row: HourlyDemand, total: int) -> tuple[str, ...]:
     )
 
 
+def slo_text(m: ModelPlan) -> str:
+    """The SLO a model was sized to and the tiers that set it, e.g. "1,000 / 40 (priority)"."""
+    if m.slo is None:
+        return "-"
+    return f"{m.slo.ttft_p99_ms:,.0f} / {m.slo.tpot_p99_ms:,.0f} ({', '.join(m.slo_tiers)})"
+
+
+def batch_text(m: ModelPlan) -> str:
+    if m.batch is not None:
+        return m.batch.describe()
+    return f"{m.batch_requests:,} requests, not checked" if m.batch_requests else "none"
+
+
+def org_row(o: OrgAtPeak) -> tuple[str, ...]:
+    d = o.demand
+    return (
+        o.name,
+        o.tier.value,
+        f"{d.requests:,}",
+        f"{o.requests_per_s:,.3f}",
+        f"{d.prompt_mean:,.0f}",
+        f"{d.completion_mean:,.0f}",
+    )
+
+
 def _fleet_row(m: ModelPlan) -> tuple[str, ...]:
     best = m.best
-    cost = best.cost if best else None
+    cost = m.fleet_cost
     if m.sizing is None:
         configuration = "not sized"
     elif best is None:
@@ -72,7 +109,9 @@ def _fleet_row(m: ModelPlan) -> tuple[str, ...]:
         m.match.planner_model or "-",
         _hour(m.peak.hour),
         f"{m.demand.peak_rps:,.2f}" if m.demand else "-",
+        slo_text(m),
         configuration,
+        batch_text(m),
         f"{cost.gpus:,}" if cost else "-",
         f"{cost.facility_power_mw:,.2f}" if cost else "-",
         f"{cost.annual_cost_krw / 1e9:,.2f}" if cost else "-",
@@ -81,7 +120,7 @@ def _fleet_row(m: ModelPlan) -> tuple[str, ...]:
 
 def _peak_html(peak: PeakHour) -> list[str]:
     return [
-        "<h3>The busiest hour</h3>",
+        "<h3>The busiest hour (interactive traffic; batch work runs in the spare capacity)</h3>",
         f'<p class="capacity-peak"><strong>{_hour(peak.start)} UTC</strong>: {peak.requests:,} requests '
         f"({peak.requests_per_s:,.2f}/s), {peak.prompt.total:,} prompt and {peak.completion.total:,} "
         f"completion tokens, {peak.streamed_share:.0%} streamed.</p>",
@@ -127,6 +166,11 @@ def capacity_html(plan: CapacityPlan) -> str:
     for m in plan.sized:
         assert m.sizing is not None  # sized() keeps those only
         title = f"{m.served}: {m.sizing.model}"
+        if m.orgs:
+            parts += [
+                f"<h3>{escape(m.served)}: organisations in its busiest hour, {_hour(m.peak.hour)} UTC</h3>",
+                table_html(_ORG_COLUMNS, [org_row(o) for o in m.orgs], "capacity-table capacity-orgs"),
+            ]
         parts.append(sizing_html(m.sizing, heading_level=3, title=title))
     parts.append("</section>")
     return "\n".join(parts)
@@ -160,6 +204,7 @@ def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
         "growth_percent": plan.growth_percent,
         "message": plan.message,
         "requests": plan.requests,
+        "batch_requests": plan.batch_requests,
         "elapsed_s": plan.elapsed_s,
         "peak": None
         if peak is None
@@ -185,7 +230,45 @@ def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
                 "month_requests": m.month_requests,
                 "peak": _demand_row(m.peak),
                 "sizing": sizing_json(m.sizing) if m.sizing else None,
+                "batch_requests": m.batch_requests,
+                "batch_only": m.batch_only,
+                "orgs_at_peak": [_org_json(o) for o in m.orgs],
+                "slo": None
+                if m.slo is None
+                else {"ttft_p99_ms": m.slo.ttft_p99_ms, "tpot_p99_ms": m.slo.tpot_p99_ms},
+                "slo_tiers": list(m.slo_tiers),
+                "batch": None if m.batch is None else _batch_json(m.batch),
+                "fleet": None if m.fleet_cost is None else m.fleet_cost.as_dict(),
             }
             for m in plan.models
         ],
+    }
+
+
+def _org_json(o: OrgAtPeak) -> dict[str, Any]:
+    d = o.demand
+    return {
+        "org_id": o.org_id,
+        "org": o.name,
+        "tier": o.tier.value,
+        "requests": d.requests,
+        "requests_per_s": o.requests_per_s,
+        "prompt_mean": d.prompt_mean,
+        "prompt_log_sigma": d.prompt_log_sigma,
+        "completion_mean": d.completion_mean,
+        "completion_log_sigma": d.completion_log_sigma,
+    }
+
+
+def _batch_json(b: BatchFit) -> dict[str, Any]:
+    return {
+        "day": b.day.isoformat(),
+        "batch_tokens": b.batch_tokens,
+        "interactive_tokens": b.interactive_tokens,
+        "capacity_tokens": b.capacity_tokens,
+        "spare_tokens": b.spare_tokens,
+        "replica_tokens": b.replica_tokens,
+        "extra_replicas": b.extra_replicas,
+        "fits": b.fits,
+        "summary": b.describe(),
     }

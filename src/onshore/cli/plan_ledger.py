@@ -203,6 +203,7 @@ def _print_plan(plan: CapacityPlan) -> None:
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
+    from onshore.admin.capacity_report import batch_text, org_row, slo_text  # noqa: PLC0415
     from onshore.planner.report import sizing_table  # noqa: PLC0415
 
     console = Console()
@@ -212,6 +213,8 @@ def _print_plan(plan: CapacityPlan) -> None:
     peak = plan.peak
     if peak is None:
         return
+    if plan.batch_requests:
+        console.print(f"batch work: {plan.batch_requests:,} requests, kept out of the peak")
     console.print(
         f"busiest hour {peak.start:%Y-%m-%d %H:00} UTC: {peak.requests:,} requests "
         f"({peak.requests_per_s:,.2f}/s), {peak.prompt.total:,} prompt and {peak.completion.total:,} "
@@ -234,13 +237,23 @@ def _print_plan(plan: CapacityPlan) -> None:
         if m.sizing is None:
             console.print(f"not sized: {m.served} ({m.month_requests:,} requests): {m.match.how}")
             continue
+        at = "busiest day of batch work" if m.batch_only else "busiest hour"
         console.print(
-            f"{m.served} as {m.sizing.model} ({m.match.how}), sized at its busiest hour "
-            f"{m.peak.hour:%Y-%m-%d %H:00} UTC"
+            f"{m.served} as {m.sizing.model} ({m.match.how}), sized at its {at} "
+            f"{m.peak.hour:%Y-%m-%d %H:00} UTC to p99 TTFT / TPOT {slo_text(m)} ms"
         )
+        if m.orgs:
+            orgs = Table(title=f"Organisations sending {m.served} interactive traffic then")
+            for col in ("organisation", "tier", "requests", "requests/s", "prompt mean", "completion mean"):
+                orgs.add_column(col)
+            for o in m.orgs:
+                orgs.add_row(*org_row(o))
+            console.print(orgs)
         console.print(sizing_table(m.sizing))
         if m.best is None:
             console.print("no configuration meets the SLOs; relax them or add GPU types")
+        elif m.batch_requests:
+            console.print(batch_text(m))
     console.print(
         f"in all: {plan.total_gpus:,} GPUs, {plan.total_facility_mw:,.2f} MW facility power, "
         f"{plan.total_annual_cost_krw / 1e9:,.2f} bn KRW a year (planned in {plan.elapsed_s:.1f} s)"

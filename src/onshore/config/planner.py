@@ -14,6 +14,13 @@ class _Strict(BaseModel):
 PlannerPrecision = Literal["bf16", "fp8", "fp4", "int4"]
 
 
+class TierSlo(_Strict):
+    """A tier's latency targets at the peak (p99); a field left out is the planner section's own."""
+
+    ttft_p99_ms: float | None = Field(None, gt=0)
+    tpot_p99_ms: float | None = Field(None, gt=0)
+
+
 def _fp8_only() -> list[PlannerPrecision]:
     return ["fp8"]
 
@@ -35,3 +42,8 @@ class PlannerSettings(_Strict):
     # The latency targets at the peak (p99).
     ttft_p99_ms: float = Field(2000.0, gt=0)
     tpot_p99_ms: float = Field(60.0, gt=0)
+    # Per tier (``onshore limits set --org NAME --tier``): a model is sized at its peak to the strictest
+    # SLO among the tiers whose organisations sent it interactive traffic then. A tier not listed, and
+    # a field not given, takes the two targets above, so nothing changes until a tier is configured.
+    # The batch tier has no latency target (its work fills spare capacity), so it cannot be listed.
+    tier_slos: dict[Literal["priority", "standard"], TierSlo] = Field(default_factory=dict)

@@ -85,3 +85,26 @@ class HourlyDemand:
             self.prompt + other.prompt,
             self.completion + other.completion,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class OrgHourlyDemand:
+    """One organisation's billable requests of one model in one UTC hour, Batch API rows apart.
+
+    ``batch`` is True for rows of Batch API requests (the ledger's ``batch_id`` is set): work with a
+    completion window rather than a latency target, which capacity planning keeps out of the peak.
+    ``org_id`` is None for rows without an organisation. ``demand.model`` and ``demand.hour`` say
+    which model and hour.
+    """
+
+    org_id: str | None
+    batch: bool
+    demand: HourlyDemand
+
+    @property
+    def hour(self) -> datetime:
+        return self.demand.hour
+
+    @property
+    def model(self) -> str:
+        return self.demand.model

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from onshore.domain.audit import AuditEntry
 from onshore.domain.audit_chain import Checkpoint
-from onshore.domain.demand import HourlyDemand
+from onshore.domain.demand import HourlyDemand, OrgHourlyDemand
 from onshore.domain.invoice import UsageDay
 from onshore.domain.limits import Limits, Price, Scope, Tier
 from onshore.domain.policy import SubjectPolicy
@@ -223,6 +223,19 @@ class UsageReader(UsageSeriesReader, Protocol):
         """Billable demand of ``start <= created_at < end`` (of ``org_id`` when given) per UTC hour
         and model, oldest hour first: what the capacity planner sizes a fleet from (see
         ``onshore.domain.demand``). Hours without billable rows are left out."""
+        ...
+
+    def org_hourly_demand(
+        self, start: datetime, end: datetime, org_id: str | None = None
+    ) -> list[OrgHourlyDemand]:
+        """``hourly_demand`` split by organisation and by whether the rows were Batch API work
+        (``batch_id`` set): one value per UTC hour, model, organisation and batch flag, ordered by
+        hour, model, organisation (None first), interactive before batch. The values of one hour and
+        model add up to that hour's ``hourly_demand``. What the capacity plan sizes each tier from.
+
+        Raises:
+            StoreError: the database is unreachable or failed.
+        """
         ...
 
     def usage_days(self, org_id: str, start: datetime, end: datetime) -> list[UsageDay]:

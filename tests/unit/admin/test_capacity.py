@@ -3,6 +3,7 @@ the model mapping, and what comes back when there is nothing to plan."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,10 +15,12 @@ import pytest
 from onshore.admin.capacity import CapacityOptions, plan_capacity, previous_month
 from onshore.admin.capacity_demand import busiest_hour, match_model, model_peaks, planner_demand
 from onshore.config.settings import Settings
-from onshore.domain.demand import HourlyDemand, TokenStats
+from onshore.domain.demand import HourlyDemand, OrgHourlyDemand, TokenStats
+from onshore.domain.limits import Limits, Tier
 from onshore.domain.tenancy import Organisation
 from onshore.errors import InvalidRequest, NotFound
 from onshore.planner.sizing import Slo
+from onshore.ports import LimitsSnapshot
 
 NOV = datetime(2026, 11, 1, tzinfo=UTC)
 SMALL = CapacityOptions(
@@ -44,10 +47,15 @@ def row(
 
 @dataclass
 class FakeLedger:
-    """``tenancy`` and ``usage`` as ``plan_capacity`` reads them; records what it was asked."""
+    """``tenancy``, ``limits`` and ``usage`` as ``plan_capacity`` reads them; records what it was asked.
+
+    ``rows`` are one organisation's interactive traffic; ``org_rows`` any other (batch work included).
+    """
 
     rows: list[HourlyDemand] = field(default_factory=list)
     orgs: dict[str, str] = field(default_factory=dict)  # name -> id
+    org_rows: list[OrgHourlyDemand] = field(default_factory=list)
+    tiers: dict[str, Tier] = field(default_factory=dict)  # org id -> tier
     asked: list[tuple[datetime, datetime, str | None]] = field(default_factory=list)
 
     @property
@@ -58,13 +66,26 @@ class FakeLedger:
     def usage(self) -> Any:
         return self
 
+    @property
+    def limits(self) -> Any:
+        return self
+
     def get_org_by_name(self, name: str) -> Organisation | None:
         org_id = self.orgs.get(name)
         return None if org_id is None else Organisation(org_id, name, NOV)
 
-    def hourly_demand(self, start: datetime, end: datetime, org_id: str | None = None) -> list[HourlyDemand]:
+    def list_orgs(self) -> list[Organisation]:
+        return [Organisation(org_id, name, NOV) for name, org_id in self.orgs.items()]
+
+    def limits_snapshot(self) -> LimitsSnapshot:
+        return LimitsSnapshot({o: Limits(tier=t) for o, t in self.tiers.items()}, {}, [], 1)
+
+    def org_hourly_demand(
+        self, start: datetime, end: datetime, org_id: str | None = None
+    ) -> list[OrgHourlyDemand]:
         self.asked.append((start, end, org_id))
-        return [r for r in self.rows if start <= r.hour < end]
+        rows = [OrgHourlyDemand("org_1", False, r) for r in self.rows] + self.org_rows
+        return [r for r in rows if start <= r.hour < end and org_id in (None, r.org_id)]
 
 
 def test_the_busiest_hour_is_found_with_its_model_mix() -> None:
@@ -212,3 +233,67 @@ def test_a_plan_sizes_each_mapped_model_at_its_peak_and_names_the_rest() -> None
     assert html.count("<svg") == 3 and "grown by 20 %" in html
     assert "<b>odd</b>" not in html and "&lt;b&gt;odd&lt;/b&gt;" in html
     assert plan.elapsed_s > 0
+
+
+def batch_row(hour: int, model: str, requests: int, tokens: int) -> OrgHourlyDemand:
+    demand = HourlyDemand(NOV + timedelta(hours=hour), model, requests, 0, TokenStats(tokens), TokenStats(0))
+    return OrgHourlyDemand("org_1", True, demand)
+
+
+def test_tiers_set_the_slo_and_batch_work_beyond_the_spare_capacity_adds_replicas() -> None:
+    priority = OrgHourlyDemand("org_p", False, row(10, "chat", [800] * 1000, [200] * 1000))
+    ledger = FakeLedger(
+        rows=[row(10, "chat", [800] * 2000, [200] * 2000), row(11, "chat", [800] * 500, [200] * 500)],
+        orgs={"acme": "org_p", "press": "org_1"},
+        org_rows=[
+            priority,
+            batch_row(10, "chat", 10_000, 20_000_000_000),  # in the peak hour, far beyond one replica's day
+            batch_row(24 * 3 + 5, "summ", 43_200, 43_200_000),  # a model with batch work only
+            batch_row(24 * 3 + 6, "summ", 43_200, 43_200_000),
+            batch_row(24 * 4 + 5, "summ", 20_000, 20_000_000),
+        ],
+        tiers={"org_p": Tier.PRIORITY},
+    )
+    options = dataclasses.replace(
+        SMALL,
+        tier_slos={"priority": Slo(1500, 50)},
+        model_map={"chat": "llama-3.1-8b", "summ": "llama-3.1-8b"},
+    )
+    plan = plan_capacity(ledger, month="2026-11", options=options, now=datetime(2026, 12, 5, tzinfo=UTC))
+    assert plan.peak is not None and plan.peak.requests == 3000  # no batch work in the peak
+    assert plan.batch_requests == 10_000 + 43_200 * 2 + 20_000
+    chat = next(m for m in plan.models if m.served == "chat")
+    assert [(o.name, o.tier, o.demand.requests) for o in chat.orgs] == [
+        ("press", Tier.STANDARD, 2000),
+        ("acme", Tier.PRIORITY, 1000),
+    ]
+    assert chat.slo == Slo(1500, 50) and chat.slo_tiers == ("priority",)
+    assert chat.sizing is not None and chat.sizing.slo == Slo(1500, 50)
+    assert chat.demand is not None and chat.demand.peak_rps == pytest.approx(3000 / 3600)
+    best, fit = chat.best, chat.batch
+    assert best is not None and fit is not None and fit.extra_replicas >= 1
+    need = fit.interactive_tokens + fit.batch_tokens
+    assert fit.capacity_tokens + (fit.extra_replicas - 1) * fit.replica_tokens < need
+    assert need <= fit.capacity_tokens + fit.extra_replicas * fit.replica_tokens
+    assert chat.fleet_cost is not None and chat.fleet_cost.gpus == best.replicas + fit.extra_replicas
+    summ = next(m for m in plan.models if m.served == "summ")
+    assert summ.batch_only and summ.orgs == () and summ.slo_tiers == ("standard",)
+    assert summ.peak.hour == NOV + timedelta(days=3) and summ.peak.requests == 86_400
+    assert summ.demand is not None and summ.demand.peak_rps == pytest.approx(1.0)  # the day's average
+    assert summ.batch is not None and summ.batch.fits
+    assert plan.total_gpus == chat.fleet_cost.gpus + summ.fleet_cost.gpus  # type: ignore[union-attr]
+    assert (
+        "batch requests kept out of the peak" in plan.message
+        and f"+{fit.extra_replicas} replica" in plan.html
+    )
+
+
+def test_tier_slos_from_settings_fall_back_to_the_planner_targets(tmp_path: Any) -> None:
+    planner = {"ttft_p99_ms": 2500, "tpot_p99_ms": 70, "tier_slos": {"priority": {"tpot_p99_ms": 40}}}
+    settings = Settings.model_validate({"data_dir": str(tmp_path), "planner": planner})
+    opts = CapacityOptions.from_settings(settings)
+    assert opts.slo == Slo(2500, 70) and opts.tier_slos == {"priority": Slo(2500, 40)}
+    assert CapacityOptions.from_settings(Settings.model_validate({"data_dir": str(tmp_path)})).tier_slos == {}
+    for bad in ({"batch": {"ttft_p99_ms": 1}}, {"priority": {"tpot_p99_ms": 0}}, {"priority": {"p50": 1}}):
+        with pytest.raises(ValueError, match="tier_slos"):
+            Settings.model_validate({"data_dir": str(tmp_path), "planner": {"tier_slos": bad}})

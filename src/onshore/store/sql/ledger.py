@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, case, func, or_, select, text
 
-from onshore.domain.demand import HourlyDemand
+from onshore.domain.demand import HourlyDemand, OrgHourlyDemand
 from onshore.domain.invoice import UsageDay
 from onshore.domain.residency import ResidencyReport
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord, UsageSummary
@@ -201,6 +201,14 @@ class SqlUsageStore:
         from onshore.store.sql.demand import hourly_demand  # noqa: PLC0415 - it imports this module
 
         return hourly_demand(self._engine, start, end, org_id)
+
+    def org_hourly_demand(
+        self, start: datetime, end: datetime, org_id: str | None = None
+    ) -> list[OrgHourlyDemand]:
+        """Billable demand per UTC hour, model, organisation and Batch API flag (``store/sql/demand``)."""
+        from onshore.store.sql.demand import org_hourly_demand  # noqa: PLC0415 - it imports this module
+
+        return org_hourly_demand(self._engine, start, end, org_id)
 
     def usage_days(self, org_id: str, start: datetime, end: datetime) -> list[UsageDay]:
         """Billable usage per model and UTC day, for invoices (``store/sql/usage_days``)."""
