@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from pathlib import Path
@@ -27,7 +26,7 @@ from onshore.store.sql import migrate
 from onshore.store.sql.engine import make_engine
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.schema import metadata
-from tests.support.usage_series import InMemoryUsageSeries
+from tests.support.usage_series import InMemoryUsageSeries, ledger_record
 
 T0 = datetime(2026, 11, 30, 21, tzinfo=UTC)
 ALL = (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 31, tzinfo=UTC))
@@ -44,22 +43,7 @@ class Ledger(Protocol):
 
 
 def record(request_id: str, **overrides: object) -> UsageRecord:
-    base = UsageRecord(
-        request_id=request_id,
-        created_at=T0,
-        org_id="org_a",
-        key_id="key_a",
-        endpoint="chat.completions",
-        model="llama",
-        backend="pool-a",
-        status=200,
-        streamed=False,
-        prompt_tokens=10,
-        completion_tokens=5,
-        total_tokens=15,
-        latency_ms=40.0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return ledger_record(request_id, T0, **overrides)
 
 
 def random_records(count: int, seed: int = 5) -> list[UsageRecord]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -34,7 +33,7 @@ from onshore.store.sql.engine import make_engine
 from onshore.store.sql.ledger import SqlUsageStore
 from onshore.store.sql.schema import metadata
 from tests.support.services import postgres_database
-from tests.support.usage_series import InMemoryUsageSeries, bucket_of, hour_of
+from tests.support.usage_series import InMemoryUsageSeries, bucket_of, hour_of, ledger_record
 
 T0 = datetime(2026, 11, 30, 21, tzinfo=UTC)  # three hours before a month ends: hours, days, months cut
 ALL = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 6, 1, tzinfo=UTC))
@@ -45,22 +44,7 @@ class Ledger(UsageSeriesReader, Protocol):
 
 
 def record(request_id: str, **overrides: object) -> UsageRecord:
-    base = UsageRecord(
-        request_id=request_id,
-        created_at=T0,
-        org_id="org_a",
-        key_id="key_a",
-        endpoint="chat.completions",
-        model="llama",
-        backend="pool-a",
-        status=200,
-        streamed=False,
-        prompt_tokens=10,
-        completion_tokens=5,
-        total_tokens=15,
-        latency_ms=40.0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return ledger_record(request_id, T0, **overrides)
 
 
 def random_records(count: int, seed: int = 7) -> list[UsageRecord]:

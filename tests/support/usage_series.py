@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from onshore.domain.demand import HourlyDemand, OrgHourlyDemand, TokenStats
@@ -148,3 +149,23 @@ def demand_of(rows: list[UsageRecord], hour: datetime, model: str) -> HourlyDema
 def _stats(counts: list[int]) -> TokenStats:
     logs = [math.log(max(c, 1)) for c in counts]
     return TokenStats(sum(counts), sum(logs), sum(x * x for x in logs), max(counts, default=0))
+
+
+def ledger_record(request_id: str, at: datetime, **overrides: object) -> UsageRecord:
+    """A ledger row of a plain chat completion at ``at`` (10 + 5 tokens, 200), ``overrides`` applied."""
+    base = UsageRecord(
+        request_id=request_id,
+        created_at=at,
+        org_id="org_a",
+        key_id="key_a",
+        endpoint="chat.completions",
+        model="llama",
+        backend="pool-a",
+        status=200,
+        streamed=False,
+        prompt_tokens=10,
+        completion_tokens=5,
+        total_tokens=15,
+        latency_ms=40.0,
+    )
+    return replace(base, **overrides)  # type: ignore[arg-type]

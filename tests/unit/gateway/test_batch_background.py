@@ -7,7 +7,6 @@ and none of the waiting requests ever reaches the engine."""
 from __future__ import annotations
 
 import asyncio
-import io
 from pathlib import Path
 
 import orjson
@@ -15,21 +14,15 @@ import orjson
 from onshore.domain.batches import BatchStatus
 from onshore.domain.catalog import ModelRoute
 from onshore.gateway.auth import Authenticator
-from onshore.gateway.batch_runner import BatchRunner, RunnerSettings
-from onshore.gateway.batches import BatchService
+from onshore.gateway.batch_runner import RunnerSettings
 from onshore.gateway.fair_queue import FairQueue
 from onshore.gateway.limit_book import LimitBook
 from onshore.gateway.memory import RecordingTelemetry
 from onshore.gateway.pipeline import build_pipeline
 from onshore.gateway.routing import Router
 from onshore.gateway.steps.schedule import Schedule
-from onshore.store.file_store import LocalFileStore
-from onshore.store.sql.batches import SqlBatchStore
-from onshore.store.sql.engine import make_engine
-from onshore.store.sql.files import SqlFileIndex
-from onshore.store.sql.migrate import upgrade
 from tests.support.fakes import FakeClient, ListSink, ManualClock
-from tests.unit.gateway.test_batch_yield import HeldBackend, _context, _serve, _wait_for
+from tests.unit.gateway.test_batch_yield import HeldBackend, _context, _serve, _wait_for, batch_of
 from tests.unit.gateway.test_pipeline import AUTH, DIGESTER, _cache, chat
 
 
@@ -47,46 +40,12 @@ async def test_a_cancelled_batch_stops_though_its_requests_wait_behind_partners(
         max_body_bytes=1 << 20,
         admission=[Schedule(queue, LimitBook(), prompt_bytes_per_token=3.0)],
     )
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    engine = make_engine(url)
-    files, index, store = LocalFileStore(tmp_path / "files"), SqlFileIndex(engine), SqlBatchStore(engine)
-    service = BatchService(
-        files=files,
-        index=index,
-        batches=store,
-        clock=clock,
-        max_file_bytes=1 << 20,
-        max_requests=100,
-        retention_s=None,
-    )
     principal = cache.principal_for("key_1")
     assert principal is not None
-    lines = b"".join(
-        orjson.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": chat()})
-        + b"\n"
-        for i in range(5)
+    settings = RunnerSettings(
+        concurrency=3, poll_interval_s=0.05, lease_s=60, drain_s=0.2, output_retention_s=None
     )
-    upload = await service.upload(principal.org_id, "batch", "in.jsonl", io.BytesIO(lines))
-    batch = await service.create(
-        principal,
-        input_file_id=upload.id,
-        endpoint="/v1/chat/completions",
-        completion_window="24h",
-        metadata=None,
-    )
-    runner = BatchRunner(
-        store=store,
-        files=files,
-        index=index,
-        pipeline=pipeline,
-        principal_for=cache.principal_for,
-        ready=lambda: True,
-        clock=clock,
-        settings=RunnerSettings(
-            concurrency=3, poll_interval_s=0.05, lease_s=60, drain_s=0.2, output_retention_s=None
-        ),
-    )
+    service, batch, runner = await batch_of(tmp_path, clock, pipeline, cache, 5, settings)
     # A partner's request holds the model's only place for as long as the test says.
     partner = FakeClient(orjson.dumps(chat(messages=[{"role": "user", "content": "interactive"}])), AUTH)
     interactive = asyncio.create_task(_serve(pipeline, _context(clock, partner)))

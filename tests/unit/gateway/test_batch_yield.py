@@ -11,9 +11,9 @@ from pathlib import Path
 
 import orjson
 
-from onshore.domain.batches import BatchStatus
+from onshore.domain.batches import Batch, BatchStatus
 from onshore.domain.catalog import Endpoint, ModelRoute
-from onshore.gateway.auth import Authenticator
+from onshore.gateway.auth import Authenticator, KeyCache
 from onshore.gateway.batch_runner import BatchRunner, RunnerSettings
 from onshore.gateway.batches import BatchService
 from onshore.gateway.chain import Handler
@@ -91,43 +91,15 @@ async def test_a_batch_keeps_one_request_in_flight_while_a_partner_is_served_the
         max_body_bytes=1 << 20,
         admission=[CountInteractive(traffic)],
     )
-    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    upgrade(url)
-    engine = make_engine(url)
-    files, index, store = LocalFileStore(tmp_path / "files"), SqlFileIndex(engine), SqlBatchStore(engine)
-    service = BatchService(
-        files=files,
-        index=index,
-        batches=store,
-        clock=clock,
-        max_file_bytes=1 << 20,
-        max_requests=100,
-        retention_s=None,
-    )
     principal = cache.principal_for("key_1")
     assert principal is not None
-    lines = b"".join(
-        orjson.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": chat()})
-        + b"\n"
-        for i in range(12)
-    )
-    upload = await service.upload(principal.org_id, "batch", "in.jsonl", io.BytesIO(lines))
-    batch = await service.create(
-        principal,
-        input_file_id=upload.id,
-        endpoint="/v1/chat/completions",
-        completion_window="24h",
-        metadata=None,
-    )
-    runner = BatchRunner(
-        store=store,
-        files=files,
-        index=index,
-        pipeline=pipeline,
-        principal_for=cache.principal_for,
-        ready=lambda: True,
-        clock=clock,
-        settings=RunnerSettings(
+    service, batch, runner = await batch_of(
+        tmp_path,
+        clock,
+        pipeline,
+        cache,
+        12,
+        RunnerSettings(
             concurrency=6,
             poll_interval_s=0.05,
             lease_s=60,
@@ -135,7 +107,7 @@ async def test_a_batch_keeps_one_request_in_flight_while_a_partner_is_served_the
             output_retention_s=None,
             yield_hold_s=0.0,
         ),
-        traffic=traffic,
+        traffic,
     )
     # A partner's request is in flight (held at the engine) before the batch starts.
     partner = FakeClient(orjson.dumps(chat(messages=[{"role": "user", "content": "interactive"}])), AUTH)
@@ -174,3 +146,55 @@ async def _serve(pipeline: Handler, ctx: RequestContext) -> None:
 
 def _context(clock: ManualClock, client: FakeClient) -> RequestContext:
     return RequestContext("req_i", Endpoint.CHAT, client, clock.monotonic(), clock.now())
+
+
+async def batch_of(
+    tmp_path: Path,
+    clock: ManualClock,
+    pipeline: Handler,
+    cache: KeyCache,
+    requests: int,
+    settings: RunnerSettings,
+    traffic: InteractiveTraffic | None = None,
+) -> tuple[BatchService, Batch, BatchRunner]:
+    """A batch of ``requests`` chat requests of key_1's organisation (SQLite store), and a runner."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    upgrade(url)
+    engine = make_engine(url)
+    files, index, store = LocalFileStore(tmp_path / "files"), SqlFileIndex(engine), SqlBatchStore(engine)
+    service = BatchService(
+        files=files,
+        index=index,
+        batches=store,
+        clock=clock,
+        max_file_bytes=1 << 20,
+        max_requests=100,
+        retention_s=None,
+    )
+    principal = cache.principal_for("key_1")
+    assert principal is not None
+    lines = b"".join(
+        orjson.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": chat()})
+        + b"\n"
+        for i in range(requests)
+    )
+    upload = await service.upload(principal.org_id, "batch", "in.jsonl", io.BytesIO(lines))
+    batch = await service.create(
+        principal,
+        input_file_id=upload.id,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        metadata=None,
+    )
+    runner = BatchRunner(
+        store=store,
+        files=files,
+        index=index,
+        pipeline=pipeline,
+        principal_for=cache.principal_for,
+        ready=lambda: True,
+        clock=clock,
+        settings=settings,
+        traffic=traffic,
+    )
+    return service, batch, runner
