@@ -53,16 +53,15 @@ class BatchTuner:
         return one * self.job.sim_replicas
 
     def plan(self, seqs: int) -> tuple[slo_search.Measure, float]:
-        """The probe function at max batch ``seqs`` and its ceiling: the saturated throughput,
-        never above the long-run bound (``bound``).
+        """The probe function at max batch ``seqs`` and its ceiling: the long-run saturated
+        throughput (:func:`~onshore.planner.slo.steady_throughput`), never above the long-run bound
+        (``bound``).
 
-        The simulated saturated throughput comes from an all-at-once run of a few batches per
-        replica, and the completions between its 10th and 75th percentile come faster than in a
-        long run (all slots start together, so the short requests finish first): for B200 TP1 FP4
-        at batch 1,024 (Korea example) 22.6 requests/s per replica with 1,250 requests a replica,
-        16.5 with 20,000, where the bound is 19.7. A 10 s Poisson probe does not show a 10-30 %
-        overload, so the search, started there, passed rates no long run sustains.
-        Memoised: ``tune`` checks a batch with one probe before it searches it.
+        The ceiling was once an all-at-once run of ~1.5 batches per replica, whose short requests
+        finish first: for B200 TP1 FP4 at batch 1,024 (Korea example) it read 22.6 requests/s per
+        replica where the steady ceiling reads 17.0 (16.5 in a 20,000-request run); a 10 s probe
+        does not show a 10-30 % overload, so the search, started there, passed rates no long run
+        sustains. Memoised: ``tune`` checks a batch with one probe before it searches it.
         """
         if seqs not in self._plans:
             self._plans[seqs] = self._plan(seqs)
@@ -71,18 +70,14 @@ class BatchTuner:
     def _plan(self, seqs: int) -> tuple[slo_search.Measure, float]:
         j = self.job
         cfg = dataclasses.replace(self.base, max_num_seqs=seqs)
-        mean = self.prompt.mean + self.output.mean
-        full = slo_search.full_batch_requests(seqs, self.kv, mean, j.sim_replicas)
-        n_full = min(max(j.requests, full), SIZING_MAX_REQUESTS)
         hits = j.demand.prefix_hit_rate
-        top = slo_search.saturated_throughput(
-            self.step, cfg, j.sim_replicas, self.prompt, self.output, n_full, j.seed, hits
+        top = slo_search.steady_throughput(
+            self.step, cfg, j.sim_replicas, self.prompt, self.output, j.seed, hits
         )
         n = min(max(j.requests, math.ceil(top * SIZING_RUN_S)), SIZING_MAX_REQUESTS)
         measure = slo_search.poisson_measure(
             self.step, cfg, j.sim_replicas, self.prompt, self.output, n, j.seed, hits
         )
-        # the probes stay as long as the simulated ceiling asks (``n``): shorter ones hide overload
         return measure, min(top, self.bound(seqs))
 
     def capacity(self, seqs: int) -> slo_search.SloCapacity:

@@ -274,18 +274,8 @@ def slo_capacity(
     if s.shape.shaped:
         cap = kv_capacity_tokens(spec) // 2
         prompt, output = prompt.capped(cap), output.capped(cap)
-    full = slo.full_batch_requests(
-        cfg.max_num_seqs, kv_capacity_tokens(spec), s.input_len + s.output_len, s.replicas
-    )
-    ceiling = slo.saturated_throughput(
-        step,
-        cfg,
-        s.replicas,
-        prompt,
-        output,
-        s.requests or min(max(SLO_REQUESTS, full), SLO_REQUESTS_MAX),
-        seed,
-        s.shape.prefix_cache_hit_rate,
+    ceiling = slo.steady_throughput(
+        step, cfg, s.replicas, prompt, output, seed, s.shape.prefix_cache_hit_rate
     )
     measure = slo.poisson_measure(
         step, cfg, s.replicas, prompt, output, slo_requests(s, ceiling), seed, s.shape.prefix_cache_hit_rate

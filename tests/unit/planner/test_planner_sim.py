@@ -11,6 +11,7 @@ from onshore.planner.perf.calibration import Calibration
 from onshore.planner.perf.kv import kv_capacity_blocks
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, LengthDist, closed_loop, offline, poisson, simulate, summarise
+from onshore.planner.sim.workload import offline_in_flight
 
 CAL = Calibration(request_ms=10.0)
 SPEC = ReplicaSpec(model("llama-3.1-8b"), gpu("h100"), 1, "fp8")
@@ -100,3 +101,40 @@ def test_request_larger_than_the_cache_is_rejected() -> None:
     wl = offline(rng, 1, LengthDist(5000), LengthDist(10))
     with pytest.raises(PlannerError, match="does not fit"):
         simulate(STEP, EngineConfig(kv_blocks=100), wl, 1, rng)
+
+
+def test_a_stopped_run_finishes_its_first_requests_as_the_whole_run_does() -> None:
+    rng = np.random.default_rng(2)
+    work = offline(rng, 600, LengthDist(800, 0.8, 1, 8000), LengthDist(200, 0.7, 1, 4000))
+    full = simulate(STEP, CFG, work, 2, np.random.default_rng(0))
+    part = simulate(STEP, CFG, work, 2, np.random.default_rng(0), stop_after=300)
+    done = np.isfinite(part.finish)
+    assert 300 <= done.sum() < 600  # it stops at the step where the 300th finishes
+    np.testing.assert_array_equal(part.finish[done], full.finish[done])
+    for r in (0, 1):  # each replica's first (replicas keep their own clocks, in lock-step by step)
+        mine = full.replica == r
+        assert full.finish[done & mine].max() <= full.finish[~done & mine].min()
+
+
+def test_requests_in_flight_are_part_way_through_decoding_and_the_rest_are_new() -> None:
+    rng = np.random.default_rng(4)
+    work = offline_in_flight(rng, 2000, 500, LengthDist(200), LengthDist(100), prefix_hit_rate=0.5)
+    live, new = slice(0, 2000), slice(2000, 2500)
+    done = work.prompt[live] - 200  # tokens already generated, now context in the prefix cache
+    assert work.cached is not None
+    np.testing.assert_array_equal(work.cached[live], work.prompt[live] - 1)
+    np.testing.assert_array_equal(done + work.output[live], 100)
+    assert done.min() == 0 and done.max() == 99  # caught anywhere in its decode, uniformly
+    assert abs(done.mean() - 49.5) < 2.0
+    assert (work.prompt[new] == 200).all() and (work.output[new] == 100).all()
+    assert (work.cached[new] == 96).all()  # half of 200 tokens, in whole 16-token blocks
+    assert (work.arrival == 0).all()
+
+
+def test_requests_in_flight_are_drawn_in_proportion_to_their_length() -> None:
+    rng = np.random.default_rng(4)
+    output = LengthDist(100.0, 1.0, 1, 100_000)
+    work = offline_in_flight(rng, 20_000, 1, LengthDist(10), output)
+    lengths = (work.prompt - 10 + work.output)[:-1]  # generated + left = the full output
+    # length-biased log-normal: mean E[O^2]/E[O] = 100 * exp(sigma^2) = 272
+    assert abs(lengths.mean() / (100.0 * np.exp(1.0)) - 1.0) < 0.05

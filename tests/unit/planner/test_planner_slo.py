@@ -6,9 +6,14 @@ import math
 
 import pytest
 
+from onshore.planner import slo
+from onshore.planner.catalog import gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
+from onshore.planner.perf.kv import kv_capacity_blocks
+from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.predict import parse_row, predict, predict_metrics, slo_capacity
+from onshore.planner.sim import EngineConfig, LengthDist
 
 # one replica of Llama 3.1 8B, fixed 1,024-token prompts and one output token, no batching
 # (max_num_seqs 1): every request is served alone in one prefill step of a fixed length S
@@ -126,3 +131,23 @@ def test_slo_rows_need_both_limits() -> None:
         parse_row({**BATCHED, "ttft_p99_ms": "500"})
     with pytest.raises(PlannerError, match="not a number"):
         parse_row({**BATCHED, "ttft_p99_ms": "fast", "tpot_p99_ms": "20"})
+
+
+@pytest.mark.parametrize(
+    ("kv_blocks", "start_up_over"),
+    [(0, 0.19), (2400, 0.23)],  # 0: the GPU's KV cache (batch-bound); 2,400 blocks: 53 fit
+    ids=["batch-bound", "kv-bound"],
+)
+def test_the_steady_ceiling_reads_a_long_run_from_a_short_one(kv_blocks: int, start_up_over: float) -> None:
+    spec = ReplicaSpec(model("llama-3.1-8b"), gpu("h100"), 1, "fp8")
+    step = StepModel.build(spec, calib.shipped("vllm"))
+    prompt, output = LengthDist(500.0, 0.9, 1, 4096), LengthDist(150.0, 1.0, 1, 4096)
+    blocks = kv_blocks or kv_capacity_blocks(spec)
+    cfg = EngineConfig(kv_blocks=blocks, max_num_seqs=128, max_batched_tokens=2048)
+    long_run = slo.saturated_throughput(step, cfg, 1, prompt, output, 16 * 128, seed=3)
+    # the ceiling the sizing search took before: all at once, 1.5 batches a replica
+    start_up = slo.saturated_throughput(step, cfg, 8, prompt, output, 12 * 128, seed=3) / 8
+    assert start_up > (1.0 + start_up_over - 0.05) * long_run
+    for seed in (0, 1):
+        steady = slo.steady_throughput(step, cfg, 8, prompt, output, seed) / 8
+        assert abs(steady / long_run - 1.0) < 0.05  # +0.1 / +0.6 % batch-bound, +2.0 / +2.9 % kv-bound

@@ -40,8 +40,10 @@ def simulate(
     replicas: int,
     rng: np.random.Generator,
     routing: str = "round_robin",
+    stop_after: int | None = None,
 ) -> SimResult:
-    """Serve ``workload`` on ``replicas`` identical replicas; every request runs to completion."""
+    """Serve ``workload`` on ``replicas`` identical replicas; every request runs to completion, or
+    the run stops once ``stop_after`` have finished (the rest finish at NaN)."""
     closed = workload.arrival is None
     assign = (
         np.arange(workload.n, dtype=np.int64) % replicas
@@ -52,7 +54,8 @@ def simulate(
     if -(-longest // BLOCK_TOKENS) + config.swa_blocks_per_seq > config.kv_blocks:
         raise PlannerError(f"a {longest}-token request does not fit this replica's KV cache")
     lag = step.cal.request_ms * 1e-3
-    return _Engine(step, config, Queues(workload, replicas, assign, lag), replicas, closed, lag).run(assign)
+    engine = _Engine(step, config, Queues(workload, replicas, assign, lag), replicas, closed, lag)
+    return engine.run(assign, stop_after)
 
 
 class _Engine:
@@ -310,8 +313,9 @@ class _Engine:
             q.arr[r[ok], idx[ok]] = t_end[r[ok]] + self.lag
             np.add.at(q.generated, r[ok], 1)
 
-    def run(self, assign: IntArray) -> SimResult:
-        q, total = self.q, self.q.total
+    def run(self, assign: IntArray, stop_after: int | None) -> SimResult:
+        q = self.q
+        total = q.total if stop_after is None else min(stop_after, q.total)
         finished = 0
         it = 0
         while finished < total:

@@ -10,7 +10,15 @@ import numpy.typing as npt
 from onshore.planner.errors import PlannerError
 from onshore.planner.sim.lengths import LengthDist
 
-__all__ = ["LengthDist", "Workload", "closed_loop", "offline", "poisson", "with_prefix_hits"]
+__all__ = [
+    "LengthDist",
+    "Workload",
+    "closed_loop",
+    "offline",
+    "offline_in_flight",
+    "poisson",
+    "with_prefix_hits",
+]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -81,6 +89,39 @@ def poisson(
 def offline(rng: np.random.Generator, n: int, prompt: LengthDist, output: LengthDist) -> Workload:
     """Every request present at time zero (maximum-throughput runs)."""
     return Workload(prompt.sample(rng, n), output.sample(rng, n), np.zeros(n))
+
+
+def offline_in_flight(
+    rng: np.random.Generator,
+    running: int,
+    n: int,
+    prompt: LengthDist,
+    output: LengthDist,
+    prefix_hit_rate: float = 0.0,
+) -> Workload:
+    """``running`` requests caught part-way through decoding, as in a saturated steady state, then
+    ``n`` new ones, all present at time zero and admitted in that order.
+
+    A slot of a saturated engine holds a request with probability proportional to how long it stays
+    (its output length, in decode steps), caught at a uniform point of its decode: the requests in
+    flight are drawn length-biased and cut at a uniform point. The tokens already generated join
+    the prompt as a cached prefix (context in KV, nothing to prefill but the last token), and only
+    the rest of the output is left to decode. Started this way, completions come at their long-run
+    rate from the start (an equilibrium renewal process), where an all-at-once start (``offline``)
+    finishes the short requests of its first wave together.
+    """
+    pool_p, pool_o = prompt.sample(rng, 8 * running), output.sample(rng, 8 * running)
+    pick = rng.choice(len(pool_o), running, p=pool_o / pool_o.sum())
+    p, o = pool_p[pick], pool_o[pick]
+    done = np.floor(rng.random(running) * o).astype(np.int64)  # 0 .. o - 1 tokens generated
+    fresh = with_prefix_hits(offline(rng, n, prompt, output), prefix_hit_rate)
+    fresh_cached = np.zeros(n, dtype=np.int64) if fresh.cached is None else fresh.cached
+    return Workload(
+        np.concatenate([p + done, fresh.prompt]),
+        np.concatenate([o - done, fresh.output]),
+        np.zeros(running + n),
+        cached=np.concatenate([p + done - 1, fresh_cached]),
+    )
 
 
 def closed_loop(
