@@ -13,6 +13,7 @@ from typing import Protocol
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.support.usage_series import ledger_record
 
 from onshore.domain.usage import UsageRecord
 from onshore.ports import StoreError, UsageWriter
@@ -27,15 +28,9 @@ CLOSED_PORT_URL = "postgresql://postgres@127.0.0.1:1/onshore_unreachable"
 
 
 def record(request_id: str) -> UsageRecord:
-    return UsageRecord(
-        request_id=request_id,
-        created_at=T0,
-        org_id="org_a",
-        key_id="key_a",
-        endpoint="chat.completions",
-        model="llama",
-        backend="pool-a",
-        status=200,
+    return ledger_record(
+        request_id,
+        T0,
         streamed=True,
         prompt_tokens=3,
         completion_tokens=4,

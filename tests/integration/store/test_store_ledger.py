@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, func, select
+from tests.support.usage_series import ledger_record
 
 from onshore.domain.usage import ModelUsage, MonthTotal, RejectedUsage, UsageRecord
 from onshore.ports import HealthCheck, StoreError, UsageReader, UsageWriter
@@ -19,23 +20,7 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def record(request_id: str, **overrides: object) -> UsageRecord:
-    base = UsageRecord(
-        request_id=request_id,
-        created_at=T0,
-        org_id="org_a",
-        key_id="key_a",
-        endpoint="chat.completions",
-        model="llama",
-        backend="pool-a",
-        status=200,
-        streamed=False,
-        prompt_tokens=10,
-        completion_tokens=5,
-        total_tokens=15,
-        ttft_ms=12.5,
-        latency_ms=40.0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    return ledger_record(request_id, T0, **{"ttft_ms": 12.5, **overrides})
 
 
 def row_count(engine: Engine) -> int:

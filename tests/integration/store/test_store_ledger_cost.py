@@ -6,26 +6,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
+from tests.support.usage_series import ledger_record
 
-from onshore.domain.usage import UsageRecord
 from onshore.store.sql import SqlUsageStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-BASE = UsageRecord(
-    request_id="r",
-    created_at=T0,
-    org_id="org_a",
-    key_id="key_a",
-    endpoint="chat.completions",
-    model="llama",
-    backend="pool-a",
-    status=200,
-    streamed=False,
-    prompt_tokens=10,
-    completion_tokens=5,
-    total_tokens=15,
-    latency_ms=40.0,
-)
+BASE = ledger_record("r", T0)
 
 
 def test_cached_tokens_and_cost_round_trip(engine: Engine) -> None:

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
+from tests.support.usage_series import ledger_record
 
 from onshore.domain.usage import UsageRecord
 from onshore.ports import StoreError
@@ -41,22 +42,14 @@ CANARY = "CANARY-b7e1"  # inside every refused value: must reach no log line
 
 
 def record(request_id: str, org_id: str = "org_a", **overrides: object) -> UsageRecord:
-    base = UsageRecord(
-        request_id=request_id,
-        created_at=T0,
-        org_id=org_id,
-        key_id="key_a",
-        endpoint="chat.completions",
-        model="llama",
-        backend="pool-a",
-        status=200,
-        streamed=False,
-        prompt_tokens=3,
-        completion_tokens=4,
-        total_tokens=7,
-        latency_ms=5.0,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    fields = {
+        "org_id": org_id,
+        "prompt_tokens": 3,
+        "completion_tokens": 4,
+        "total_tokens": 7,
+        "latency_ms": 5.0,
+    }
+    return ledger_record(request_id, T0, **{**fields, **overrides})
 
 
 def poisoned(request_id: str, org_id: str = "org_a") -> UsageRecord:
