@@ -54,7 +54,7 @@ from mlperf_layouts import BENCHMARKS, HELD_OUT_ROUNDS, gpu_id, layout
 
 OUT = Path(__file__).resolve().parents[1] / "src/onshore/planner/validation/data/published.csv"
 SOURCE_PREFIX = "MLPERF:"
-EXTRA_FIELDS = ["ttft_p99_ms", "tpot_p99_ms"]
+EXTRA_FIELDS = ["ttft_p99_ms", "tpot_p99_ms", "parallel"]
 SUMMARY = re.compile(
     r"^closed/([^/]+)/results/([^/]+)/([^/]+)/(Offline|Server|Interactive)/performance/run_1/"
     r"mlperf_log_summary\.txt$"
@@ -276,6 +276,7 @@ def rows_for(snap: Snapshot) -> list[dict[str, str]]:
             "notes": note.replace("\n", " "),
             "ttft_p99_ms": "",
             "tpot_p99_ms": "",
+            "parallel": lay.parallel,
         }
         out.extend(metric_rows(base, scenario, run))
     return out

@@ -79,6 +79,7 @@ class Layout:
     precision: str
     source: str
     excluded: str = ""
+    parallel: str = ""  # a replica's layout (``moe_layout``): "" is tensor parallel throughout
 
 
 _NV41 = "closed/NVIDIA/configs/{b}/{s}/__init__.py (v4.1: H100 TP2 use_fp8; H200 TP1 use_fp8)"
@@ -124,6 +125,13 @@ def layout(engine: str, framework: str, gpu: str, bench: str, scenario: str, rnd
         # Server/Interactive: H200 TP8, B200/GB200 TP4 (configs/*/Server/llama3_1-405b.py, v5.1)
         return Layout(4 if blackwell else 8, precision, _NV51.format(s=scenario))
     if model == "deepseek-v3":
-        # TP8 attention with 8-way expert parallelism (configs/B200-SXM-180GBx8/*/deepseek-r1.py, v5.1)
-        return Layout(8, precision, _NV51.format(s=scenario) + "; DeepSeek-R1 TP8 + EP8 modelled as TP8")
+        # Eight GPUs a replica, attention data parallel (trtllm_build_flags enable_attention_dp: True)
+        # with 8-way expert parallelism (moe_expert_parallelism: 8), configs/B200-SXM-180GBx8/*/ and
+        # configs/GB200-NVL72_GB200-186GB_aarch64x72/*/deepseek-r1.py, v5.1: the dp-ep layout
+        return Layout(
+            8,
+            precision,
+            _NV51.format(s=scenario) + "; DeepSeek-R1 attention DP + EP8 (enable_attention_dp: True)",
+            parallel="dp-ep",
+        )
     return Layout(1, precision, "", excluded=f"NVIDIA layout for {model} not sourced")

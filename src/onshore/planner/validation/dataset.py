@@ -21,8 +21,9 @@ FIT_SPLIT = "calibration"
 HOLDOUT_SPLIT = "holdout"
 # MLPerf Inference rounds kept out of every fit (issue 14): their results check the planner.
 HELD_OUT_SOURCES = ("inference_results_v4.1", "inference_results_v5.1")
-# Optional columns (the p99 limits of an ``slo`` row); rows written before they existed lack them.
-OPTIONAL_COLUMNS = ("ttft_p99_ms", "tpot_p99_ms")
+# Optional columns (the p99 limits of an ``slo`` row, a replica's ``parallel`` layout); rows written
+# before they existed lack them.
+OPTIONAL_COLUMNS = ("ttft_p99_ms", "tpot_p99_ms", "parallel")
 
 # published metric name -> (summary field, metric family used in the error table)
 METRICS: dict[str, tuple[str, str]] = {
