@@ -47,6 +47,8 @@ SLO_REQUESTS_PER_REPLICA = 500
 SLO_REQUESTS_MAX = 40_000
 SLO_RUN_S = 60.0
 SLO_RUN_TTFT_LIMITS = 30.0
+RATE_RUN_S = 60.0
+RATE_RUN_LIFETIMES = 4.0
 REQUIRED_COLUMNS = (
     "model",
     "gpu",
@@ -212,6 +214,16 @@ def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
     return float(step.prefill_step(float(s.input_len)) + s.output_len * step.decode_step(batch, ctx))
 
 
+def _rate_run_s(step: StepModel, cfg: EngineConfig, s: Scenario) -> float:
+    """Seconds of arrivals a ``rate`` row simulates: a minute, or four request lifetimes if longer,
+    so the steady state its rates are read from (:func:`predict`) outlasts the ramp-up (a
+    DeepSeek-R1 answer of 3,650 tokens takes minutes; a Llama 2 70B MLPerf Server request ~40 s).
+    The batch is the in-flight count Little's law gives at the rate, within the engine's limit."""
+    e2e = _e2e_estimate(step, s, s.replicas)
+    clients = min(s.load * e2e, float(cfg.max_num_seqs * s.replicas))
+    return max(RATE_RUN_S, RATE_RUN_LIFETIMES * _e2e_estimate(step, s, max(round(clients), 1)))
+
+
 def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
     spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision, layout=s.parallel)
     return (
@@ -237,7 +249,7 @@ def predict(
         n = s.requests or min(max(1000, 2 * cfg.max_num_seqs * s.replicas), 20000)
         work = s.shape.with_hits(wl.offline(rng, n, prompt, output))
     elif s.scenario == "rate":
-        n = s.requests or int(min(max(1000, s.load * 60), 100_000))
+        n = s.requests or int(min(max(1000, s.load * _rate_run_s(step, cfg, s)), 100_000))
         work = s.shape.open_loop(rng, s.load, n, prompt, output, max_context=cap)
     else:
         c = round(s.load)
@@ -252,7 +264,28 @@ def predict(
         seqs, budget = cfg.max_num_seqs, cfg.max_batched_tokens
         run = disagg.run_layout(spec, profile, layout, work, rng, "auto", seqs, budget)
         return summarise(run.result)
-    return summarise(simulate(step, cfg, work, s.replicas, rng))
+    result = simulate(step, cfg, work, s.replicas, rng)
+    summary = summarise(result)
+    if s.scenario in ("rate", "offline") and not s.shape.chat_turns:
+        # Published throughput comes from long runs (MLPerf: 600 s or more), whose start and drain
+        # hardly count. Ours are short: an offline run holds one or two batches, whose all-prefill
+        # start and drain (the batch emptying) read 5-30 % low on TensorRT-LLM's MLPerf rows at
+        # batch 2,048; a rate run's ramp-up and drain read 10-25 % below rates the system kept up
+        # with, and a window inside it is noisy (+-5 % from the Poisson count). The long run is
+        # exact: a system delivers the offered rate if its saturated replicas can (the same
+        # steady-state ceiling the SLO search uses), else their rate. (Chat turns grow each
+        # prompt by its history, which that ceiling does not model: their run is summarised as is.)
+        hits = s.shape.prefix_cache_hit_rate
+        rps = slo.steady_throughput(step, cfg, s.replicas, prompt, output, seed, hits)
+        if s.scenario == "rate":
+            rps = min(rps, s.load)
+        return replace(
+            summary,
+            requests_per_s=rps,
+            output_tokens_per_s=rps * output.mean,
+            input_tokens_per_s=rps * prompt.mean,
+        )
+    return summary
 
 
 def slo_requests(s: Scenario, saturated_rps: float) -> int:
