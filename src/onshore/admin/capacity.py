@@ -34,7 +34,7 @@ __all__ = ["CapacityOptions", "CapacityPlan", "LedgerAccess", "ModelPlan", "plan
 from onshore.admin.capacity_demand import PeakHour, busiest_hour, match_model, model_peaks, requests_by_model
 from onshore.admin.capacity_model import ModelPlan, MonthDemand, plan_model
 from onshore.admin.capacity_report import capacity_html
-from onshore.admin.capacity_tiers import split_demand
+from onshore.admin.capacity_tiers import override_slos, split_demand
 from onshore.admin.tenancy import require_org
 from onshore.admin.usage import month_bounds
 from onshore.config.settings import Settings
@@ -76,6 +76,8 @@ class CapacityOptions:
     model_map: Mapping[str, str] = field(default_factory=dict)
     # served model name -> the names backends serve it by upstream (often a Hugging Face id)
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The targets ("ttft_p99_ms", "tpot_p99_ms") set for this run over every tier (with_slo_override)
+    slo_overridden: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> CapacityOptions:
@@ -101,6 +103,21 @@ class CapacityOptions:
         )
         return dataclasses.replace(base, **overrides)
 
+    def with_slo_override(self, ttft_p99_ms: float | None, tpot_p99_ms: float | None) -> CapacityOptions:
+        """These options with each target given replacing that target of every interactive tier's SLO
+        (``planner.tier_slos`` included); the plan's report says which targets came from here.
+
+        Raises:
+            InvalidRequest: a target of 0 or less.
+        """
+        try:
+            slo, tier_slos = override_slos(self.slo, self.tier_slos, ttft_p99_ms, tpot_p99_ms)
+        except PlannerError as exc:
+            raise InvalidRequest(str(exc), param="slo") from None
+        given = (("ttft_p99_ms", ttft_p99_ms), ("tpot_p99_ms", tpot_p99_ms))
+        overridden = tuple(name for name, value in given if value is not None)
+        return dataclasses.replace(self, slo=slo, tier_slos=tier_slos, slo_overridden=overridden)
+
 
 @dataclass(frozen=True, slots=True)
 class CapacityPlan:
@@ -119,6 +136,9 @@ class CapacityPlan:
     models: tuple[ModelPlan, ...] = ()
     elapsed_s: float = 0.0
     html: str = ""
+    # No interactive traffic at all: ``peak`` is then the busiest hour of batch work, which nothing
+    # is sized for (each model is sized for its busiest day of batch work instead).
+    batch_only: bool = False
 
     @property
     def sized(self) -> list[ModelPlan]:
@@ -212,7 +232,8 @@ def plan_capacity(
         batch_requests=batch,
         peak=busiest_hour(split.interactive) or busiest_hour(split.batch),
         models=tuple(plans),
-        message=_summary(plans, month, batch),
+        message=_summary(plans, month, batch, interactive=bool(split.interactive)),
+        batch_only=not split.interactive,
     )
     return _finish(result, began)
 
@@ -243,14 +264,20 @@ class _Progress:
             self.report(self.done, self.total)
 
 
-def _summary(plans: Sequence[ModelPlan], month: str, batch: int) -> str:
+def _summary(plans: Sequence[ModelPlan], month: str, batch: int, *, interactive: bool) -> str:
     sized = [p for p in plans if p.sizing is not None]
     if not sized:
         return f"no served model of {month} has a planner equivalent; nothing was sized"
     missing = [p.served for p in plans if p.sizing is None]
     met = [p for p in sized if p.best is not None]
     text = f"{len(sized)} model(s) sized for {month}, {len(met)} within the SLOs"
-    text += f"; {batch:,} batch requests kept out of the peak" if batch else ""
+    if not interactive:
+        text += (
+            f"; no interactive traffic, only {batch:,} batch requests: each model sized for its busiest "
+            "day of batch work spread over 24 h and checked against each day's batch volume"
+        )
+    elif batch:
+        text += f"; {batch:,} batch requests kept out of the peak"
     return text + (f"; not sized (no planner model): {', '.join(missing)}" if missing else "")
 
 

@@ -46,6 +46,7 @@ class ModelPlan:
     orgs: tuple[OrgAtPeak, ...] = ()  # the organisations at ``peak``, most requests first
     slo: Slo | None = None  # what it was sized to: the strictest of the tiers at ``peak``
     slo_tiers: tuple[str, ...] = ()  # the tiers that set ``slo``
+    slo_overridden: tuple[str, ...] = ()  # its targets set for the run over every tier (the CLI's flags)
     batch_requests: int = 0  # of the month, kept out of the peak
     batch_only: bool = False  # no interactive traffic: ``peak`` is its busiest day of batch work
     batch: BatchFit | None = None  # whether the fleet carries the batch work (None: no batch work)
@@ -94,7 +95,8 @@ def plan_model(
     peak = interactive_peak or busiest_day(m.split.batch, served)
     assert peak is not None  # the model has rows of one kind or the other
     orgs = orgs_at(m.rows, served, peak.hour, m.tiers, m.names) if interactive_peak else ()
-    slo, slo_tiers = strictest_slo((o.tier for o in orgs), m.opts.tier_slos, m.opts.slo)
+    tiers = (o.tier for o in orgs)
+    slo, slo_tiers = strictest_slo(tiers, m.opts.tier_slos, m.opts.slo, m.opts.slo_overridden)
     plan = ModelPlan(
         match,
         month_requests,
@@ -102,6 +104,7 @@ def plan_model(
         orgs=orgs,
         slo=slo,
         slo_tiers=slo_tiers,
+        slo_overridden=m.opts.slo_overridden,
         batch_requests=batch_requests,
         batch_only=interactive_peak is None,
     )

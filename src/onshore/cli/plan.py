@@ -227,8 +227,21 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
     show_default=True,
     help="Multiply demand (1.2 or x1.2), or grow it by a percent (20%): both mean +20 %.",
 )
-@click.option("--ttft-p99-ms", type=float, default=2000.0, show_default=True)
-@click.option("--tpot-p99-ms", type=float, default=60.0, show_default=True)
+@click.option(
+    "--ttft-p99-ms",
+    type=float,
+    default=2000.0,
+    show_default=True,
+    help="p99 TTFT limit. With --from-ledger: default planner.ttft_p99_ms and planner.tier_slos; "
+    "given, it is every tier's for this run.",
+)
+@click.option(
+    "--tpot-p99-ms",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="p99 TPOT limit (as --ttft-p99-ms).",
+)
 @click.option(
     "--gpus", default="h100,h200,b200,gb200,mi300x,mi325x", show_default=True, help="GPU ids to search."
 )

@@ -144,8 +144,17 @@ def charts(result: SizingResult) -> dict[str, str]:
     }
 
 
-def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any] | None = None) -> Path:
-    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path."""
+def write_report(
+    result: SizingResult,
+    out_dir: Path,
+    assumptions: dict[str, Any] | None = None,
+    note: str | None = None,
+) -> Path:
+    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path.
+
+    ``note``: a paragraph under the demand, for what the caller knows of it (e.g. that its "peak" is
+    a day's average rate of batch work).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     data = sizing_json(result, assumptions)
     (out_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
@@ -161,6 +170,7 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
         f"SLOs at the peak: p99 TTFT <= {result.slo.ttft_p99_ms:g} ms, "
         f"p99 TPOT <= {result.slo.tpot_p99_ms:g} ms.",
         "",
+        *([note, ""] if note else []),
     ]
     if best and best.cost:
         lines += [
