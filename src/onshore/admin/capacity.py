@@ -40,6 +40,7 @@ from onshore.admin.usage import month_bounds
 from onshore.config.settings import Settings
 from onshore.errors import InvalidRequest
 from onshore.planner.cost import CostInputs, FleetCost
+from onshore.planner.disagg_sizing import DisaggCandidate, DisaggResult, default_disagg_candidates
 from onshore.planner.errors import PlannerError
 from onshore.planner.ports import Executor
 from onshore.planner.sizing import Candidate, CandidateResult, Slo, default_candidates
@@ -78,6 +79,9 @@ class CapacityOptions:
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # The targets ("ttft_p99_ms", "tpot_p99_ms") set for this run over every tier (with_slo_override)
     slo_overridden: tuple[str, ...] = ()
+    # Also size separate prefill and decode pools per model (every GPU x precision x TP pair of the
+    # search space; decode max batch 256 where max_num_seqs is the engine default 0)
+    disaggregated: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> CapacityOptions:
@@ -199,6 +203,7 @@ def plan_capacity(
     start, end = month_bounds(month)
     org_id = require_org(store.tenancy, org_name).id if org_name is not None else None
     candidates = _candidates(opts)
+    pool_candidates = _pool_candidates(opts) if opts.disaggregated else []
     rows = store.usage.org_hourly_demand(start, end, org_id)
     base = CapacityPlan(month, start, end, org_name, growth_percent, opts, "")
     if not rows:
@@ -220,10 +225,11 @@ def plan_capacity(
     )
     totals = requests_by_model([*split.interactive, *split.batch])
     matches = [match_model(m, opts.model_map, opts.upstreams) for m in totals]
-    todo = sum(1 for m in matches if m.planner_model is not None) * len(candidates)
+    todo = sum(1 for m in matches if m.planner_model is not None) * (len(candidates) + len(pool_candidates))
     progress = _Progress(todo, on_progress)
     plans = [
-        plan_model(m, totals[m.served], month_demand, candidates, executor, progress.step) for m in matches
+        plan_model(m, totals[m.served], month_demand, candidates, executor, progress.step, pool_candidates)
+        for m in matches
     ]
     batch = sum(p.batch_requests for p in plans)
     result = dataclasses.replace(
@@ -254,11 +260,18 @@ def _candidates(opts: CapacityOptions) -> list[Candidate]:
     return found
 
 
+def _pool_candidates(opts: CapacityOptions) -> list[DisaggCandidate]:
+    """The disaggregated search space: the same GPUs, precisions and TPs, for each pool."""
+    seqs = [s for s in opts.max_num_seqs if s > 0] or [256]  # 0 (tuned) is the aggregated search's
+    tps = opts.tensor_parallel
+    return default_disagg_candidates(opts.gpus, tps, tps, opts.precisions, seqs, opts.engine)
+
+
 class _Progress:
     def __init__(self, total: int, report: ProgressCallback | None) -> None:
         self.done, self.total, self.report = 0, total, report
 
-    def step(self, _result: CandidateResult) -> None:
+    def step(self, _result: CandidateResult | DisaggResult) -> None:
         self.done += 1
         if self.report is not None:
             self.report(self.done, self.total)

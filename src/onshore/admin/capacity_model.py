@@ -25,6 +25,7 @@ from onshore.domain.limits import Tier
 from onshore.errors import InvalidRequest
 from onshore.planner.cost import FleetCost
 from onshore.planner.demand import SECONDS_PER_DAY, Demand
+from onshore.planner.disagg_sizing import DisaggCandidate, DisaggResult, size_disagg
 from onshore.planner.errors import PlannerError
 from onshore.planner.executor import SerialExecutor
 from onshore.planner.ports import Executor
@@ -50,6 +51,9 @@ class ModelPlan:
     batch_requests: int = 0  # of the month, kept out of the peak
     batch_only: bool = False  # no interactive traffic: ``peak`` is its busiest day of batch work
     batch: BatchFit | None = None  # whether the fleet carries the batch work (None: no batch work)
+    # With CapacityOptions.disaggregated: prefill/decode pools sized for ``demand`` and ``slo``, best
+    # first (None: not asked for, or not sized)
+    pools: tuple[DisaggResult, ...] | None = None
 
     @property
     def served(self) -> str:
@@ -87,7 +91,8 @@ def plan_model(
     m: MonthDemand,
     candidates: Sequence[Candidate],
     executor: Executor | None,
-    on_done: Callable[[CandidateResult], None],
+    on_done: Callable[[CandidateResult | DisaggResult], None],
+    pool_candidates: Sequence[DisaggCandidate] = (),
 ) -> ModelPlan:
     served = match.served
     batch_requests = sum(r.requests for r in m.split.batch if r.model == served)
@@ -125,7 +130,36 @@ def plan_model(
         fit = batch_fit(
             sizing.best, demand, interactive_days, batch_days, m.factor, batch_daily, m.opts.costs
         )
-    return dataclasses.replace(plan, demand=demand, sizing=sizing, batch=fit)
+    pools = None
+    if pool_candidates:
+        # The same demand and SLO as the aggregated search, so the two answers compare.
+        pools = size_pools(match.planner_model, demand, slo, pool_candidates, m.opts, executor, on_done)
+    return dataclasses.replace(plan, demand=demand, sizing=sizing, batch=fit, pools=pools)
+
+
+def size_pools(
+    model: str,
+    demand: Demand,
+    slo: Slo,
+    candidates: Sequence[DisaggCandidate],
+    opts: CapacityOptions,
+    executor: Executor | None,
+    on_done: Callable[[DisaggResult], None],
+) -> tuple[DisaggResult, ...]:
+    try:
+        found = size_disagg(
+            model,
+            demand,
+            slo,
+            candidates,
+            executor or SerialExecutor(),
+            opts.costs,
+            opts.objective,
+            on_done=on_done,
+        )
+    except PlannerError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return tuple(found)
 
 
 def size_model(

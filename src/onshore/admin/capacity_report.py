@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from onshore.domain.demand import HourlyDemand
+from onshore.planner.report.disagg import comparison_json
 from onshore.planner.report.document import sizing_json
 from onshore.planner.report.html import sizing_html, table_html
 
@@ -171,6 +172,15 @@ def _peak_html(peak: PeakHour, batch_only: bool) -> list[str]:
     ]
 
 
+def _pools_html(plan: CapacityPlan) -> str:
+    if not plan.options.disaggregated:
+        return ""
+    return (
+        " Disaggregated prefill/decode pools were sized for each model's same demand and SLO; they are "
+        "shown beside each model's aggregated answer, and the totals count the aggregated fleets."
+    )
+
+
 def _override_html(plan: CapacityPlan) -> str:
     names = [name for key, name in _TARGETS if key in plan.options.slo_overridden]
     if not names:
@@ -208,7 +218,7 @@ def capacity_html(plan: CapacityPlan) -> str:
         f"{plan.total_annual_cost_krw / 1e9:,.2f} bn KRW a year. Search: "
         f"{escape(', '.join(plan.options.gpus))}; {escape(', '.join(plan.options.precisions))}; "
         f"TP {escape(', '.join(map(str, plan.options.tensor_parallel)))}. "
-        f"Planned in {plan.elapsed_s:.1f} s.{_override_html(plan)}</p>",
+        f"Planned in {plan.elapsed_s:.1f} s.{_override_html(plan)}{_pools_html(plan)}</p>",
         table_html(_FLEET_COLUMNS, [_fleet_row(m) for m in plan.models], "capacity-table capacity-fleets"),
     ]
     if plan.not_sized:
@@ -228,7 +238,7 @@ def capacity_html(plan: CapacityPlan) -> str:
             ]
         if m.batch_only:
             parts.append(f'<p class="capacity-batch-only">{escape(batch_only_note(m))}</p>')
-        parts.append(sizing_html(m.sizing, heading_level=3, title=title))
+        parts.append(sizing_html(m.sizing, heading_level=3, title=title, pools=m.pools))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -301,6 +311,10 @@ def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
                 "sized_for": "busiest_day_of_batch_work" if m.batch_only else "busiest_hour",
                 "batch": None if m.batch is None else _batch_json(m.batch),
                 "fleet": None if m.fleet_cost is None else m.fleet_cost.as_dict(),
+                # as ``plan size --disaggregated --json`` prints it; None without --disaggregated
+                "disaggregated": None
+                if m.pools is None
+                else comparison_json(m.best, m.pools, plan.options.objective),
             }
             for m in plan.models
         ],

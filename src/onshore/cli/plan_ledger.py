@@ -128,6 +128,7 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
             krw_per_usd=float(opts["krw_per_usd"]),
         ),
         "model_map": {**base.model_map, **_model_map(opts["model_map"])},
+        "disaggregated": bool(opts["disaggregated"]),
     }
     for flag, key, kind in (
         ("gpus", "gpus", str),
@@ -185,7 +186,7 @@ def write_capacity_report(plan: CapacityPlan, out_dir: Path) -> Path:
     for m in plan.sized:
         if m.sizing is not None:
             note = batch_only_note(m) if m.batch_only else None
-            write_report(m.sizing, out_dir / _folder(m.served), note=note)
+            write_report(m.sizing, out_dir / _folder(m.served), note=note, pools=m.pools)
     page = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Capacity plan {plan.month}</title></head><body>\n{plan.html}\n</body></html>\n"
@@ -257,6 +258,7 @@ def _print_model(console: Any, m: ModelPlan, objective: str) -> None:
         slo_text,
     )
     from onshore.planner.report import sizing_table  # noqa: PLC0415
+    from onshore.planner.report.disagg import comparison_lines  # noqa: PLC0415
 
     if m.sizing is None:
         console.print(f"not sized: {m.served} ({m.month_requests:,} requests): {m.match.how}")
@@ -284,3 +286,5 @@ def _print_model(console: Any, m: ModelPlan, objective: str) -> None:
         console.print("no configuration meets the SLOs; relax them or add GPU types")
     elif m.batch_requests:
         console.print(batch_text(m))
+    for line in comparison_lines(m.best, m.pools, objective) if m.pools is not None else []:
+        console.print(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -226,3 +227,34 @@ def test_slo_flags_override_every_tier_and_say_so(config: Path, tmp_path: Path) 
     assert "to p99 TTFT / TPOT 3,000 / 90 (command line) ms" in both.stdout
     page = (tmp_path / "r" / "capacity.html").read_text(encoding="utf-8")
     assert "TTFT and TPOT limits came from the command line" in page
+
+
+def test_disaggregated_pools_from_the_ledger_in_every_form(config: Path, tmp_path: Path) -> None:
+    write_ledger(config, tmp_path)
+    report = tmp_path / "rep"
+    args = ["--from-ledger", "--month", "2026-10", "--disaggregated", *SEARCH]
+    data = json.loads(run(config, *args, "--json").stdout)
+    chat, embed = data["models"]
+    pools = chat["disaggregated"]
+    best = pools["best"]
+    assert embed["disaggregated"] is None and len(pools["candidates"]) == 1  # h100 fp8, TP1 for each pool
+    assert best["feasible"] and best["label"] == "h100 fp8 disagg P:TP1 D:TP1 seqs256"
+    # Sized for the model's peak (900 requests in its busiest hour), as the aggregated fleet is.
+    peak = chat["sizing"]["demand"]["peak_rps"]
+    assert peak == pytest.approx(900 / 3600)
+    assert best["prefill_replicas"] >= math.ceil(peak / best["prefill_rate_per_replica"])
+    assert best["decode_replicas"] >= math.ceil(peak / best["decode_rate_per_replica"])
+    aggregated = chat["sizing"]["best"]["cost"]["annual_cost_krw"]
+    assert pools["gain_over_aggregated"] == round(aggregated / best["cost"]["annual_cost_krw"], 4)
+    assert data["totals"]["gpus"] == chat["fleet"]["gpus"]  # the totals stay the aggregated fleets
+    text = run(config, *args, "--report", str(report)).stdout
+    assert f"disaggregated best: {best['label']}: {best['prefill_replicas']} prefill + " in text
+    assert "aggregated needs" in text
+    page = (report / "capacity.html").read_text(encoding="utf-8")
+    assert '<section class="plan-disagg">' in page and "Disaggregated prefill/decode</h4>" in page
+    md = (report / "chat" / "report.md").read_text(encoding="utf-8")
+    assert "## Disaggregated prefill/decode" in md
+    assert (
+        json.loads((report / "capacity.json").read_text(encoding="utf-8"))["models"][0]["disaggregated"]
+        == pools
+    )
