@@ -34,12 +34,13 @@ __all__ = ["CapacityOptions", "CapacityPlan", "LedgerAccess", "ModelPlan", "plan
 from onshore.admin.capacity_demand import PeakHour, busiest_hour, match_model, model_peaks, requests_by_model
 from onshore.admin.capacity_model import ModelPlan, MonthDemand, plan_model
 from onshore.admin.capacity_report import capacity_html
-from onshore.admin.capacity_tiers import split_demand
+from onshore.admin.capacity_tiers import override_slos, split_demand
 from onshore.admin.tenancy import require_org
 from onshore.admin.usage import month_bounds
 from onshore.config.settings import Settings
 from onshore.errors import InvalidRequest
 from onshore.planner.cost import CostInputs, FleetCost
+from onshore.planner.disagg_sizing import DisaggCandidate, DisaggResult, default_disagg_candidates
 from onshore.planner.errors import PlannerError
 from onshore.planner.ports import Executor
 from onshore.planner.sizing import Candidate, CandidateResult, Slo, default_candidates
@@ -76,6 +77,11 @@ class CapacityOptions:
     model_map: Mapping[str, str] = field(default_factory=dict)
     # served model name -> the names backends serve it by upstream (often a Hugging Face id)
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # The targets ("ttft_p99_ms", "tpot_p99_ms") set for this run over every tier (with_slo_override)
+    slo_overridden: tuple[str, ...] = ()
+    # Also size separate prefill and decode pools per model (every GPU x precision x TP pair of the
+    # search space; decode max batch 256 where max_num_seqs is the engine default 0)
+    disaggregated: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> CapacityOptions:
@@ -101,6 +107,21 @@ class CapacityOptions:
         )
         return dataclasses.replace(base, **overrides)
 
+    def with_slo_override(self, ttft_p99_ms: float | None, tpot_p99_ms: float | None) -> CapacityOptions:
+        """These options with each target given replacing that target of every interactive tier's SLO
+        (``planner.tier_slos`` included); the plan's report says which targets came from here.
+
+        Raises:
+            InvalidRequest: a target of 0 or less.
+        """
+        try:
+            slo, tier_slos = override_slos(self.slo, self.tier_slos, ttft_p99_ms, tpot_p99_ms)
+        except PlannerError as exc:
+            raise InvalidRequest(str(exc), param="slo") from None
+        given = (("ttft_p99_ms", ttft_p99_ms), ("tpot_p99_ms", tpot_p99_ms))
+        overridden = tuple(name for name, value in given if value is not None)
+        return dataclasses.replace(self, slo=slo, tier_slos=tier_slos, slo_overridden=overridden)
+
 
 @dataclass(frozen=True, slots=True)
 class CapacityPlan:
@@ -119,6 +140,9 @@ class CapacityPlan:
     models: tuple[ModelPlan, ...] = ()
     elapsed_s: float = 0.0
     html: str = ""
+    # No interactive traffic at all: ``peak`` is then the busiest hour of batch work, which nothing
+    # is sized for (each model is sized for its busiest day of batch work instead).
+    batch_only: bool = False
 
     @property
     def sized(self) -> list[ModelPlan]:
@@ -179,6 +203,7 @@ def plan_capacity(
     start, end = month_bounds(month)
     org_id = require_org(store.tenancy, org_name).id if org_name is not None else None
     candidates = _candidates(opts)
+    pool_candidates = _pool_candidates(opts) if opts.disaggregated else []
     rows = store.usage.org_hourly_demand(start, end, org_id)
     base = CapacityPlan(month, start, end, org_name, growth_percent, opts, "")
     if not rows:
@@ -200,10 +225,11 @@ def plan_capacity(
     )
     totals = requests_by_model([*split.interactive, *split.batch])
     matches = [match_model(m, opts.model_map, opts.upstreams) for m in totals]
-    todo = sum(1 for m in matches if m.planner_model is not None) * len(candidates)
+    todo = sum(1 for m in matches if m.planner_model is not None) * (len(candidates) + len(pool_candidates))
     progress = _Progress(todo, on_progress)
     plans = [
-        plan_model(m, totals[m.served], month_demand, candidates, executor, progress.step) for m in matches
+        plan_model(m, totals[m.served], month_demand, candidates, executor, progress.step, pool_candidates)
+        for m in matches
     ]
     batch = sum(p.batch_requests for p in plans)
     result = dataclasses.replace(
@@ -212,7 +238,8 @@ def plan_capacity(
         batch_requests=batch,
         peak=busiest_hour(split.interactive) or busiest_hour(split.batch),
         models=tuple(plans),
-        message=_summary(plans, month, batch),
+        message=_summary(plans, month, batch, interactive=bool(split.interactive)),
+        batch_only=not split.interactive,
     )
     return _finish(result, began)
 
@@ -233,24 +260,37 @@ def _candidates(opts: CapacityOptions) -> list[Candidate]:
     return found
 
 
+def _pool_candidates(opts: CapacityOptions) -> list[DisaggCandidate]:
+    """The disaggregated search space: the same GPUs, precisions and TPs, for each pool."""
+    seqs = [s for s in opts.max_num_seqs if s > 0] or [256]  # 0 (tuned) is the aggregated search's
+    tps = opts.tensor_parallel
+    return default_disagg_candidates(opts.gpus, tps, tps, opts.precisions, seqs, opts.engine)
+
+
 class _Progress:
     def __init__(self, total: int, report: ProgressCallback | None) -> None:
         self.done, self.total, self.report = 0, total, report
 
-    def step(self, _result: CandidateResult) -> None:
+    def step(self, _result: CandidateResult | DisaggResult) -> None:
         self.done += 1
         if self.report is not None:
             self.report(self.done, self.total)
 
 
-def _summary(plans: Sequence[ModelPlan], month: str, batch: int) -> str:
+def _summary(plans: Sequence[ModelPlan], month: str, batch: int, *, interactive: bool) -> str:
     sized = [p for p in plans if p.sizing is not None]
     if not sized:
         return f"no served model of {month} has a planner equivalent; nothing was sized"
     missing = [p.served for p in plans if p.sizing is None]
     met = [p for p in sized if p.best is not None]
     text = f"{len(sized)} model(s) sized for {month}, {len(met)} within the SLOs"
-    text += f"; {batch:,} batch requests kept out of the peak" if batch else ""
+    if not interactive:
+        text += (
+            f"; no interactive traffic, only {batch:,} batch requests: each model sized for its busiest "
+            "day of batch work spread over 24 h and checked against each day's batch volume"
+        )
+    elif batch:
+        text += f"; {batch:,} batch requests kept out of the peak"
     return text + (f"; not sized (no planner model): {', '.join(missing)}" if missing else "")
 
 

@@ -25,6 +25,7 @@ from onshore.domain.limits import Tier
 from onshore.errors import InvalidRequest
 from onshore.planner.cost import FleetCost
 from onshore.planner.demand import SECONDS_PER_DAY, Demand
+from onshore.planner.disagg_sizing import DisaggCandidate, DisaggResult, size_disagg
 from onshore.planner.errors import PlannerError
 from onshore.planner.executor import SerialExecutor
 from onshore.planner.ports import Executor
@@ -46,9 +47,13 @@ class ModelPlan:
     orgs: tuple[OrgAtPeak, ...] = ()  # the organisations at ``peak``, most requests first
     slo: Slo | None = None  # what it was sized to: the strictest of the tiers at ``peak``
     slo_tiers: tuple[str, ...] = ()  # the tiers that set ``slo``
+    slo_overridden: tuple[str, ...] = ()  # its targets set for the run over every tier (the CLI's flags)
     batch_requests: int = 0  # of the month, kept out of the peak
     batch_only: bool = False  # no interactive traffic: ``peak`` is its busiest day of batch work
     batch: BatchFit | None = None  # whether the fleet carries the batch work (None: no batch work)
+    # With CapacityOptions.disaggregated: prefill/decode pools sized for ``demand`` and ``slo``, best
+    # first (None: not asked for, or not sized)
+    pools: tuple[DisaggResult, ...] | None = None
 
     @property
     def served(self) -> str:
@@ -86,7 +91,8 @@ def plan_model(
     m: MonthDemand,
     candidates: Sequence[Candidate],
     executor: Executor | None,
-    on_done: Callable[[CandidateResult], None],
+    on_done: Callable[[CandidateResult | DisaggResult], None],
+    pool_candidates: Sequence[DisaggCandidate] = (),
 ) -> ModelPlan:
     served = match.served
     batch_requests = sum(r.requests for r in m.split.batch if r.model == served)
@@ -94,7 +100,8 @@ def plan_model(
     peak = interactive_peak or busiest_day(m.split.batch, served)
     assert peak is not None  # the model has rows of one kind or the other
     orgs = orgs_at(m.rows, served, peak.hour, m.tiers, m.names) if interactive_peak else ()
-    slo, slo_tiers = strictest_slo((o.tier for o in orgs), m.opts.tier_slos, m.opts.slo)
+    tiers = (o.tier for o in orgs)
+    slo, slo_tiers = strictest_slo(tiers, m.opts.tier_slos, m.opts.slo, m.opts.slo_overridden)
     plan = ModelPlan(
         match,
         month_requests,
@@ -102,6 +109,7 @@ def plan_model(
         orgs=orgs,
         slo=slo,
         slo_tiers=slo_tiers,
+        slo_overridden=m.opts.slo_overridden,
         batch_requests=batch_requests,
         batch_only=interactive_peak is None,
     )
@@ -122,7 +130,36 @@ def plan_model(
         fit = batch_fit(
             sizing.best, demand, interactive_days, batch_days, m.factor, batch_daily, m.opts.costs
         )
-    return dataclasses.replace(plan, demand=demand, sizing=sizing, batch=fit)
+    pools = None
+    if pool_candidates:
+        # The same demand and SLO as the aggregated search, so the two answers compare.
+        pools = size_pools(match.planner_model, demand, slo, pool_candidates, m.opts, executor, on_done)
+    return dataclasses.replace(plan, demand=demand, sizing=sizing, batch=fit, pools=pools)
+
+
+def size_pools(
+    model: str,
+    demand: Demand,
+    slo: Slo,
+    candidates: Sequence[DisaggCandidate],
+    opts: CapacityOptions,
+    executor: Executor | None,
+    on_done: Callable[[DisaggResult], None],
+) -> tuple[DisaggResult, ...]:
+    try:
+        found = size_disagg(
+            model,
+            demand,
+            slo,
+            candidates,
+            executor or SerialExecutor(),
+            opts.costs,
+            opts.objective,
+            on_done=on_done,
+        )
+    except PlannerError as exc:
+        raise InvalidRequest(str(exc)) from None
+    return tuple(found)
 
 
 def size_model(

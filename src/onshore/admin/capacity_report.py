@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from onshore.domain.demand import HourlyDemand
+from onshore.planner.report.disagg import comparison_json
 from onshore.planner.report.document import sizing_json
 from onshore.planner.report.html import sizing_html, table_html
 
@@ -70,11 +71,44 @@ def _mix_row(row: HourlyDemand, total: int) -> tuple[str, ...]:
     )
 
 
+_TARGETS = (("ttft_p99_ms", "TTFT"), ("tpot_p99_ms", "TPOT"))
+
+
 def slo_text(m: ModelPlan) -> str:
-    """The SLO a model was sized to and the tiers that set it, e.g. "1,000 / 40 (priority)"."""
+    """The SLO a model was sized to and who set it: "1,000 / 40 (priority)", "900 / 40 (command
+    line)", or "900 / 40 (TTFT: command line; TPOT: priority)" when one target was overridden."""
     if m.slo is None:
         return "-"
-    return f"{m.slo.ttft_p99_ms:,.0f} / {m.slo.tpot_p99_ms:,.0f} ({', '.join(m.slo_tiers)})"
+    limits = f"{m.slo.ttft_p99_ms:,.0f} / {m.slo.tpot_p99_ms:,.0f}"
+    tiers = ", ".join(m.slo_tiers)
+    if not m.slo_overridden:
+        return f"{limits} ({tiers})"
+    if len(m.slo_overridden) == len(_TARGETS):
+        return f"{limits} (command line)"
+    by = [f"{name}: {'command line' if key in m.slo_overridden else tiers}" for key, name in _TARGETS]
+    return f"{limits} ({'; '.join(by)})"
+
+
+def slo_source(m: ModelPlan) -> dict[str, str]:
+    """Where each target came from: "command line" (every tier, this run) or "config"."""
+    return {key: "command line" if key in m.slo_overridden else "config" for key, _ in _TARGETS}
+
+
+def sized_at(m: ModelPlan) -> str:
+    """When a model was sized for: its busiest hour, or its busiest day of batch work."""
+    if m.batch_only:
+        return f"{m.peak.hour:%Y-%m-%d} (busiest day of batch work)"
+    return _hour(m.peak.hour)
+
+
+def batch_only_note(m: ModelPlan) -> str:
+    """What a model with batch work only was sized for (its "peak" is no interactive peak)."""
+    rate = f" ({m.demand.peak_rps:,.2f} requests/s)" if m.demand else ""
+    return (
+        f"{m.served} had no interactive traffic: its fleet is sized for its busiest day of batch work, "
+        f"{m.peak.hour:%Y-%m-%d} ({m.peak.requests:,} requests), spread evenly over 24 hours{rate}, "
+        'and checked against each day\'s batch volume; the "peak" below is that average rate.'
+    )
 
 
 def batch_text(m: ModelPlan) -> str:
@@ -107,8 +141,8 @@ def _fleet_row(m: ModelPlan) -> tuple[str, ...]:
     return (
         m.served,
         m.match.planner_model or "-",
-        _hour(m.peak.hour),
-        f"{m.demand.peak_rps:,.2f}" if m.demand else "-",
+        sized_at(m),
+        f"{m.demand.peak_rps:,.2f}{' (day average)' if m.batch_only else ''}" if m.demand else "-",
         slo_text(m),
         configuration,
         batch_text(m),
@@ -118,9 +152,15 @@ def _fleet_row(m: ModelPlan) -> tuple[str, ...]:
     )
 
 
-def _peak_html(peak: PeakHour) -> list[str]:
+def _peak_html(peak: PeakHour, batch_only: bool) -> list[str]:
+    heading = (
+        "The busiest hour of batch work (there was no interactive traffic, so no hourly peak was "
+        "sized for; only the daily batch volume)"
+        if batch_only
+        else "The busiest hour (interactive traffic; batch work runs in the spare capacity)"
+    )
     return [
-        "<h3>The busiest hour (interactive traffic; batch work runs in the spare capacity)</h3>",
+        f"<h3>{heading}</h3>",
         f'<p class="capacity-peak"><strong>{_hour(peak.start)} UTC</strong>: {peak.requests:,} requests '
         f"({peak.requests_per_s:,.2f}/s), {peak.prompt.total:,} prompt and {peak.completion.total:,} "
         f"completion tokens, {peak.streamed_share:.0%} streamed.</p>",
@@ -130,6 +170,25 @@ def _peak_html(peak: PeakHour) -> list[str]:
             "capacity-table capacity-mix",
         ),
     ]
+
+
+def _pools_html(plan: CapacityPlan) -> str:
+    if not plan.options.disaggregated:
+        return ""
+    return (
+        " Disaggregated prefill/decode pools were sized for each model's same demand and SLO; they are "
+        "shown beside each model's aggregated answer, and the totals count the aggregated fleets."
+    )
+
+
+def _override_html(plan: CapacityPlan) -> str:
+    names = [name for key, name in _TARGETS if key in plan.options.slo_overridden]
+    if not names:
+        return ""
+    return (
+        f" The p99 {' and '.join(names)} limit{'s' if len(names) > 1 else ''} came from the command "
+        "line and replace the configured ones (planner.tier_slos) of every tier for this plan."
+    )
 
 
 def capacity_html(plan: CapacityPlan) -> str:
@@ -144,16 +203,22 @@ def capacity_html(plan: CapacityPlan) -> str:
     if plan.peak is None:
         parts.append("</section>")
         return "\n".join(parts)
-    parts += _peak_html(plan.peak)
+    parts += _peak_html(plan.peak, plan.batch_only)
+    sized_for = (
+        "its busiest day of batch work spread over 24 hours, then checked against each day's batch volume"
+        if plan.batch_only
+        else "that model's own busiest hour of interactive traffic (a model with batch work only: its "
+        "busiest day of batch work spread over 24 hours)"
+    )
     parts += [
         "<h3>Fleets</h3>",
-        "<p>Each model's fleet is sized at that model's own busiest hour, grown by "
+        f"<p>Each model's fleet is sized for {sized_for}, grown by "
         f"{plan.growth_percent:g} %. In all: <strong>{plan.total_gpus:,} GPUs</strong>, "
         f"{plan.total_facility_mw:,.2f} MW of facility power, "
         f"{plan.total_annual_cost_krw / 1e9:,.2f} bn KRW a year. Search: "
         f"{escape(', '.join(plan.options.gpus))}; {escape(', '.join(plan.options.precisions))}; "
         f"TP {escape(', '.join(map(str, plan.options.tensor_parallel)))}. "
-        f"Planned in {plan.elapsed_s:.1f} s.</p>",
+        f"Planned in {plan.elapsed_s:.1f} s.{_override_html(plan)}{_pools_html(plan)}</p>",
         table_html(_FLEET_COLUMNS, [_fleet_row(m) for m in plan.models], "capacity-table capacity-fleets"),
     ]
     if plan.not_sized:
@@ -171,7 +236,9 @@ def capacity_html(plan: CapacityPlan) -> str:
                 f"<h3>{escape(m.served)}: organisations in its busiest hour, {_hour(m.peak.hour)} UTC</h3>",
                 table_html(_ORG_COLUMNS, [org_row(o) for o in m.orgs], "capacity-table capacity-orgs"),
             ]
-        parts.append(sizing_html(m.sizing, heading_level=3, title=title))
+        if m.batch_only:
+            parts.append(f'<p class="capacity-batch-only">{escape(batch_only_note(m))}</p>')
+        parts.append(sizing_html(m.sizing, heading_level=3, title=title, pools=m.pools))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -205,11 +272,14 @@ def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
         "message": plan.message,
         "requests": plan.requests,
         "batch_requests": plan.batch_requests,
+        "slo_overridden": list(plan.options.slo_overridden),  # targets set on the command line, every tier
+        "batch_only": plan.batch_only,  # no interactive traffic: ``peak`` is the busiest hour of batch work
         "elapsed_s": plan.elapsed_s,
         "peak": None
         if peak is None
         else {
             "hour": peak.start.isoformat(),
+            "kind": "batch" if plan.batch_only else "interactive",
             "requests": peak.requests,
             "requests_per_s": peak.requests_per_s,
             "prompt_tokens": peak.prompt.total,
@@ -237,8 +307,14 @@ def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
                 if m.slo is None
                 else {"ttft_p99_ms": m.slo.ttft_p99_ms, "tpot_p99_ms": m.slo.tpot_p99_ms},
                 "slo_tiers": list(m.slo_tiers),
+                "slo_source": slo_source(m),
+                "sized_for": "busiest_day_of_batch_work" if m.batch_only else "busiest_hour",
                 "batch": None if m.batch is None else _batch_json(m.batch),
                 "fleet": None if m.fleet_cost is None else m.fleet_cost.as_dict(),
+                # as ``plan size --disaggregated --json`` prints it; None without --disaggregated
+                "disaggregated": None
+                if m.pools is None
+                else comparison_json(m.best, m.pools, plan.options.objective),
             }
             for m in plan.models
         ],

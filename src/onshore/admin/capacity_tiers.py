@@ -17,7 +17,7 @@ treats it).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
@@ -94,19 +94,46 @@ def orgs_at(
 
 
 def strictest_slo(
-    present: Iterable[Tier], tier_slos: Mapping[str, Slo], default: Slo
+    present: Iterable[Tier],
+    tier_slos: Mapping[str, Slo],
+    default: Slo,
+    overridden: Collection[str] = (),
 ) -> tuple[Slo, tuple[str, ...]]:
     """The SLO to size for, and the tiers that set it (those that give one of its two targets).
 
     A tier without its own SLO takes ``default``; with no interactive tier present the answer is
-    the standard tier's.
+    the standard tier's. A target in ``overridden`` ("ttft_p99_ms", "tpot_p99_ms") was set for
+    every tier at once (``override_slos``), so no tier is named for it.
     """
     tiers = [t for t in _TIER_ORDER if t in set(present) and t is not Tier.BATCH] or [Tier.STANDARD]
     slos = {t: tier_slos.get(t.value, default) for t in tiers}
     ttft = min(s.ttft_p99_ms for s in slos.values())
     tpot = min(s.tpot_p99_ms for s in slos.values())
-    binding = tuple(t.value for t, s in slos.items() if s.ttft_p99_ms == ttft or s.tpot_p99_ms == tpot)
+    binding = tuple(
+        t.value
+        for t, s in slos.items()
+        if (s.ttft_p99_ms == ttft and "ttft_p99_ms" not in overridden)
+        or (s.tpot_p99_ms == tpot and "tpot_p99_ms" not in overridden)
+    )
     return Slo(ttft, tpot), binding
+
+
+def override_slos(
+    slo: Slo, tier_slos: Mapping[str, Slo], ttft_p99_ms: float | None, tpot_p99_ms: float | None
+) -> tuple[Slo, dict[str, Slo]]:
+    """``slo`` and every tier's SLO with each target given replaced by it (None: left as configured).
+
+    A limit typed for one run (``--ttft-p99-ms``) is meant for the whole plan, not for the tiers
+    the config happens not to list: so it replaces that target of every interactive tier.
+    """
+
+    def apply(s: Slo) -> Slo:
+        return Slo(
+            s.ttft_p99_ms if ttft_p99_ms is None else ttft_p99_ms,
+            s.tpot_p99_ms if tpot_p99_ms is None else tpot_p99_ms,
+        )
+
+    return apply(slo), {tier: apply(s) for tier, s in tier_slos.items()}
 
 
 def tokens_by_day(rows: Sequence[HourlyDemand], model: str) -> dict[datetime, int]:

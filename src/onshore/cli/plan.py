@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from onshore.cli.common import Group, config_option
-from onshore.cli.plan_disagg import comparison_json, comparison_lines, disagg_option, size_pools
+from onshore.cli.plan_disagg import disagg_option, size_pools
 from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
 from onshore.cli.plan_progress import points_progress, sweep_progress
 from onshore.cli.plan_shape import apply_shape, datasets_json, shape_options
@@ -227,8 +227,21 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
     show_default=True,
     help="Multiply demand (1.2 or x1.2), or grow it by a percent (20%): both mean +20 %.",
 )
-@click.option("--ttft-p99-ms", type=float, default=2000.0, show_default=True)
-@click.option("--tpot-p99-ms", type=float, default=60.0, show_default=True)
+@click.option(
+    "--ttft-p99-ms",
+    type=float,
+    default=2000.0,
+    show_default=True,
+    help="p99 TTFT limit. With --from-ledger: default planner.ttft_p99_ms and planner.tier_slos; "
+    "given, it is every tier's for this run.",
+)
+@click.option(
+    "--tpot-p99-ms",
+    type=float,
+    default=60.0,
+    show_default=True,
+    help="p99 TPOT limit (as --ttft-p99-ms).",
+)
 @click.option(
     "--gpus", default="h100,h200,b200,gb200,mi300x,mi325x", show_default=True, help="GPU ids to search."
 )
@@ -297,15 +310,12 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     from onshore.planner.cost import CostInputs  # noqa: PLC0415
     from onshore.planner.executor import make_executor  # noqa: PLC0415
     from onshore.planner.report import sizing_json, sizing_table, write_report  # noqa: PLC0415
+    from onshore.planner.report.disagg import comparison_json, comparison_lines  # noqa: PLC0415
     from onshore.planner.sizing import KEEP, Slo, default_candidates, size  # noqa: PLC0415
 
     opts = _merge_yaml(ctx, raw)
     check_ledger_options(ctx, opts)
     if opts["from_ledger"]:
-        if opts["disaggregated"]:
-            raise click.UsageError(
-                "--disaggregated sizes one demand; with --from-ledger it is not available yet"
-            )
         size_from_ledger(ctx, opts, _csv)
         return
     demand = _demand(opts)
@@ -344,7 +354,7 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
         if k not in ("report_dir", "as_json", "workers", "executor", "cluster", "config", *LEDGER_ONLY)
     }
     if opts["report_dir"]:
-        path = write_report(result, Path(opts["report_dir"]), assumptions)
+        path = write_report(result, Path(opts["report_dir"]), assumptions, pools=pools)
         err.print(f"report written to {path}")
     objective = str(opts["objective"])
     if opts["as_json"]:

@@ -18,7 +18,7 @@ import click
 from onshore.cli.common import load, store_for
 
 if TYPE_CHECKING:
-    from onshore.admin.capacity import CapacityPlan
+    from onshore.admin.capacity import CapacityPlan, ModelPlan
 
 _MULTIPLIER = re.compile(r"^\s*(?:[x×]\s*([0-9.eE+-]+)|([0-9.eE+-]+)\s*[x×])\s*$")
 _PERCENT = re.compile(r"^\s*([+-]?[0-9.eE+-]+)\s*%\s*$")
@@ -110,7 +110,6 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
     from onshore.admin.capacity_report import capacity_json  # noqa: PLC0415
     from onshore.planner.cost import CostInputs  # noqa: PLC0415
     from onshore.planner.executor import make_executor  # noqa: PLC0415
-    from onshore.planner.sizing import Slo  # noqa: PLC0415
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
@@ -129,10 +128,7 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
             krw_per_usd=float(opts["krw_per_usd"]),
         ),
         "model_map": {**base.model_map, **_model_map(opts["model_map"])},
-        "slo": Slo(
-            float(opts["ttft_p99_ms"]) if given("ttft_p99_ms") else base.slo.ttft_p99_ms,
-            float(opts["tpot_p99_ms"]) if given("tpot_p99_ms") else base.slo.tpot_p99_ms,
-        ),
+        "disaggregated": bool(opts["disaggregated"]),
     }
     for flag, key, kind in (
         ("gpus", "gpus", str),
@@ -141,7 +137,12 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
     ):
         if given(flag):
             overrides[key] = tuple(csv(kind, str(opts[flag])))
-    options = CapacityOptions.from_settings(settings, **overrides)
+    # A limit typed for this run applies to every interactive tier (planner.tier_slos included), and
+    # the report says so; without the flags the config's SLOs apply, tier by tier.
+    options = CapacityOptions.from_settings(settings, **overrides).with_slo_override(
+        float(opts["ttft_p99_ms"]) if given("ttft_p99_ms") else None,
+        float(opts["tpot_p99_ms"]) if given("tpot_p99_ms") else None,
+    )
     growth_percent = (growth_factor(opts["growth"]) - 1) * 100
     err = Console(stderr=True)
     store = store_for(opts["config"], settings)
@@ -177,14 +178,15 @@ def write_capacity_report(plan: CapacityPlan, out_dir: Path) -> Path:
     of each sized model in a folder of its own; returns the HTML path."""
     import json  # noqa: PLC0415
 
-    from onshore.admin.capacity_report import capacity_json  # noqa: PLC0415
+    from onshore.admin.capacity_report import batch_only_note, capacity_json  # noqa: PLC0415
     from onshore.planner.report import write_report  # noqa: PLC0415
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "capacity.json").write_text(json.dumps(capacity_json(plan), indent=2) + "\n", encoding="utf-8")
     for m in plan.sized:
         if m.sizing is not None:
-            write_report(m.sizing, out_dir / _folder(m.served))
+            note = batch_only_note(m) if m.batch_only else None
+            write_report(m.sizing, out_dir / _folder(m.served), note=note, pools=m.pools)
     page = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Capacity plan {plan.month}</title></head><body>\n{plan.html}\n</body></html>\n"
@@ -203,9 +205,6 @@ def _print_plan(plan: CapacityPlan) -> None:
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from onshore.admin.capacity_report import batch_text, org_row, slo_text  # noqa: PLC0415
-    from onshore.planner.report import sizing_table  # noqa: PLC0415
-
     console = Console()
     console = console if console.is_terminal else Console(width=200)
     scope = plan.org or "all organisations"
@@ -213,14 +212,20 @@ def _print_plan(plan: CapacityPlan) -> None:
     peak = plan.peak
     if peak is None:
         return
-    if plan.batch_requests:
+    if plan.batch_only:
+        console.print(
+            f"no interactive traffic: batch work only ({plan.batch_requests:,} requests); no hourly peak "
+            "was sized for, only each model's daily batch volume"
+        )
+    elif plan.batch_requests:
         console.print(f"batch work: {plan.batch_requests:,} requests, kept out of the peak")
+    which = "busiest hour of batch work" if plan.batch_only else "busiest hour"
     console.print(
-        f"busiest hour {peak.start:%Y-%m-%d %H:00} UTC: {peak.requests:,} requests "
+        f"{which} {peak.start:%Y-%m-%d %H:00} UTC: {peak.requests:,} requests "
         f"({peak.requests_per_s:,.2f}/s), {peak.prompt.total:,} prompt and {peak.completion.total:,} "
         f"completion tokens, {peak.streamed_share:.0%} streamed"
     )
-    mix = Table(title="Model mix in the busiest hour")
+    mix = Table(title=f"Model mix in the {which}")
     for col in ("model", "requests", "prompt mean", "prompt σ", "completion mean", "completion σ"):
         mix.add_column(col)
     for r in peak.models:
@@ -234,27 +239,52 @@ def _print_plan(plan: CapacityPlan) -> None:
         )
     console.print(mix)
     for m in plan.models:
-        if m.sizing is None:
-            console.print(f"not sized: {m.served} ({m.month_requests:,} requests): {m.match.how}")
-            continue
-        at = "busiest day of batch work" if m.batch_only else "busiest hour"
-        console.print(
-            f"{m.served} as {m.sizing.model} ({m.match.how}), sized at its {at} "
-            f"{m.peak.hour:%Y-%m-%d %H:00} UTC to p99 TTFT / TPOT {slo_text(m)} ms"
-        )
-        if m.orgs:
-            orgs = Table(title=f"Organisations sending {m.served} interactive traffic then")
-            for col in ("organisation", "tier", "requests", "requests/s", "prompt mean", "completion mean"):
-                orgs.add_column(col)
-            for o in m.orgs:
-                orgs.add_row(*org_row(o))
-            console.print(orgs)
-        console.print(sizing_table(m.sizing))
-        if m.best is None:
-            console.print("no configuration meets the SLOs; relax them or add GPU types")
-        elif m.batch_requests:
-            console.print(batch_text(m))
+        _print_model(console, m, plan.options.objective)
     console.print(
         f"in all: {plan.total_gpus:,} GPUs, {plan.total_facility_mw:,.2f} MW facility power, "
         f"{plan.total_annual_cost_krw / 1e9:,.2f} bn KRW a year (planned in {plan.elapsed_s:.1f} s)"
     )
+
+
+def _print_model(console: Any, m: ModelPlan, objective: str) -> None:
+    """One served model: what it was sized for and to which SLO, who sent it, its sizing table."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from onshore.admin.capacity_report import (  # noqa: PLC0415
+        batch_only_note,
+        batch_text,
+        org_row,
+        sized_at,
+        slo_text,
+    )
+    from onshore.planner.report import sizing_table  # noqa: PLC0415
+    from onshore.planner.report.disagg import comparison_lines  # noqa: PLC0415
+
+    if m.sizing is None:
+        console.print(f"not sized: {m.served} ({m.month_requests:,} requests): {m.match.how}")
+        return
+    at = (
+        f"busiest day of batch work, {m.peak.hour:%Y-%m-%d}"
+        if m.batch_only
+        else f"busiest hour {sized_at(m)}"
+    )
+    console.print(
+        f"{m.served} as {m.sizing.model} ({m.match.how}), sized for its {at} UTC "
+        f"to p99 TTFT / TPOT {slo_text(m)} ms"
+    )
+    if m.batch_only:
+        console.print(batch_only_note(m))
+    if m.orgs:
+        orgs = Table(title=f"Organisations sending {m.served} interactive traffic then")
+        for col in ("organisation", "tier", "requests", "requests/s", "prompt mean", "completion mean"):
+            orgs.add_column(col)
+        for o in m.orgs:
+            orgs.add_row(*org_row(o))
+        console.print(orgs)
+    console.print(sizing_table(m.sizing))
+    if m.best is None:
+        console.print("no configuration meets the SLOs; relax them or add GPU types")
+    elif m.batch_requests:
+        console.print(batch_text(m))
+    for line in comparison_lines(m.best, m.pools, objective) if m.pools is not None else []:
+        console.print(line)

@@ -244,8 +244,11 @@ def size_disagg(
     cost_inputs: CostInputs | None = None,
     objective: str = "cost",
     seed: int = 0,
+    on_done: Callable[[DisaggResult], None] | None = None,
 ) -> list[DisaggResult]:
-    """Every candidate evaluated through ``executor``: the feasible ones first, best ``objective`` first."""
+    """Every candidate evaluated through ``executor``: the feasible ones first, best ``objective`` first.
+
+    ``on_done`` is called with each result as it arrives (a progress bar)."""
     if objective not in OBJECTIVES:
         raise PlannerError(f"objective must be cost, gpus or power, not {objective!r}")
     get_model(model)
@@ -253,6 +256,8 @@ def size_disagg(
     results: list[DisaggResult | None] = [None] * len(jobs)
     for i, res in executor.map_unordered(evaluate_disagg, jobs):
         results[i] = res
+        if on_done is not None:
+            on_done(res)
     key = OBJECTIVES[objective]
     done = [r for r in results if r is not None]
     return sorted(done, key=lambda r: (not r.feasible, key(r.cost) if r.cost else math.inf))

@@ -19,6 +19,8 @@ from onshore.domain.demand import HourlyDemand, OrgHourlyDemand, TokenStats
 from onshore.domain.limits import Limits, Tier
 from onshore.domain.tenancy import Organisation
 from onshore.errors import InvalidRequest, NotFound
+from onshore.planner.disagg_sizing import DisaggCandidate, size_disagg
+from onshore.planner.executor import SerialExecutor
 from onshore.planner.sizing import Slo
 from onshore.ports import LimitsSnapshot
 
@@ -297,3 +299,32 @@ def test_tier_slos_from_settings_fall_back_to_the_planner_targets(tmp_path: Any)
     for bad in ({"batch": {"ttft_p99_ms": 1}}, {"priority": {"tpot_p99_ms": 0}}, {"priority": {"p50": 1}}):
         with pytest.raises(ValueError, match="tier_slos"):
             Settings.model_validate({"data_dir": str(tmp_path), "planner": {"tier_slos": bad}})
+
+
+def test_disaggregated_pools_are_sized_for_the_same_demand_and_strictest_slo() -> None:
+    ledger = FakeLedger(
+        rows=[row(10, "chat", [800] * 400, [200] * 400), row(11, "chat", [800] * 100, [200] * 100)],
+        orgs={"acme": "org_p"},
+        org_rows=[OrgHourlyDemand("org_p", False, row(10, "chat", [800] * 200, [200] * 200))],
+        tiers={"org_p": Tier.PRIORITY},
+    )
+    options = dataclasses.replace(SMALL, tier_slos={"priority": Slo(1500, 50)}, disaggregated=True)
+    seen: list[tuple[int, int]] = []
+    plan = plan_capacity(
+        ledger, month="2026-11", options=options, on_progress=lambda d, t: seen.append((d, t))
+    )
+    chat = plan.models[0]
+    assert chat.slo == Slo(1500, 50) and chat.demand is not None and chat.pools is not None
+    assert seen[-1] == (2, 2)  # one aggregated and one disaggregated configuration
+    alone = size_disagg(
+        "llama-3.1-8b",
+        chat.demand,
+        Slo(1500, 50),
+        [DisaggCandidate("h100", "fp8", 1, 1, 256)],
+        SerialExecutor(),
+        SMALL.costs,
+    )
+    assert chat.pools == tuple(alone) and alone[0].feasible
+    assert "plan-disagg" in plan.html and "totals count the aggregated fleets" in plan.html
+    plain = plan_capacity(ledger, month="2026-11", options=dataclasses.replace(options, disaggregated=False))
+    assert plain.models[0].pools is None and "plan-disagg" not in plain.html

@@ -11,6 +11,7 @@ from onshore.admin.capacity_batch import batch_fit
 from onshore.admin.capacity_tiers import (
     busiest_day,
     orgs_at,
+    override_slos,
     split_demand,
     strictest_slo,
     tokens_by_day,
@@ -119,3 +120,15 @@ def test_batch_work_beyond_the_spare_capacity_adds_replicas_on_its_tightest_day(
     grown = batch_fit(fleet(2.0, 3), DEMAND, interactive, batch, 1.5, 5e7, CostInputs())
     assert grown is not None and grown.extra_replicas == 3 and grown.batch_tokens == pytest.approx(3e8)
     assert batch_fit(fleet(2.0, 3), DEMAND, interactive, {}, 1.0, 0.0, CostInputs()) is None
+
+
+def test_a_limit_given_for_the_run_replaces_that_target_of_every_tier() -> None:
+    tier_slos = {"priority": Slo(1000, 40), "standard": Slo(3000, 90)}
+    slo, tiers = override_slos(Slo(2000, 60), tier_slos, None, 100.0)
+    assert slo == Slo(2000, 100) and tiers == {"priority": Slo(1000, 100), "standard": Slo(3000, 100)}
+    present = [Tier.PRIORITY, Tier.STANDARD]
+    # TPOT was typed for every tier, so only the TTFT names a tier (priority's 1,000 ms).
+    assert strictest_slo(present, tiers, slo, ("tpot_p99_ms",)) == (Slo(1000, 100), ("priority",))
+    both, both_tiers = override_slos(Slo(2000, 60), tier_slos, 500.0, 30.0)
+    assert strictest_slo(present, both_tiers, both, ("ttft_p99_ms", "tpot_p99_ms")) == (Slo(500, 30), ())
+    assert override_slos(Slo(2000, 60), tier_slos, None, None) == (Slo(2000, 60), tier_slos)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -61,7 +62,15 @@ def test_without_the_flag_nothing_changes_and_the_table_says_the_verdict() -> No
     assert "disaggregated best:" in shown.output and "aggregated needs" in shown.output
 
 
-def test_disaggregated_with_the_ledger_is_refused_in_one_line() -> None:
-    out = CliRunner().invoke(plan, ["size", "--from-ledger", "--disaggregated"])
-    assert out.exit_code == 2
-    assert "--disaggregated" in out.output and "Traceback" not in out.output
+def test_the_written_report_has_the_pools_beside_the_aggregated_answer(tmp_path: Path) -> None:
+    out = CliRunner().invoke(plan, [*PREFILL_HEAVY, "--json", "--report", str(tmp_path)])
+    assert out.exit_code == 0, out.output
+    printed = json.loads(out.output[out.output.index("{") :])["disaggregated"]
+    written = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert written["disaggregated"] == printed  # the same public JSON in the file
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    section = md[md.index("## Disaggregated prefill/decode") :]
+    best = printed["best"]
+    assert f"disaggregated best: {best['label']}: {best['prefill_replicas']} prefill + " in section
+    assert f"aggregated needs {printed['gain_over_aggregated']:.2f}x the cost" in section
+    assert section.count("| h100 fp8 disagg P:TP1 D:TP1") == len(printed["candidates"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,9 +34,10 @@ def run(config: Path, *args: str) -> click.testing.Result:
     return CliRunner().invoke(cli, ["plan", "size", "--config", str(config), *args])
 
 
-def write_ledger(config: Path, tmp_path: Path, org_id: str | None = None) -> None:
+def write_ledger(config: Path, tmp_path: Path, org_id: str | None = None, batch: bool = False) -> None:
     """900 chat requests in the busiest hour (prompts 600, answers 150), 90 an hour before it,
-    40 embedding requests, and refusals that are not demand."""
+    40 embedding requests, and refusals that are not demand; with ``batch``, every row is a Batch
+    API request."""
     assert run(config, "--from-ledger", "--month", "2020-01", *SEARCH).exit_code == 0  # creates the db
     engine = make_engine(f"sqlite:///{tmp_path / 'data' / 'onshore.db'}")
     rows = []
@@ -63,6 +65,7 @@ def write_ledger(config: Path, tmp_path: Path, org_id: str | None = None) -> Non
                     prompt_tokens=p,
                     completion_tokens=c,
                     total_tokens=p + c,
+                    batch_id="batch_1" if batch else None,
                 )
                 for n, (model, when, p, c, status) in enumerate(rows)
             ]
@@ -171,3 +174,87 @@ def test_growth_forms(text: str, factor: float) -> None:
 def test_growth_that_leaves_no_demand_or_is_not_a_number_is_refused(text: str) -> None:
     with pytest.raises(click.BadParameter):
         growth_factor(text)
+
+
+def test_a_month_of_batch_work_only_is_not_reported_as_an_interactive_peak(
+    config: Path, tmp_path: Path
+) -> None:
+    write_ledger(config, tmp_path, batch=True)
+    report = tmp_path / "rep"
+    args = ["--from-ledger", "--month", "2026-10", *SEARCH]
+    data = json.loads(run(config, *args, "--json").stdout)
+    assert data["batch_only"] is True and data["peak"]["kind"] == "batch"
+    assert "no interactive traffic" in data["message"]
+    chat = data["models"][0]
+    assert chat["batch_only"] and chat["sized_for"] == "busiest_day_of_batch_work"
+    assert chat["sizing"]["demand"]["peak_rps"] == pytest.approx(990 / 86_400)  # the day's average
+    text = run(config, *args, "--report", str(report)).stdout
+    assert "no interactive traffic: batch work only (1,030 requests)" in text
+    assert "busiest hour of batch work 2026-10-14 09:00 UTC" in text and "\nbusiest hour 2026" not in text
+    assert "sized for its busiest day of batch work, 2026-10-14 UTC" in text
+    page = (report / "capacity.html").read_text(encoding="utf-8")
+    assert "interactive traffic; batch work" not in page and "busiest hour of batch work" in page
+    assert "no interactive traffic" in page and "spread evenly over 24 hours" in page
+    md = (report / "chat" / "report.md").read_text(encoding="utf-8")
+    assert "no interactive traffic" in md
+
+
+def test_slo_flags_override_every_tier_and_say_so(config: Path, tmp_path: Path) -> None:
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + "  tier_slos:\n    priority: {ttft_p99_ms: 1500, tpot_p99_ms: 40}\n",
+        encoding="utf-8",
+    )
+    code = CliRunner().invoke(cli, ["orgs", "create", "acme", "--json", "--config", str(config)])
+    org_id = json.loads(code.stdout)["id"]
+    tier = CliRunner().invoke(
+        cli, ["limits", "set", "--org", "acme", "--tier", "priority", "--config", str(config)]
+    )
+    assert tier.exit_code == 0, tier.output
+    write_ledger(config, tmp_path, org_id=org_id)
+    base = ["--from-ledger", "--month", "2026-10", *SEARCH[:-2]]  # without --tpot-p99-ms
+    configured = json.loads(run(config, *base, "--json").stdout)["models"][0]
+    assert configured["slo"] == {"ttft_p99_ms": 1500, "tpot_p99_ms": 40}  # the priority tier's
+    assert configured["slo_source"] == {"ttft_p99_ms": "config", "tpot_p99_ms": "config"}
+    typed = json.loads(run(config, *base, "--tpot-p99-ms", "80", "--json").stdout)
+    chat = typed["models"][0]
+    assert chat["slo"] == {"ttft_p99_ms": 1500, "tpot_p99_ms": 80}  # the flag beats the priority tier
+    assert chat["sizing"]["slo"]["tpot_p99_ms"] == 80 and chat["slo_tiers"] == ["priority"]
+    assert chat["slo_source"] == {"ttft_p99_ms": "config", "tpot_p99_ms": "command line"}
+    assert typed["slo_overridden"] == ["tpot_p99_ms"]
+    both = run(config, *base, "--ttft-p99-ms", "3000", "--tpot-p99-ms", "90", "--report", str(tmp_path / "r"))
+    assert both.exit_code == 0, both.output
+    assert "to p99 TTFT / TPOT 3,000 / 90 (command line) ms" in both.stdout
+    page = (tmp_path / "r" / "capacity.html").read_text(encoding="utf-8")
+    assert "TTFT and TPOT limits came from the command line" in page
+
+
+def test_disaggregated_pools_from_the_ledger_in_every_form(config: Path, tmp_path: Path) -> None:
+    write_ledger(config, tmp_path)
+    report = tmp_path / "rep"
+    args = ["--from-ledger", "--month", "2026-10", "--disaggregated", *SEARCH]
+    data = json.loads(run(config, *args, "--json").stdout)
+    chat, embed = data["models"]
+    pools = chat["disaggregated"]
+    best = pools["best"]
+    assert embed["disaggregated"] is None and len(pools["candidates"]) == 1  # h100 fp8, TP1 for each pool
+    assert best["feasible"] and best["label"] == "h100 fp8 disagg P:TP1 D:TP1 seqs256"
+    # Sized for the model's peak (900 requests in its busiest hour), as the aggregated fleet is.
+    peak = chat["sizing"]["demand"]["peak_rps"]
+    assert peak == pytest.approx(900 / 3600)
+    assert best["prefill_replicas"] >= math.ceil(peak / best["prefill_rate_per_replica"])
+    assert best["decode_replicas"] >= math.ceil(peak / best["decode_rate_per_replica"])
+    aggregated = chat["sizing"]["best"]["cost"]["annual_cost_krw"]
+    assert pools["gain_over_aggregated"] == round(aggregated / best["cost"]["annual_cost_krw"], 4)
+    assert data["totals"]["gpus"] == chat["fleet"]["gpus"]  # the totals stay the aggregated fleets
+    text = run(config, *args, "--report", str(report)).stdout
+    assert f"disaggregated best: {best['label']}: {best['prefill_replicas']} prefill + " in text
+    assert "aggregated needs" in text
+    page = (report / "capacity.html").read_text(encoding="utf-8")
+    assert '<section class="plan-disagg">' in page and "Disaggregated prefill/decode</h4>" in page
+    md = (report / "chat" / "report.md").read_text(encoding="utf-8")
+    assert "## Disaggregated prefill/decode" in md
+    assert (
+        json.loads((report / "capacity.json").read_text(encoding="utf-8"))["models"][0]["disaggregated"]
+        == pools
+    )

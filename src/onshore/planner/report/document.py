@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from onshore.planner.report.disagg import comparison_json, comparison_markdown
 from onshore.planner.report.svg import bar_chart, line_chart
 from onshore.planner.sizing import CandidateResult, SizingResult
+
+if TYPE_CHECKING:
+    from onshore.planner.disagg_sizing import DisaggResult
 
 
 def _candidate(r: CandidateResult) -> dict[str, Any]:
@@ -144,10 +149,24 @@ def charts(result: SizingResult) -> dict[str, str]:
     }
 
 
-def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any] | None = None) -> Path:
-    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path."""
+def write_report(
+    result: SizingResult,
+    out_dir: Path,
+    assumptions: dict[str, Any] | None = None,
+    note: str | None = None,
+    pools: Sequence[DisaggResult] | None = None,
+) -> Path:
+    """Write ``report.md``, its SVG plots and ``report.json`` into ``out_dir``; return the Markdown path.
+
+    ``note``: a paragraph under the demand, for what the caller knows of it (e.g. that its "peak" is
+    a day's average rate of batch work). ``pools``: the disaggregated candidates sized for the same
+    demand (``disagg_sizing.size_disagg``), reported beside the aggregated answer and in the JSON
+    as ``disaggregated`` (as ``plan size --disaggregated --json`` prints it).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     data = sizing_json(result, assumptions)
+    if pools is not None:
+        data["disaggregated"] = comparison_json(result.best, pools, result.objective)
     (out_dir / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     best = result.best
     for name, svg in charts(result).items():
@@ -161,6 +180,7 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
         f"SLOs at the peak: p99 TTFT <= {result.slo.ttft_p99_ms:g} ms, "
         f"p99 TPOT <= {result.slo.tpot_p99_ms:g} ms.",
         "",
+        *([note, ""] if note else []),
     ]
     if best and best.cost:
         lines += [
@@ -188,8 +208,8 @@ def write_report(result: SizingResult, out_dir: Path, assumptions: dict[str, Any
         "|---|---|---|---|---|---|",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in configuration_rows(result)]
+    lines += ["", *(comparison_markdown(result.best, pools, result.objective) if pools is not None else [])]
     lines += [
-        "",
         "Every number is in `report.json`; metric definitions follow `vllm bench serve` "
         "(TPOT excludes the first token).",
     ]

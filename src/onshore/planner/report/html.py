@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING
 
+from onshore.planner.report.disagg import POOL_COLUMNS, SECTION, WHAT, comparison_lines, pool_rows
 from onshore.planner.report.document import (
     CONFIGURATION_COLUMNS,
     charts,
     configuration_rows,
     recommended_rows,
 )
-from onshore.planner.sizing import SizingResult
+from onshore.planner.sizing import CandidateResult, SizingResult
+
+if TYPE_CHECKING:
+    from onshore.planner.disagg_sizing import DisaggResult
 
 _CHART_TITLES = {
     "latency_vs_load.svg": "p99 TPOT against load",
@@ -32,8 +37,14 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[str]], css: str =
     return f'<table class="{escape(css)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def sizing_html(result: SizingResult, heading_level: int = 3, title: str | None = None) -> str:
-    """The report of one sizing run: demand, recommended fleet, plots, every configuration tried."""
+def sizing_html(
+    result: SizingResult,
+    heading_level: int = 3,
+    title: str | None = None,
+    pools: Sequence[DisaggResult] | None = None,
+) -> str:
+    """The report of one sizing run: demand, recommended fleet, plots, every configuration tried,
+    and with ``pools`` (``disagg_sizing.size_disagg`` for the same demand) the disaggregated verdict."""
     h = max(1, min(heading_level, 5))
     d = result.demand
     best = result.best
@@ -56,9 +67,32 @@ def sizing_html(result: SizingResult, heading_level: int = 3, title: str | None 
     parts += [
         f"<h{h + 1}>All configurations</h{h + 1}>",
         table_html(CONFIGURATION_COLUMNS, configuration_rows(result), "plan-table plan-configurations"),
-        "</section>",
     ]
+    if pools is not None:
+        parts.append(comparison_html(best, pools, result.objective, h + 1))
+    parts.append("</section>")
     return "\n".join(parts)
+
+
+def comparison_html(
+    aggregated: CandidateResult | None,
+    pools: Sequence[DisaggResult],
+    objective: str,
+    heading_level: int = 4,
+) -> str:
+    """The disaggregated pools beside the aggregated answer (``report.disagg``), classes ``plan-disagg``."""
+    h = max(1, min(heading_level, 6))
+    verdict = "<br>".join(escape(line.strip()) for line in comparison_lines(aggregated, pools, objective))
+    return "\n".join(
+        [
+            '<section class="plan-disagg">',
+            f"<h{h}>{SECTION}</h{h}>",
+            f"<p>{escape(WHAT)}</p>",
+            f'<p class="plan-disagg-verdict">{verdict}</p>',
+            table_html(POOL_COLUMNS, pool_rows(pools), "plan-table plan-disagg-pools"),
+            "</section>",
+        ]
+    )
 
 
 def _figures(result: SizingResult) -> list[str]:
