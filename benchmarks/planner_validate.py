@@ -1,7 +1,8 @@
 """Print every published figure beside the planner's prediction, and the median errors.
 
     .venv/bin/python benchmarks/planner_validate.py [--split holdout|calibration|all] [--limit N]
-        [--gpu ID ...] [--engine NAME ...] [--rows] [--csv OUT.csv]
+        [--gpu ID ...] [--engine NAME ...] [--scenario KIND ...] [--calibration FILE] [--rows]
+        [--csv OUT.csv]
 
 Scenario ``slo`` rows (MLPerf Server/Interactive results) are compared as SLO capacity
 (``max_requests_per_s``, the same search ``plan predict`` runs). Tables by engine, GPU vendor and
@@ -15,10 +16,21 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import sys
 import time
+from pathlib import Path
 
+from onshore.planner.catalog import gpu
+from onshore.planner.perf import calibration as calib
+from onshore.planner.perf.calibration import Calibration
 from onshore.planner.validation import compare, error_table, load_points
+from onshore.planner.validation.dataset import Point
+
+
+def _profile(path: Path, point: Point) -> Calibration:
+    """The point's profile in the file (its engine's on its GPU's vendor, as shipped ones are read)."""
+    return calib.load(path, calib.profile_name(point.engine, gpu(point.scenario.gpu).vendor))
 
 
 def main() -> None:
@@ -29,6 +41,15 @@ def main() -> None:
     parser.add_argument(
         "--engine", action="append", default=None, help="only this engine's points (repeatable)"
     )
+    parser.add_argument(
+        "--scenario", action="append", default=None, help="only rows of this kind: offline, rate, slo, ..."
+    )
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        default=None,
+        help="a calibration file (calibrate --out) instead of the shipped",
+    )
     parser.add_argument("--rows", action="store_true", help="print every comparison, not only the summary")
     parser.add_argument("--csv", default=None, help="write every comparison to this CSV")
     args = parser.parse_args()
@@ -37,10 +58,16 @@ def main() -> None:
         points = [p for p in points if p.scenario.gpu in args.gpu]
     if args.engine:
         points = [p for p in points if p.engine in args.engine]
+    if args.scenario:
+        points = [p for p in points if p.scenario.scenario in args.scenario]
     if args.limit:
         points = points[: args.limit]
+    cal = None
+    if args.calibration is not None:
+        path: Path = args.calibration
+        cal = functools.partial(_profile, path)
     t0 = time.perf_counter()
-    comparisons = compare(points)
+    comparisons = compare(points, cal)
     wall = time.perf_counter() - t0
     if args.rows:
         print(

@@ -61,10 +61,11 @@ def compare_point(point: Point, summary: Summary | dict[str, float]) -> list[Com
 
 def compare(
     points: Sequence[Point],
-    calibration: Callable[[str], Calibration] | None = None,
+    calibration: Callable[[Point], Calibration] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[Comparison]:
-    """Simulate each point (with its engine's calibration) and pair predictions with measurements."""
+    """Simulate each point and pair predictions with measurements; ``calibration`` gives a point's
+    profile (default: the shipped one of its engine on its GPU's vendor)."""
     out: list[Comparison] = []
     # Many published points share one configuration (MLPerf's 99 % and 99.9 % accuracy targets
     # run the same system; submitters repeat systems): the simulator is deterministic for a seed,
@@ -72,7 +73,7 @@ def compare(
     # SLO searches drop from 228 to 64).
     cache: dict[str, dict[str, float]] = {}
     for i, p in enumerate(points):
-        cal = calibration(p.engine) if calibration is not None else None
+        cal = calibration(p) if calibration is not None else None
         key = f"{p.engine}|{p.scenario!r}"
         if key not in cache:
             cache[key] = predicted_values(p, cal)
