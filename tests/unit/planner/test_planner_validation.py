@@ -38,7 +38,11 @@ def test_comparisons_and_error_table() -> None:
 ACCURACY_SAMPLE = 40
 ACCURACY_BOUNDS = {"ttft": 39.5, "tpot": 15.0, "throughput (derived)": 14.5}  # measured 37.2, 12.8, 12.5
 SLO_POINT = "MLPERF:v4.1:closed/AMD/1xMI300X_2xEPYC-9374F/llama2-70b-99/Server"
-SLO_BOUND = 10.0  # |error| of that one SLO capacity, in %; measured -7.1 %
+# |error| of that one SLO capacity, in %: measured +32.0 % since vllm-rocm's refit on the long-run
+# throughput (-7.1 % before). That refit took AMD's held-out SLO-capacity median from 33.0 to 21.6 %
+# and offline throughput from 32.7 to 15.5 %, but over-rates this v4.1 system, whose vLLM 0.4.3 is
+# older than the v5.0 results the profile is fitted on.
+SLO_BOUND = 35.0
 
 
 def test_held_out_accuracy_does_not_drop() -> None:
@@ -51,3 +55,23 @@ def test_held_out_accuracy_does_not_drop() -> None:
     for family, bound in ACCURACY_BOUNDS.items():
         assert table[f"{family} [holdout]"]["median_abs_pct"] <= bound, (family, table)
     assert abs(next(c for c in comparisons if c.family == "slo capacity").error) * 100 <= SLO_BOUND
+
+
+# The same for offline throughput at MLPerf scale, where sizing's large batches are judged: six
+# held-out MLPerf v4.1/v5.1 Offline results (TensorRT-LLM on H100/H200/B200, vLLM on MI300X/MI325X),
+# drawn once with a fixed seed. Bound: the sample's median with the shipped calibration, rounded up.
+OFFLINE_SAMPLE = 6
+OFFLINE_BOUND = 19.0  # measured 16.7 % (-15.4, +0.3, -16.5, -16.9, -18.8, -26.1 %); 23.1 % on main before (-21.8, -9.0, -22.9, -23.2, -38.1, -31.6 %)
+
+
+def test_held_out_offline_throughput_does_not_drop() -> None:
+    pool = [
+        p
+        for p in load_points(split="holdout")
+        if p.scenario.scenario == "offline" and p.key.startswith("MLPERF:") and p.scenario.num_gpus <= 8
+    ]
+    comparisons = compare(sample(pool, OFFLINE_SAMPLE, seed=3))
+    errors = sorted(abs(c.error) * 100 for c in comparisons if c.family == "throughput")
+    assert len(errors) == OFFLINE_SAMPLE
+    median = (errors[2] + errors[3]) / 2
+    assert median <= OFFLINE_BOUND, errors
