@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from onshore.admin.capacity_batch import BatchFit, batch_fit
 from onshore.admin.capacity_demand import SECONDS_PER_HOUR, ModelMatch, planner_demand
@@ -137,6 +137,9 @@ def plan_model(
     return dataclasses.replace(plan, demand=demand, sizing=sizing, batch=fit, pools=pools)
 
 
+_Found = TypeVar("_Found")
+
+
 def size_pools(
     model: str,
     demand: Demand,
@@ -146,20 +149,7 @@ def size_pools(
     executor: Executor | None,
     on_done: Callable[[DisaggResult], None],
 ) -> tuple[DisaggResult, ...]:
-    try:
-        found = size_disagg(
-            model,
-            demand,
-            slo,
-            candidates,
-            executor or SerialExecutor(),
-            opts.costs,
-            opts.objective,
-            on_done=on_done,
-        )
-    except PlannerError as exc:
-        raise InvalidRequest(str(exc)) from None
-    return tuple(found)
+    return tuple(_searched(size_disagg, model, demand, slo, candidates, opts, executor, on_done))
 
 
 def size_model(
@@ -171,8 +161,23 @@ def size_model(
     executor: Executor | None,
     on_done: Callable[[CandidateResult], None],
 ) -> SizingResult:
+    return _searched(pruned_size, model, demand, slo, candidates, opts, executor, on_done)
+
+
+def _searched(
+    search: Callable[..., _Found],
+    model: str,
+    demand: Demand,
+    slo: Slo,
+    candidates: Sequence[Any],
+    opts: CapacityOptions,
+    executor: Executor | None,
+    on_done: Callable[[Any], None],
+) -> _Found:
+    """One sizing search (aggregated or disaggregated) with the planner's refusals (an engine
+    profile, an SLO) translated to the admin API's error."""
     try:
-        return pruned_size(
+        return search(
             model,
             demand,
             slo,
@@ -182,5 +187,5 @@ def size_model(
             opts.objective,
             on_done=on_done,
         )
-    except PlannerError as exc:  # an engine profile or SLO the planner refuses
+    except PlannerError as exc:
         raise InvalidRequest(str(exc)) from None
