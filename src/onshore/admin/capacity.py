@@ -79,6 +79,9 @@ class CapacityOptions:
     upstreams: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # The targets ("ttft_p99_ms", "tpot_p99_ms") set for this run over every tier (with_slo_override)
     slo_overridden: tuple[str, ...] = ()
+    # Who set each of those, as the report names it ("command line", "scenario file"); a target
+    # overridden but not listed here reads "command line"
+    slo_set_by: Mapping[str, str] = field(default_factory=dict)
     # Also size separate prefill and decode pools per model (every GPU x precision x TP pair of the
     # search space; decode max batch 256 where max_num_seqs is the engine default 0)
     disaggregated: bool = False
@@ -107,9 +110,12 @@ class CapacityOptions:
         )
         return dataclasses.replace(base, **overrides)
 
-    def with_slo_override(self, ttft_p99_ms: float | None, tpot_p99_ms: float | None) -> CapacityOptions:
+    def with_slo_override(
+        self, ttft_p99_ms: float | None, tpot_p99_ms: float | None, set_by: Mapping[str, str] | None = None
+    ) -> CapacityOptions:
         """These options with each target given replacing that target of every interactive tier's SLO
-        (``planner.tier_slos`` included); the plan's report says which targets came from here.
+        (``planner.tier_slos`` included); the plan's report says which targets came from here, and
+        who set each (``set_by``: target -> "scenario file", ...; "command line" when not listed).
 
         Raises:
             InvalidRequest: a target of 0 or less.
@@ -120,7 +126,10 @@ class CapacityOptions:
             raise InvalidRequest(str(exc), param="slo") from None
         given = (("ttft_p99_ms", ttft_p99_ms), ("tpot_p99_ms", tpot_p99_ms))
         overridden = tuple(name for name, value in given if value is not None)
-        return dataclasses.replace(self, slo=slo, tier_slos=tier_slos, slo_overridden=overridden)
+        by = {name: (set_by or {}).get(name, "command line") for name in overridden}
+        return dataclasses.replace(
+            self, slo=slo, tier_slos=tier_slos, slo_overridden=overridden, slo_set_by=by
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from onshore.admin.capacity_batch import BatchFit, batch_fit
@@ -48,6 +48,7 @@ class ModelPlan:
     slo: Slo | None = None  # what it was sized to: the strictest of the tiers at ``peak``
     slo_tiers: tuple[str, ...] = ()  # the tiers that set ``slo``
     slo_overridden: tuple[str, ...] = ()  # its targets set for the run over every tier (the CLI's flags)
+    slo_set_by: Mapping[str, str] = field(default_factory=dict)  # who set them (CapacityOptions.slo_set_by)
     batch_requests: int = 0  # of the month, kept out of the peak
     batch_only: bool = False  # no interactive traffic: ``peak`` is its busiest day of batch work
     batch: BatchFit | None = None  # whether the fleet carries the batch work (None: no batch work)
@@ -110,6 +111,7 @@ def plan_model(
         slo=slo,
         slo_tiers=slo_tiers,
         slo_overridden=m.opts.slo_overridden,
+        slo_set_by=m.opts.slo_set_by,
         batch_requests=batch_requests,
         batch_only=interactive_peak is None,
     )

@@ -17,6 +17,8 @@ from onshore.planner.report.document import sizing_json
 from onshore.planner.report.html import sizing_html, table_html
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from onshore.admin.capacity import CapacityPlan, ModelPlan
     from onshore.admin.capacity_batch import BatchFit
     from onshore.admin.capacity_demand import PeakHour
@@ -74,24 +76,30 @@ def _mix_row(row: HourlyDemand, total: int) -> tuple[str, ...]:
 _TARGETS = (("ttft_p99_ms", "TTFT"), ("tpot_p99_ms", "TPOT"))
 
 
+def _set_by(overridden: Sequence[str], set_by: Mapping[str, str], key: str) -> str | None:
+    """Who set a target for this run over every tier ("command line", "scenario file"); None: nobody
+    did, the config's tiers apply."""
+    return set_by.get(key, "command line") if key in overridden else None
+
+
 def slo_text(m: ModelPlan) -> str:
     """The SLO a model was sized to and who set it: "1,000 / 40 (priority)", "900 / 40 (command
-    line)", or "900 / 40 (TTFT: command line; TPOT: priority)" when one target was overridden."""
+    line)", or "900 / 40 (TTFT: scenario file; TPOT: priority)" when one target was overridden."""
     if m.slo is None:
         return "-"
     limits = f"{m.slo.ttft_p99_ms:,.0f} / {m.slo.tpot_p99_ms:,.0f}"
     tiers = ", ".join(m.slo_tiers)
-    if not m.slo_overridden:
-        return f"{limits} ({tiers})"
-    if len(m.slo_overridden) == len(_TARGETS):
-        return f"{limits} (command line)"
-    by = [f"{name}: {'command line' if key in m.slo_overridden else tiers}" for key, name in _TARGETS]
+    who = [_set_by(m.slo_overridden, m.slo_set_by, key) for key, _ in _TARGETS]
+    if len(set(who)) == 1:  # both from the tiers, or both set for the run by the same hand
+        return f"{limits} ({who[0] or tiers})"
+    by = [f"{name}: {w or tiers}" for (_, name), w in zip(_TARGETS, who, strict=True)]
     return f"{limits} ({'; '.join(by)})"
 
 
 def slo_source(m: ModelPlan) -> dict[str, str]:
-    """Where each target came from: "command line" (every tier, this run) or "config"."""
-    return {key: "command line" if key in m.slo_overridden else "config" for key, _ in _TARGETS}
+    """Where each target came from: "command line" or "scenario file" (every tier, this run), or
+    "config"."""
+    return {key: _set_by(m.slo_overridden, m.slo_set_by, key) or "config" for key, _ in _TARGETS}
 
 
 def sized_at(m: ModelPlan) -> str:
@@ -182,12 +190,21 @@ def _pools_html(plan: CapacityPlan) -> str:
 
 
 def _override_html(plan: CapacityPlan) -> str:
-    names = [name for key, name in _TARGETS if key in plan.options.slo_overridden]
-    if not names:
+    opts = plan.options
+    by_source: dict[str, list[str]] = {}
+    for key, name in _TARGETS:
+        if (who := _set_by(opts.slo_overridden, opts.slo_set_by, key)) is not None:
+            by_source.setdefault(who, []).append(name)
+    if not by_source:
         return ""
+    said = " and ".join(
+        f"the p99 {' and '.join(names)} limit{'s' if len(names) > 1 else ''} came from the {who}"
+        for who, names in by_source.items()
+    )
+    replace = "they replace" if len(opts.slo_overridden) > 1 else "it replaces"
     return (
-        f" The p99 {' and '.join(names)} limit{'s' if len(names) > 1 else ''} came from the command "
-        "line and replace the configured ones (planner.tier_slos) of every tier for this plan."
+        f" {said[0].upper()}{said[1:]}; {replace} the configured ones (planner.tier_slos) of every tier "
+        "for this plan."
     )
 
 
@@ -272,7 +289,8 @@ def capacity_json(plan: CapacityPlan) -> dict[str, Any]:
         "message": plan.message,
         "requests": plan.requests,
         "batch_requests": plan.batch_requests,
-        "slo_overridden": list(plan.options.slo_overridden),  # targets set on the command line, every tier
+        # targets set for this run over every tier (command line or scenario file: models[].slo_source)
+        "slo_overridden": list(plan.options.slo_overridden),
         "batch_only": plan.batch_only,  # no interactive traffic: ``peak`` is the busiest hour of batch work
         "elapsed_s": plan.elapsed_s,
         "peak": None

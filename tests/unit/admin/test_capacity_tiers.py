@@ -7,7 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from onshore.admin.capacity import CapacityOptions
 from onshore.admin.capacity_batch import batch_fit
+from onshore.admin.capacity_demand import ModelMatch
+from onshore.admin.capacity_model import ModelPlan
+from onshore.admin.capacity_report import slo_source, slo_text
 from onshore.admin.capacity_tiers import (
     busiest_day,
     orgs_at,
@@ -132,3 +136,31 @@ def test_a_limit_given_for_the_run_replaces_that_target_of_every_tier() -> None:
     both, both_tiers = override_slos(Slo(2000, 60), tier_slos, 500.0, 30.0)
     assert strictest_slo(present, both_tiers, both, ("ttft_p99_ms", "tpot_p99_ms")) == (Slo(500, 30), ())
     assert override_slos(Slo(2000, 60), tier_slos, None, None) == (Slo(2000, 60), tier_slos)
+
+
+def test_the_report_names_who_set_each_target_for_the_run() -> None:
+    opts = CapacityOptions().with_slo_override(2500.0, 80.0, {"ttft_p99_ms": "scenario file"})
+    assert opts.slo_overridden == ("ttft_p99_ms", "tpot_p99_ms")
+    assert opts.slo_set_by == {"ttft_p99_ms": "scenario file", "tpot_p99_ms": "command line"}
+
+    def model(overridden: tuple[str, ...], set_by: dict[str, str]) -> ModelPlan:
+        peak = org_row(9, "org_p", 30).demand
+        match = ModelMatch("chat", "llama-3.1-8b", "its own name")
+        return ModelPlan(
+            match,
+            30,
+            peak,
+            slo=Slo(2500, 80),
+            slo_tiers=("priority",),
+            slo_overridden=overridden,
+            slo_set_by=set_by,
+        )
+
+    mixed = model(opts.slo_overridden, dict(opts.slo_set_by))
+    assert slo_text(mixed) == "2,500 / 80 (TTFT: scenario file; TPOT: command line)"
+    assert slo_source(mixed) == {"ttft_p99_ms": "scenario file", "tpot_p99_ms": "command line"}
+    from_file = model(("tpot_p99_ms",), {"tpot_p99_ms": "scenario file"})
+    assert slo_text(from_file) == "2,500 / 80 (TTFT: priority; TPOT: scenario file)"
+    assert slo_source(from_file) == {"ttft_p99_ms": "config", "tpot_p99_ms": "scenario file"}
+    typed = model(("ttft_p99_ms", "tpot_p99_ms"), {})  # as before the file: typed flags
+    assert slo_text(typed) == "2,500 / 80 (command line)"
