@@ -18,6 +18,7 @@ from onshore.cli.common import Group, config_option
 from onshore.cli.plan_disagg import disagg_option, size_pools
 from onshore.cli.plan_ledger import LEDGER_ONLY, check_ledger_options, growth_factor, size_from_ledger
 from onshore.cli.plan_progress import points_progress, sweep_progress
+from onshore.cli.plan_scenario import merge_scenario
 from onshore.cli.plan_shape import apply_shape, datasets_json, shape_options
 
 if TYPE_CHECKING:
@@ -147,36 +148,13 @@ def _base_demand(opts: dict[str, Any]) -> Demand:
     ).scaled(growth_factor(opts["growth"]))
 
 
-def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
-    """Values from --scenario YAML, overridden by flags given on the command line."""
-    if not opts["scenario"]:
-        return opts
-    import yaml  # noqa: PLC0415
-
-    from onshore.planner.errors import PlannerError  # noqa: PLC0415
-
-    try:
-        data = yaml.safe_load(Path(opts["scenario"]).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise PlannerError(f"cannot read scenario {opts['scenario']}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PlannerError("the scenario YAML must be a mapping of option names to values")
-    merged = dict(opts)
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        if name not in opts:
-            raise PlannerError(f"unknown key {key!r} in {opts['scenario']}")
-        if ctx.get_parameter_source(name) != click.core.ParameterSource.COMMANDLINE:
-            merged[name] = ",".join(map(str, value)) if isinstance(value, list) else value
-    return merged
-
-
 @plan.command(name="size")
 @click.option(
     "--scenario",
     type=click.Path(dir_okay=False),
     default=None,
-    help="YAML file with any of these options (flags override it).",
+    help="YAML file with any of these options (flags override it; with --from-ledger it overrides "
+    "the config's planner section).",
 )
 @click.option("--model", default="llama-3.1-70b", show_default=True, help="Model id (see `plan catalog`).")
 @click.option("--mau", type=float, default=20.31e6, show_default=True, help="Monthly active users.")
@@ -233,7 +211,7 @@ def _merge_yaml(ctx: click.Context, opts: dict[str, Any]) -> dict[str, Any]:
     default=2000.0,
     show_default=True,
     help="p99 TTFT limit. With --from-ledger: default planner.ttft_p99_ms and planner.tier_slos; "
-    "given, it is every tier's for this run.",
+    "given (or in --scenario), it is every tier's for this run.",
 )
 @click.option(
     "--tpot-p99-ms",
@@ -313,10 +291,10 @@ def size_cmd(ctx: click.Context, /, **raw: Any) -> None:
     from onshore.planner.report.disagg import comparison_json, comparison_lines  # noqa: PLC0415
     from onshore.planner.sizing import KEEP, Slo, default_candidates, size  # noqa: PLC0415
 
-    opts = _merge_yaml(ctx, raw)
-    check_ledger_options(ctx, opts)
+    opts, from_file = merge_scenario(ctx, raw)
+    check_ledger_options(ctx, opts, from_file)
     if opts["from_ledger"]:
-        size_from_ledger(ctx, opts, _csv)
+        size_from_ledger(ctx, opts, _csv, from_file)
         return
     demand = _demand(opts)
     candidates = default_candidates(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from onshore.cli.common import load, store_for
+from onshore.cli.plan_scenario import set_by, typed
 
 if TYPE_CHECKING:
     from onshore.admin.capacity import CapacityPlan, ModelPlan
@@ -68,16 +69,33 @@ def growth_factor(value: object) -> float:
     return factor
 
 
-def check_ledger_options(ctx: click.Context, opts: dict[str, Any]) -> None:
-    """Refuse options of the other mode: demand flags with --from-ledger, ledger flags without it."""
-    given = {n for n in opts if ctx.get_parameter_source(n) == click.core.ParameterSource.COMMANDLINE}
+def check_ledger_options(
+    ctx: click.Context, opts: dict[str, Any], from_file: frozenset[str] = frozenset()
+) -> None:
+    """Refuse options of the other mode: demand flags with --from-ledger, ledger flags without it.
+    With --from-ledger, demand keys of the --scenario file (``from_file``: the options it set) are
+    refused as the flags are, and so are a layout other than ``tp`` and --exhaustive, which the
+    ledger's plan does not search: a value the plan would drop must not pass unnoticed."""
     if opts["from_ledger"]:
-        clash = sorted(given & set(_DEMAND_OPTIONS))
+        clash = sorted(n for n in opts if typed(ctx, n) and n in _DEMAND_OPTIONS)
         if clash:
             names = ", ".join("--" + n.replace("_", "-") for n in clash)
             raise click.UsageError(
                 f"--from-ledger takes the demand and the models from the ledger; drop {names} "
                 "(map a served model to a planner model with --map NAME=ID or planner.models)"
+            )
+        in_file = sorted(from_file & set(_DEMAND_OPTIONS))
+        if in_file:
+            raise click.UsageError(
+                f"--from-ledger takes the demand and the models from the ledger; remove {', '.join(in_file)} "
+                f"from the scenario file {opts['scenario']} (map a served model to a planner model "
+                "with model_map, --map NAME=ID or planner.models)"
+            )
+        layouts = {x.strip() for x in str(opts["layouts"]).split(",") if x.strip()}
+        if layouts != {"tp"} or opts["exhaustive"]:
+            raise click.UsageError(
+                "--from-ledger searches tensor-parallel replicas only (layouts: tp) and always prunes "
+                "what cannot win; drop --layouts and --exhaustive (or those keys of the scenario file)"
             )
         return
     stray = [n for n in _LEDGER_OPTIONS if opts.get(n)]
@@ -101,8 +119,13 @@ def _model_map(pairs: object) -> dict[str, str]:
     return out
 
 
-def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None:
-    """Plan on the configured store's ledger; print or write what ``plan size`` does."""
+def size_from_ledger(
+    ctx: click.Context, opts: dict[str, Any], csv: Any, from_file: frozenset[str] = frozenset()
+) -> None:
+    """Plan on the configured store's ledger; print or write what ``plan size`` does.
+
+    ``from_file``: the options the ``--scenario`` file set (``merge_scenario``); they count as given,
+    under the flags typed and over the config, as in the plain ``plan size``."""
     from rich.console import Console  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
@@ -111,12 +134,12 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
     from onshore.planner.cost import CostInputs  # noqa: PLC0415
     from onshore.planner.executor import make_executor  # noqa: PLC0415
 
-    def given(name: str) -> bool:
-        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+    def given(name: str) -> str | None:  # who set it for this run: "command line", "scenario file"
+        return set_by(ctx, name, from_file)
 
     settings = load(opts["config"])
     # The search space and SLOs come from the config's planner section (what the console uses), so
-    # both faces give the same answer; flags given on the command line win.
+    # both faces give the same answer; flags typed on the command line win, then the --scenario file.
     base = CapacityOptions.from_settings(settings)
     overrides: dict[str, Any] = {
         "max_num_seqs": tuple(csv(int, str(opts["max_num_seqs"]))),
@@ -137,11 +160,14 @@ def size_from_ledger(ctx: click.Context, opts: dict[str, Any], csv: Any) -> None
     ):
         if given(flag):
             overrides[key] = tuple(csv(kind, str(opts[flag])))
-    # A limit typed for this run applies to every interactive tier (planner.tier_slos included), and
-    # the report says so; without the flags the config's SLOs apply, tier by tier.
+    # A limit typed or written in the scenario file for this run applies to every interactive tier
+    # (planner.tier_slos included), and the report says which and from where; without either the
+    # config's SLOs apply, tier by tier.
+    slo_by = {key: who for key in ("ttft_p99_ms", "tpot_p99_ms") if (who := given(key))}
     options = CapacityOptions.from_settings(settings, **overrides).with_slo_override(
-        float(opts["ttft_p99_ms"]) if given("ttft_p99_ms") else None,
-        float(opts["tpot_p99_ms"]) if given("tpot_p99_ms") else None,
+        float(opts["ttft_p99_ms"]) if "ttft_p99_ms" in slo_by else None,
+        float(opts["tpot_p99_ms"]) if "tpot_p99_ms" in slo_by else None,
+        slo_by,
     )
     growth_percent = (growth_factor(opts["growth"]) - 1) * 100
     err = Console(stderr=True)

@@ -258,3 +258,48 @@ def test_disaggregated_pools_from_the_ledger_in_every_form(config: Path, tmp_pat
         json.loads((report / "capacity.json").read_text(encoding="utf-8"))["models"][0]["disaggregated"]
         == pools
     )
+
+
+def test_a_scenario_file_sets_the_search_space_and_the_slo_under_the_flags(
+    config: Path, tmp_path: Path
+) -> None:
+    write_ledger(config, tmp_path)
+    scenario = tmp_path / "plan.yaml"
+    scenario.write_text(
+        "gpus: [b200]\ntp: [1]\nprecision: [fp4]\nmax_num_seqs: [128]\nttft_p99_ms: 2500\ntpot_p99_ms: 75\n",
+        encoding="utf-8",
+    )
+    # The config searches h100, h200, b200 at fp8 and TP 1-8; the file narrows it, and the TPOT
+    # typed beats the file's.
+    args = ["--from-ledger", "--month", "2026-10", "--scenario", str(scenario), "--workers", "1"]
+    out = run(config, *args, "--tpot-p99-ms", "80", "--json")
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    chat = data["models"][0]
+    searched = {
+        (c["configuration"]["gpu"], c["configuration"]["tp"], c["configuration"]["precision"])
+        for c in chat["sizing"]["candidates"]
+    }
+    assert searched == {("b200", 1, "fp4")}
+    assert chat["sizing"]["best"]["configuration"]["max_num_seqs"] == 128
+    assert chat["slo"] == {"ttft_p99_ms": 2500, "tpot_p99_ms": 80} == chat["sizing"]["slo"]
+    assert chat["slo_source"] == {"ttft_p99_ms": "scenario file", "tpot_p99_ms": "command line"}
+    assert data["slo_overridden"] == ["ttft_p99_ms", "tpot_p99_ms"]
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("mau: 5000000\nprompt_mean: 900\n", "remove mau, prompt_mean from the scenario file"),
+        ("from_ledger: true\ndataset: openorca\n", "remove dataset from the scenario file"),
+        ("layouts: [tp, dp-ep]\n", "searches tensor-parallel replicas only"),
+        ("exhaustive: true\n", "drop --layouts and --exhaustive"),
+    ],
+)
+def test_scenario_keys_the_ledger_cannot_use_are_refused(
+    config: Path, tmp_path: Path, yaml_text: str, message: str
+) -> None:
+    scenario = tmp_path / "plan.yaml"
+    scenario.write_text(yaml_text, encoding="utf-8")
+    out = run(config, "--from-ledger", "--scenario", str(scenario), *SEARCH)
+    assert out.exit_code == 2 and message in out.output, out.output
