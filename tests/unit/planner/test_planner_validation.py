@@ -77,3 +77,18 @@ def test_held_out_offline_throughput_does_not_drop() -> None:
     assert len(errors) == OFFLINE_SAMPLE
     median = (errors[2] + errors[3]) / 2
     assert median <= OFFLINE_BOUND, errors
+
+
+def test_the_error_table_splits_throughput_by_its_kind_of_run() -> None:
+    held_out = load_points(split="holdout")
+    offline = next(
+        p for p in held_out if p.scenario.scenario == "offline" and p.key.startswith("MLPERF:v4.1")
+    )
+    rate = next(p for p in held_out if p.scenario.scenario == "rate" and p.key.startswith("MLPERF:v4.1"))
+    comparisons = compare([offline, rate])
+    table = error_table(comparisons)
+    assert table["throughput [holdout]"]["n"] == 2
+    assert table["throughput: offline [holdout]"]["n"] == 1
+    assert table["throughput: at a published rate [holdout]"]["n"] == 1
+    off = next(c for c in comparisons if c.point is offline and c.family == "throughput")
+    assert table["throughput: offline [holdout]"]["median_abs_pct"] == abs(off.error) * 100
