@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.support.usage_series import ledger_record
+
 from onshore.domain.usage import UsageRecord
 from onshore.ports import StoreError
 from onshore.store.buffered import BufferedUsageSink
@@ -27,17 +29,7 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def record(request_id: str) -> UsageRecord:
-    return UsageRecord(
-        request_id=request_id,
-        created_at=T0,
-        org_id="org_a",
-        key_id="key_a",
-        endpoint="chat.completions",
-        model="llama",
-        backend="pool-a",
-        status=200,
-        streamed=False,
-    )
+    return ledger_record(request_id, T0)
 
 
 class Writer:

@@ -3,7 +3,6 @@ buckets, top groups and "other", labels, and use against limits."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -16,7 +15,7 @@ from onshore.domain.tenancy import Organisation
 from onshore.domain.usage import UsageRecord
 from onshore.errors import InvalidRequest, NotFound
 from onshore.ports import LimitsSnapshot, LimitsStore, TenancyStore
-from tests.support.usage_series import InMemoryUsageSeries
+from tests.support.usage_series import InMemoryUsageSeries, ledger_record
 
 NOW = datetime(2026, 12, 10, 14, 25, tzinfo=UTC)
 ORGS = [Organisation(id=f"o{i}", name=f"org-{i}", created_at=NOW) for i in range(12)]
@@ -41,23 +40,8 @@ class LimitBook:
 
 
 def row(request_id: str, org: str | None, at: datetime, **overrides: object) -> UsageRecord:
-    base = UsageRecord(
-        request_id=request_id,
-        created_at=at,
-        org_id=org,
-        key_id=None,
-        endpoint="chat",
-        model="llama",
-        backend="pool-a",
-        status=200,
-        streamed=False,
-        prompt_tokens=10,
-        completion_tokens=5,
-        total_tokens=15,
-        latency_ms=100.0,
-        cost_micro_krw=250_000,
-    )
-    return replace(base, **overrides)  # type: ignore[arg-type]
+    base = {"org_id": org, "key_id": None, "endpoint": "chat", "latency_ms": 100.0, "cost_micro_krw": 250_000}
+    return ledger_record(request_id, at, **{**base, **overrides})
 
 
 def reader() -> InMemoryUsageSeries:
