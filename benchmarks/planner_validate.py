@@ -62,10 +62,7 @@ def main() -> None:
         points = [p for p in points if p.scenario.scenario in args.scenario]
     if args.limit:
         points = points[: args.limit]
-    cal = None
-    if args.calibration is not None:
-        path: Path = args.calibration
-        cal = functools.partial(_profile, path)
+    cal = functools.partial(_profile, args.calibration) if args.calibration is not None else None
     t0 = time.perf_counter()
     comparisons = compare(points, cal)
     wall = time.perf_counter() - t0

@@ -17,6 +17,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from onshore.planner.validation.run import THROUGHPUT_KINDS
+
 # issue 14: median |error| on held-out public data
 GOALS = {"throughput": 10.0, "ttft": 20.0, "tpot": 10.0, "slo capacity": 15.0}
 # the CSV's metric -> the family the goals name
@@ -33,8 +35,7 @@ FAMILY = {
 }
 ORDER = [
     "throughput",
-    "throughput: offline",
-    "throughput: at a published rate",
+    *THROUGHPUT_KINDS.values(),
     "ttft",
     "tpot",
     "slo capacity",
@@ -49,10 +50,8 @@ def families(row: Row) -> list[str]:
     """The row's family, and for a published throughput also which kind: offline is the real
     test; a Server run's throughput is mostly its arrival rate (any system that keeps up matches)."""
     family = FAMILY[row["metric"]]
-    if family != "throughput":
-        return [family]
-    kind = "offline" if row["scenario"] == "offline" else "at a published rate"
-    return [family, f"throughput: {kind}"]
+    kind = THROUGHPUT_KINDS.get(row["scenario"])
+    return [family, kind] if family == "throughput" and kind is not None else [family]
 
 
 def vendor(row: Row) -> str:

@@ -93,7 +93,7 @@ def error_table(comparisons: Sequence[Comparison]) -> dict[str, dict[str, float]
     """Per metric family and split (throughput also by its kind of run): count, median |error| %,
     mean signed error %."""
     groups: dict[str, list[float]] = {}
-    for c in sorted(comparisons, key=lambda c: (c.family, c.point.split)):
+    for c in comparisons:
         groups.setdefault(f"{c.family} [{c.point.split}]", []).append(c.error)
         kind = THROUGHPUT_KINDS.get(c.point.scenario.scenario)
         if c.family == "throughput" and kind is not None:
