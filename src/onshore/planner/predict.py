@@ -34,6 +34,7 @@ from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_block
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, Summary, simulate, summarise
 from onshore.planner.sim import workload as wl
+from onshore.planner.sim.lengths import lognormal
 
 SCENARIOS = ("offline", "rate", "concurrency", "slo")
 # SLO search: requests per probe (the same for every probe of a row: common random numbers).
@@ -256,6 +257,9 @@ def predict(
         # ten requests per client, all clients starting together, every request counted: the
         # start-up wave then weighs in as it does in a benchmark harness's summary
         n = s.requests or max(10 * c, 40)
+        drift = step.cal.closed_loop_drift  # clients drift apart (calibration.CLOSED_LOOP_DRIFT)
+        if output.kind == "fixed" and drift > 0:
+            output = lognormal(output.mean, drift, high=max(cap, round(output.mean)))
         work = wl.closed_loop(rng, c, n, prompt, output, stagger_s=stagger * _e2e_estimate(step, s, c))
         work = s.shape.with_hits(work)
     if s.disaggregated:

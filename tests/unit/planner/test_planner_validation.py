@@ -36,7 +36,9 @@ def test_comparisons_and_error_table() -> None:
 # or calibration change moves them; tighten them when accuracy improves). The full held-out
 # validation is benchmarks/planner_validate.py (docs/planner.md, Validation).
 ACCURACY_SAMPLE = 40
-ACCURACY_BOUNDS = {"ttft": 39.5, "tpot": 15.0, "throughput (derived)": 14.5}  # measured 37.2, 12.8, 12.5
+# measured 28.7, 14.1, 13.7 % since closed-loop clients drift apart (calibration.CLOSED_LOOP_DRIFT,
+# with vLLM's and TensorRT-LLM's request_ms refit); 37.2, 12.8, 12.5 % with lock-step clients
+ACCURACY_BOUNDS = {"ttft": 30.5, "tpot": 16.0, "throughput (derived)": 15.5}
 SLO_POINT = "MLPERF:v4.1:closed/AMD/1xMI300X_2xEPYC-9374F/llama2-70b-99/Server"
 # |error| of that one SLO capacity, in %: measured +32.0 % since vllm-rocm's refit on the long-run
 # throughput (-7.1 % before). That refit took AMD's held-out SLO-capacity median from 33.0 to 21.6 %
