@@ -234,9 +234,7 @@ def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, Ste
     )
 
 
-def predict(
-    s: Scenario, cal: calib.Calibration | None = None, seed: int = 0, stagger: float = 0.0
-) -> Summary:
+def predict(s: Scenario, cal: calib.Calibration | None = None, seed: int = 0) -> Summary:
     """Simulate one scenario and summarise it (scenario slo: at the highest rate meeting the SLO)."""
     if s.scenario == "slo":
         return slo_capacity(s, cal, seed).at
@@ -260,7 +258,7 @@ def predict(
         drift = step.cal.closed_loop_drift  # clients drift apart (calibration.CLOSED_LOOP_DRIFT)
         if output.kind == "fixed" and drift > 0:
             output = lognormal(output.mean, drift, high=max(cap, round(output.mean)))
-        work = wl.closed_loop(rng, c, n, prompt, output, stagger_s=stagger * _e2e_estimate(step, s, c))
+        work = wl.closed_loop(rng, c, n, prompt, output)
         work = s.shape.with_hits(work)
     if s.disaggregated:
         layout = disagg.Layout.parse(s.disaggregated, s.tensor_parallel)

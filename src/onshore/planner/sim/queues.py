@@ -46,13 +46,8 @@ class Queues:
             clients = np.full(replicas, wl.concurrency // replicas, dtype=np.int64)
             clients[: wl.concurrency % replicas] += 1
             self.generated = np.minimum(clients, self.counts)
-            start = wl.client_start if wl.client_start is not None else np.zeros(wl.concurrency)
-            # client j is sticky to replica j % replicas, and is that replica's (j // replicas)-th
-            for j in range(min(wl.concurrency, n)):
-                r, k = j % replicas, j // replicas
-                if k < self.generated[r]:
-                    self.arr[r, k] = start[j] + lag
-            self.arr[:, :width] = np.sort(self.arr, axis=1)
+            # client j is sticky to replica j % replicas; every client sends its first request at 0
+            self.arr[np.arange(width) < self.generated[:, None]] = lag
 
     @property
     def total(self) -> int:

@@ -32,7 +32,6 @@ class Workload:
     output: IntArray
     arrival: FloatArray | None = None
     concurrency: int = 0
-    client_start: FloatArray | None = None  # closed loop: when each client sends its first request
     # prompt tokens already in the prefix cache when the request arrives (None: none): only the rest
     # is prefilled, but the whole prompt holds KV blocks
     cached: IntArray | None = None
@@ -130,12 +129,8 @@ def closed_loop(
     n: int,
     prompt: LengthDist,
     output: LengthDist,
-    stagger_s: float = 0.0,
 ) -> Workload:
-    """``concurrency`` clients, each sending its next request when the previous one finishes.
-
-    With ``stagger_s`` > 0 the clients start at uniform random times in ``[0, stagger_s)``, as
-    they drift apart in a long benchmark; with 0 they all start together (lock-step waves).
-    """
-    start = np.sort(rng.uniform(0.0, stagger_s, concurrency)) if stagger_s > 0 else np.zeros(concurrency)
-    return Workload(prompt.sample(rng, n), output.sample(rng, n), None, concurrency, start)
+    """``concurrency`` clients, all sending their first request at once, each sending its next one
+    when the previous one finishes. With identical lengths they stay in lock-step waves; ``predict``
+    spreads fixed answer lengths so that they drift apart (``calibration.CLOSED_LOOP_DRIFT``)."""
+    return Workload(prompt.sample(rng, n), output.sample(rng, n), None, concurrency)
