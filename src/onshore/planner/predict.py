@@ -205,6 +205,7 @@ def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
         max_batched_tokens=s.max_batched_tokens or ranks * d.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
         chunked_prefill=d.chunked_prefill,
+        reserve_whole_request=d.admission == "whole_request",
     )
 
 

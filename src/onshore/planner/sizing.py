@@ -181,6 +181,7 @@ def _setup(job: SizingJob) -> _Setup | CandidateResult:
         max_batched_tokens=ranks * shipped.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
         chunked_prefill=shipped.chunked_prefill,
+        reserve_whole_request=shipped.admission == "whole_request",
     )
     cap = min(job.demand.prompt.high, kv_tokens // 2)
     prompt = replace(job.demand.prompt, low=1, high=cap)  # replace keeps empirical knots

@@ -95,3 +95,30 @@ def test_without_chunked_prefill_a_prompt_runs_whole_in_one_step() -> None:
     many = run(whole, 8)
     assert not np.isnan(many.finish).any()
     assert many.max_batch_tokens >= 2048 + 8
+
+
+def test_tensorrt_llm_admits_a_request_only_when_its_whole_answer_fits() -> None:
+    # TensorRT-LLM's GUARANTEED_NO_EVICT reserves the blocks to finish a request; vLLM admits on
+    # its prompt's blocks and preempts the newest sequence when the cache runs out
+    assert engine_defaults("trtllm", gpu("h100")).admission == "whole_request"
+    assert {engine_defaults(e, gpu("h100")).admission for e in ("vllm", "sglang")} == {"prompt"}
+    spec = ReplicaSpec(model("llama-3.1-70b"), gpu("h100"), 8, "fp8")
+    assert engine_config(parse_row({**ROW, "engine": "trtllm"}), spec).reserve_whole_request
+    assert not engine_config(parse_row({**ROW, "engine": "vllm"}), spec).reserve_whole_request
+
+    step = StepModel.build(ReplicaSpec(model("llama-3.1-8b"), gpu("h100"), 1, "fp8"), Calibration())
+    # two requests of 32 + 64 tokens (6 blocks each) in a 10-block cache
+    vllm_like = EngineConfig(kv_blocks=10, max_num_seqs=8, max_batched_tokens=512)
+    trt_like = dataclasses.replace(vllm_like, reserve_whole_request=True)
+
+    def run(cfg: EngineConfig) -> SimResult:
+        rng = np.random.default_rng(0)
+        return simulate(step, cfg, offline(rng, 2, LengthDist(32), LengthDist(64)), 1, rng)
+
+    evicting, reserving = run(vllm_like), run(trt_like)
+    assert evicting.preemptions > 0  # both started on their prompts; one was evicted to grow
+    assert reserving.preemptions == 0
+    # the second request starts only once the first has finished and freed its blocks
+    order = np.argsort(reserving.first_token)
+    assert reserving.first_token[order[1]] >= reserving.finish[order[0]]
+    assert reserving.max_kv_blocks_used <= 10

@@ -32,7 +32,10 @@ class EngineDefaults:
     ``max_num_seqs`` is vLLM's ``max_num_seqs`` / TensorRT-LLM's ``max_batch_size`` / SGLang's
     ``max_running_requests`` ceiling; ``max_num_batched_tokens`` the token budget per step
     (``max_num_tokens``, ``chunked_prefill_size``). ``seqs_kv_fraction`` > 0 caps the batch at that
-    fraction of the KV capacity in tokens (SGLang's ``max_total_num_tokens // 2``).
+    fraction of the KV capacity in tokens (SGLang's ``max_total_num_tokens // 2``). ``admission``
+    is what a request must find free in the KV cache to start: ``prompt`` (vLLM, SGLang: its
+    prompt's blocks; a sequence that then runs out is preempted) or ``whole_request`` (TensorRT-LLM's
+    GUARANTEED_NO_EVICT capacity scheduler: the blocks to finish it, prompt plus answer).
     """
 
     engine: str
@@ -45,6 +48,7 @@ class EngineDefaults:
     cuda_graph_max_bs: int
     cuda_graph_max_bs_tp4: int
     seqs_kv_fraction: float
+    admission: str
     version: str
     source: str
     notes: str
@@ -65,6 +69,16 @@ class EngineDefaults:
         )
 
 
+ADMISSIONS = ("prompt", "whole_request")
+
+
+def _admission(row: dict[str, str]) -> str:
+    admission = (row.get("admission") or "prompt").strip()
+    if admission not in ADMISSIONS:
+        raise PlannerError(f"engine catalog: admission {admission!r} is not one of {', '.join(ADMISSIONS)}")
+    return admission
+
+
 def _parse(row: dict[str, str]) -> EngineDefaults:
     context = row["context"].strip()
     if context not in CONTEXTS:
@@ -80,6 +94,7 @@ def _parse(row: dict[str, str]) -> EngineDefaults:
         cuda_graph_max_bs=int(num(row, "cuda_graph_max_bs")),
         cuda_graph_max_bs_tp4=int(num(row, "cuda_graph_max_bs_tp4")),
         seqs_kv_fraction=num(row, "seqs_kv_fraction"),
+        admission=_admission(row),
         version=row["version"].strip(),
         source=row["source"].strip(),
         notes=row.get("notes", "").strip(),

@@ -15,3 +15,6 @@ class EngineConfig:
     swa_blocks_per_seq: int = 0
     max_iterations: int = 20_000_000
     chunked_prefill: bool = True  # False: a prompt runs whole in one step (TensorRT-LLM's default)
+    # True: a request starts only when the KV blocks to finish it (prompt and answer) are free, so
+    # nothing is ever preempted (TensorRT-LLM's GUARANTEED_NO_EVICT); False: its prompt's (vLLM)
+    reserve_whole_request: bool = False

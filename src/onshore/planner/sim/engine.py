@@ -6,6 +6,9 @@ goes to prompt chunks in admission order (chunked prefill), new requests are adm
 first-come-first-served while a sequence slot (``max_num_seqs``) and KV blocks for the whole
 prompt are free, and when a decode step needs a block that is not there the most recently
 admitted sequence is preempted (its blocks freed, recomputed later, ahead of new requests).
+With ``reserve_whole_request`` (TensorRT-LLM's GUARANTEED_NO_EVICT capacity scheduler) a request
+is admitted only when the blocks for its prompt and its whole answer are free, and so is never
+preempted.
 
 Why lock-step arrays and not a heap of events: requests are routed up front, so replicas are
 independent; the state that changes every step (one row of slots per replica) is then updated
@@ -163,7 +166,9 @@ class _Engine:
                 self._widen(self.width + 1)
             h = self.head[r]
             prompt = q.prompt[r, h]
-            need = -(-(prompt + 1) // BLOCK_TOKENS)
+            # TensorRT-LLM reserves the blocks to finish the request (GUARANTEED_NO_EVICT): it then
+            # never grows past them (``_grow``) and is never preempted; vLLM those of its prompt
+            need = -(-(prompt + (q.out[r, h] if self.cfg.reserve_whole_request else 1)) // BLOCK_TOKENS)
             ok = need + ovh <= self.free[r]
             if not ok.any():
                 return
