@@ -21,9 +21,9 @@ FIT_SPLIT = "calibration"
 HOLDOUT_SPLIT = "holdout"
 # MLPerf Inference rounds kept out of every fit (issue 14): their results check the planner.
 HELD_OUT_SOURCES = ("inference_results_v4.1", "inference_results_v5.1")
-# Optional columns (the p99 limits of an ``slo`` row, a replica's ``parallel`` layout); rows written
-# before they existed lack them.
-OPTIONAL_COLUMNS = ("ttft_p99_ms", "tpot_p99_ms", "parallel")
+# Optional columns (the p99 limits of an ``slo`` row, a replica's ``parallel`` layout, a run's
+# fixed number of ``requests``); rows written before they existed lack them.
+OPTIONAL_COLUMNS = ("ttft_p99_ms", "tpot_p99_ms", "parallel", "requests")
 
 # published metric name -> (summary field, metric family used in the error table)
 METRICS: dict[str, tuple[str, str]] = {
@@ -34,6 +34,9 @@ METRICS: dict[str, tuple[str, str]] = {
     "tpot_mean": ("tpot_mean_ms", "tpot"),
     "tpot_p99": ("tpot_p99_ms", "tpot"),
     "output_tokens_per_s": ("output_tokens_per_s", "throughput"),
+    # a batch's latency (vLLM's benchmark_latency: one batch of ``load`` prompts, run to the end),
+    # a ``concurrency`` row with one request per client: the mean request's end-to-end latency
+    "e2e_mean": ("e2e_mean_ms", "e2e latency"),
     # scenario slo: the highest Poisson rate within the row's p99 limits (MLPerf Server's result),
     # from ``predict_metrics``; the summary of a plain simulation has no such field
     "max_requests_per_s": ("max_requests_per_s", "slo capacity"),
