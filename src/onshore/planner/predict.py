@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from onshore.planner import disagg, slo, traffic
-from onshore.planner.catalog import engine_defaults, gpu, model
+from onshore.planner.catalog import EngineDefaults, engine_defaults, gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
 from onshore.planner.perf import moe_layout
@@ -194,10 +194,14 @@ def read_scenarios(path: Path) -> list[Scenario]:
     return [parse_row(r) for r in rows]
 
 
+def _defaults(s: Scenario, spec: ReplicaSpec) -> EngineDefaults:
+    return engine_defaults(s.engine, spec.gpu, "offline" if s.scenario == "offline" else "serve")
+
+
 def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
     """The scheduler as the engine ships it for this GPU (offline rows: its batch API's defaults),
     with the row's ``max_num_seqs`` / ``max_batched_tokens`` overriding."""
-    d = engine_defaults(s.engine, spec.gpu, "offline" if s.scenario == "offline" else "serve")
+    d = _defaults(s, spec)
     ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
     return EngineConfig(
         kv_blocks=kv_capacity_blocks(spec),
@@ -228,11 +232,9 @@ def _rate_run_s(step: StepModel, cfg: EngineConfig, s: Scenario) -> float:
 
 def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
     spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision, layout=s.parallel)
-    return (
-        spec,
-        StepModel.build(spec, cal or calib.shipped(s.engine, spec.gpu.vendor)),
-        engine_config(s, spec),
-    )
+    graphs = _defaults(s, spec).cuda_graph_batch(s.tensor_parallel)
+    step = StepModel.build(spec, cal or calib.shipped(s.engine, spec.gpu.vendor), graphs)
+    return spec, step, engine_config(s, spec)
 
 
 def predict(s: Scenario, cal: calib.Calibration | None = None, seed: int = 0) -> Summary:

@@ -172,7 +172,7 @@ def _setup(job: SizingJob) -> _Setup | CandidateResult:
         shipped = engine_defaults(c.engine, spec.gpu, "serve")
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
-    step = StepModel.build(spec, calib.shipped(c.engine, spec.gpu.vendor))
+    step = StepModel.build(spec, calib.shipped(c.engine, spec.gpu.vendor), shipped.cuda_graph_batch(c.tp))
     ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
     seqs = c.max_num_seqs or ranks * shipped.max_seqs(kv_tokens // ranks)
     cfg = EngineConfig(

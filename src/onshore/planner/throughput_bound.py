@@ -68,5 +68,6 @@ def max_rate(
         step.kv_bytes_per_pos_full * (p + decode_pairs) / step.mem_bw,
     )
     comm = step.allreduce_count * (cal.allreduce_us * 1e-6 * steps + step.allreduce_bytes_per_token * tokens)
-    host = steps * step.fixed_s + cal.seq_us * 1e-6 * o * step.token_share
+    # the least a step can cost: replayed from a CUDA graph where the engine has them
+    host = steps * (step.fixed_s - step.graph_saving_s) + cal.seq_us * 1e-6 * o * step.token_share
     return 1.0 / (gemm + attn + comm + host)

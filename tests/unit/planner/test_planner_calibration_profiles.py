@@ -80,3 +80,21 @@ def test_the_rocm_profile_decodes_a_small_batch_as_amd_measured_it(batch: int, m
     )
     predicted_s = predict(point.scenario).e2e_mean_ms / 1e3
     assert predicted_s == pytest.approx(measured_s, rel=0.15)
+
+
+def test_only_the_named_parameters_are_refit(tmp_path: Path) -> None:
+    data, out = tmp_path / "published.csv", tmp_path / "calibration.json"
+    nvidia = "trtllm,x,llama-3.1-8b,h100,1,1,bf16,concurrency,128,16,4"
+    data.write_text(
+        HEADER + f"N,src,{nvidia},ttft,40,ms,calibration,n\n" + f"N,src,{nvidia},tpot,5,ms,calibration,n\n",
+        encoding="utf-8",
+    )
+    args = ["--data", str(data), "--iterations", "1", "--out", str(out), "--from-shipped"]
+    assert calibrate.main([*args, "--only", "graph_frac,layer_us"]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    fitted, shipped = doc["profiles"]["trtllm"], calib.shipped("trtllm").to_dict()
+    assert doc["meta"]["trtllm"]["fitted"] == ["graph_frac", "layer_us"]
+    assert {k for k in fitted if fitted[k] != shipped[k]} <= {"graph_frac", "layer_us"}
+    assert fitted["layer_us"] != shipped["layer_us"] or fitted["graph_frac"] != shipped["graph_frac"]
+    with pytest.raises(SystemExit):
+        calibrate.main([*args, "--only", "no_such_parameter"])

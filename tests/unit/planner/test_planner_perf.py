@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from onshore.planner.catalog import gpu, model
@@ -103,3 +105,19 @@ def test_precision_table_and_validation() -> None:
         precision.check("fp3")
     with pytest.raises(PlannerError, match="tensor_parallel"):
         ReplicaSpec(model("llama-3.1-8b"), gpu("h100"), 16, "fp8")
+
+
+def test_a_decode_step_within_the_cuda_graph_batch_pays_graph_frac_of_the_layer_latency() -> None:
+    spec = ReplicaSpec(model("llama-3.1-70b"), gpu("h100"), 4, "fp8")
+    eager = StepModel.build(spec, CAL)
+    graphs = StepModel.build(spec, replace(CAL, graph_frac=0.25), graph_batch=128)
+    saving = 80 * 10e-6 * 0.75  # 80 layers x layer_us 10 x (1 - 0.25)
+    assert float(graphs.decode_step(128.0, 1000.0)) == pytest.approx(
+        float(eager.decode_step(128.0, 1000.0)) - saving
+    )
+    # past the graph batch, and any step with a prompt in it, runs eagerly
+    assert float(graphs.decode_step(129.0, 1000.0)) == pytest.approx(float(eager.decode_step(129.0, 1000.0)))
+    assert float(graphs.prefill_step(512.0)) == pytest.approx(float(eager.prefill_step(512.0)))
+    # graph_frac 1 (every profile fitted before graphs were modelled): nothing changes
+    same = StepModel.build(spec, CAL, graph_batch=128)
+    assert float(same.decode_step(8.0, 100.0)) == float(eager.decode_step(8.0, 100.0))

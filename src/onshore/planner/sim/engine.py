@@ -277,7 +277,9 @@ class _Engine:
             mid = self.ctx if shift is None else self.ctx + dec * shift[:, None]
             pos_swa = np.minimum(np.where(tok > 0, mid + tok, 0.0), w).sum(axis=1)
             pairs_swa = (t * np.minimum(mid + (t + 1.0) / 2.0, w)).sum(axis=1)
-        dt = np.asarray(self.step.step_time(total, seqs, pairs, pairs_swa, pos, pos_swa))
+        # a pure-decode step (one token a sequence) within the engine's CUDA-graph batch is replayed
+        graph = (total == seqs) & (seqs <= self.step.graph_batch) if self.step.graph_batch else None
+        dt = np.asarray(self.step.step_time(total, seqs, pairs, pairs_swa, pos, pos_swa, graph))
         if k is not None:
             dt = dt * k
         return np.where(total > 0, dt, 0.0)

@@ -19,12 +19,22 @@ import numpy as np
 
 from onshore.planner.catalog import gpu
 from onshore.planner.perf import calibration as calib
-from onshore.planner.perf.fit import FloatArray, fit
+from onshore.planner.perf.fit import BOUNDS, FloatArray, fit
 from onshore.planner.predict import predict
 from onshore.planner.validation.dataset import FIT_SPLIT, METRICS, Point, fit_points
 
 ROBUST_SCALE = 0.2
-FITTED = ("mem_eff", "compute_eff", "attn_eff", "layer_us", "allreduce_us", "step_ms", "seq_us", "request_ms")
+FITTED = (
+    "mem_eff",
+    "compute_eff",
+    "attn_eff",
+    "layer_us",
+    "allreduce_us",
+    "step_ms",
+    "seq_us",
+    "request_ms",
+    "graph_frac",
+)
 # A vendor's profile (``vllm-rocm``) starts from its engine's and refits only what the software
 # stack changes: the achieved fractions of peak (hipBLASLt GEMMs, ROCm attention kernels) and the
 # collectives (RCCL all-reduce over xGMI, not NCCL over NVLink). Its few rows (AMD's MLPerf
@@ -109,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7, help="which calibration points are sampled")
     parser.add_argument("--merge", type=Path, nargs="*", default=None, help="merge profile files into --out")
     parser.add_argument("--data", type=Path, default=None, help="published CSV (default: the shipped one)")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="refit only these parameters (comma-separated), the rest kept from the start profile",
+    )
     args = parser.parse_args(argv)
     out = args.out or Path(str(resources.files("onshore.planner.perf").joinpath("data", "calibration.json")))
     if args.merge:
@@ -126,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             "Levenberg-Marquardt on log(predicted/measured) of simulated TTFT, TPOT and throughput (soft-L1)"
         ),
     }
+    unknown = [n for n in args.only.split(",") if n.strip() and n.strip() not in BOUNDS]
+    if unknown:
+        parser.error(f"--only: not a fitted parameter: {', '.join(unknown)}")
     for engine in sorted(set(args.engine or {profile_of(p) for p in points})):
         chosen = fit_sample([p for p in points if profile_of(p) == engine], args.sample, seed=args.seed)
         base, _, stack = engine.partition("-")
@@ -139,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             start = profiles.get(base) or calib.shipped(base)
         else:
             start = calib.shipped(engine) if args.from_shipped else calib.Calibration()
-        names = STACK_FITTED if stack else FITTED
+        only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+        names = only or (STACK_FITTED if stack else FITTED)
         cal, rms = fit(residual_fn(chosen), start, names, iterations=args.iterations, progress=report)
         profiles[engine] = cal
         meta[engine] = {
