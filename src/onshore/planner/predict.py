@@ -204,8 +204,9 @@ def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
     d = _defaults(s, spec)
     ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
     return EngineConfig(
-        kv_blocks=kv_capacity_blocks(spec),
-        max_num_seqs=s.max_num_seqs or ranks * d.max_seqs(kv_capacity_tokens(spec) // ranks),
+        kv_blocks=kv_capacity_blocks(spec, of_free=d.kv_of_free),
+        max_num_seqs=s.max_num_seqs
+        or ranks * d.max_seqs(kv_capacity_tokens(spec, of_free=d.kv_of_free) // ranks),
         max_batched_tokens=s.max_batched_tokens or ranks * d.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
         chunked_prefill=d.chunked_prefill,

@@ -168,15 +168,15 @@ def _setup(job: SizingJob) -> _Setup | CandidateResult:
     c = job.candidate
     try:
         spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision, layout=c.layout)
-        kv_tokens = kv_capacity_tokens(spec)
         shipped = engine_defaults(c.engine, spec.gpu, "serve")
+        kv_tokens = kv_capacity_tokens(spec, of_free=shipped.kv_of_free)
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
     step = StepModel.build(spec, calib.shipped(c.engine, spec.gpu.vendor), shipped.cuda_graph_batch(c.tp))
     ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
     seqs = c.max_num_seqs or ranks * shipped.max_seqs(kv_tokens // ranks)
     cfg = EngineConfig(
-        kv_blocks=kv_capacity_blocks(spec),
+        kv_blocks=kv_capacity_blocks(spec, of_free=shipped.kv_of_free),
         max_num_seqs=seqs,
         max_batched_tokens=ranks * shipped.max_num_batched_tokens,
         swa_blocks_per_seq=kv_block_overhead_per_seq(spec),

@@ -36,6 +36,9 @@ class EngineDefaults:
     is what a request must find free in the KV cache to start: ``prompt`` (vLLM, SGLang: its
     prompt's blocks; a sequence that then runs out is preempted) or ``whole_request`` (TensorRT-LLM's
     GUARANTEED_NO_EVICT capacity scheduler: the blocks to finish it, prompt plus answer).
+    ``kv_memory`` is what the KV cache's 0.9 share is of: the GPU's ``total`` memory (vLLM's
+    ``gpu_memory_utilization``, SGLang's ``mem_fraction_static``) or what the loaded model leaves
+    ``free`` (TensorRT-LLM's ``free_gpu_memory_fraction``).
     """
 
     engine: str
@@ -49,12 +52,18 @@ class EngineDefaults:
     cuda_graph_max_bs_tp4: int
     seqs_kv_fraction: float
     admission: str
+    kv_memory: str
     version: str
     source: str
     notes: str
 
     def applies_to(self, g: Gpu) -> bool:
         return g.hbm_gb * _GIB_PER_GB >= self.min_hbm_gib and g.id not in self.exclude_gpus
+
+    @property
+    def kv_of_free(self) -> bool:
+        """Whether the KV cache's share is of the memory the loaded model leaves (TensorRT-LLM)."""
+        return self.kv_memory == "free"
 
     def max_seqs(self, kv_tokens: int) -> int:
         """The engine's batch ceiling on a replica that caches ``kv_tokens`` tokens."""
@@ -70,13 +79,18 @@ class EngineDefaults:
 
 
 ADMISSIONS = ("prompt", "whole_request")
+KV_MEMORY = ("total", "free")
+
+
+def _choice(row: dict[str, str], column: str, allowed: tuple[str, ...], default: str) -> str:
+    value = (row.get(column) or default).strip()
+    if value not in allowed:
+        raise PlannerError(f"engine catalog: {column} {value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 def _admission(row: dict[str, str]) -> str:
-    admission = (row.get("admission") or "prompt").strip()
-    if admission not in ADMISSIONS:
-        raise PlannerError(f"engine catalog: admission {admission!r} is not one of {', '.join(ADMISSIONS)}")
-    return admission
+    return _choice(row, "admission", ADMISSIONS, "prompt")
 
 
 def _parse(row: dict[str, str]) -> EngineDefaults:
@@ -95,6 +109,7 @@ def _parse(row: dict[str, str]) -> EngineDefaults:
         cuda_graph_max_bs_tp4=int(num(row, "cuda_graph_max_bs_tp4")),
         seqs_kv_fraction=num(row, "seqs_kv_fraction"),
         admission=_admission(row),
+        kv_memory=_choice(row, "kv_memory", KV_MEMORY, "total"),
         version=row["version"].strip(),
         source=row["source"].strip(),
         notes=row.get("notes", "").strip(),

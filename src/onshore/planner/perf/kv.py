@@ -51,13 +51,21 @@ def kv_block_overhead_per_seq(spec: ReplicaSpec) -> int:
     return int(-(-m.sliding_window * m.sliding_layers // (BLOCK_TOKENS * m.full_attention_layers)))
 
 
-def kv_capacity_tokens(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> int:
-    """Tokens of context the replica can cache, the vLLM way.
+def kv_capacity_tokens(
+    spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5, of_free: bool = False
+) -> int:
+    """Tokens of context the replica can cache.
 
-    ``mem_util`` is the engine's ``gpu_memory_utilization``; ``reserve_gib`` covers activations,
-    CUDA graphs and NCCL buffers per GPU (AIConfigurator reserves ~0.35 GB NCCL + ~3.5 GB other).
+    ``mem_util`` is the engine's share of memory: of the whole GPU, the vLLM way
+    (``gpu_memory_utilization``: ``HBM x 0.9 - reserve - weights``), or with ``of_free`` of what
+    the weights and ``reserve_gib`` leave, the TensorRT-LLM way (``free_gpu_memory_fraction``).
+    ``reserve_gib`` covers activations, CUDA graphs and NCCL buffers per GPU (AIConfigurator
+    reserves ~0.35 GB NCCL + ~3.5 GB other).
     """
-    free_gib = spec.gpu.hbm_gb * mem_util - reserve_gib - weight_gib_per_gpu(spec)
+    left = spec.gpu.hbm_gb - reserve_gib - weight_gib_per_gpu(spec)
+    free_gib = (
+        left * mem_util if of_free else spec.gpu.hbm_gb * mem_util - reserve_gib - weight_gib_per_gpu(spec)
+    )
     if free_gib <= 0:
         raise PlannerError(
             f"{spec.model.id} at {spec.precision} does not fit on {spec.tp} x {spec.gpu.id} "
@@ -67,9 +75,11 @@ def kv_capacity_tokens(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: fl
     return int(free_gib * GIB * kv_copies_split(spec) / per_token)
 
 
-def kv_capacity_blocks(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> int:
+def kv_capacity_blocks(
+    spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5, of_free: bool = False
+) -> int:
     """Capacity in blocks of :data:`BLOCK_TOKENS` tokens."""
-    return kv_capacity_tokens(spec, mem_util, reserve_gib) // BLOCK_TOKENS
+    return kv_capacity_tokens(spec, mem_util, reserve_gib, of_free) // BLOCK_TOKENS
 
 
 def fits(spec: ReplicaSpec, mem_util: float = 0.9, reserve_gib: float = 3.5) -> bool:
