@@ -132,9 +132,13 @@ def test_tensorrt_llm_sizes_its_kv_cache_from_the_memory_the_model_leaves() -> N
     spec = ReplicaSpec(model("llama-3.1-70b"), gpu("h200"), 1, "fp8")
     weights = 70.55e9 / 2**30  # the catalog's parameters at one byte each
     per_token = 80 * 8 * 128 * 2 * 1.0  # layers x KV heads x head dim x (K, V) x FP8
-    assert kv_capacity_tokens(spec) == pytest.approx((141 * 0.9 - 3.5 - weights) * 2**30 / per_token, rel=0.01)
+    assert kv_capacity_tokens(spec) == pytest.approx(
+        (141 * 0.9 - 3.5 - weights) * 2**30 / per_token, rel=0.01
+    )
     free = kv_capacity_tokens(spec, of_free=True)
     assert free == pytest.approx((141 - 3.5 - weights) * 0.9 * 2**30 / per_token, rel=0.01)
     row = {**ROW, "gpu": "h200", "num_gpus": "1", "tensor_parallel": "1"}
     trt, vllm = (engine_config(parse_row({**row, "engine": e}), spec) for e in ("trtllm", "vllm"))
-    assert trt.kv_blocks == kv_capacity_blocks(spec, of_free=True) > vllm.kv_blocks == kv_capacity_blocks(spec)
+    assert (
+        trt.kv_blocks == kv_capacity_blocks(spec, of_free=True) > vllm.kv_blocks == kv_capacity_blocks(spec)
+    )
