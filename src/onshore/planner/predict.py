@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from onshore.planner import disagg, slo, traffic
+from onshore.planner import disagg, engine_setup, slo, traffic
 from onshore.planner.catalog import EngineDefaults, engine_defaults, gpu, model
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
 from onshore.planner.perf import moe_layout
-from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
+from onshore.planner.perf.kv import kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.sim import EngineConfig, Summary, simulate, summarise
 from onshore.planner.sim import workload as wl
@@ -201,17 +201,7 @@ def _defaults(s: Scenario, spec: ReplicaSpec) -> EngineDefaults:
 def engine_config(s: Scenario, spec: ReplicaSpec) -> EngineConfig:
     """The scheduler as the engine ships it for this GPU (offline rows: its batch API's defaults),
     with the row's ``max_num_seqs`` / ``max_batched_tokens`` overriding."""
-    d = _defaults(s, spec)
-    ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
-    return EngineConfig(
-        kv_blocks=kv_capacity_blocks(spec, of_free=d.kv_of_free),
-        max_num_seqs=s.max_num_seqs
-        or ranks * d.max_seqs(kv_capacity_tokens(spec, of_free=d.kv_of_free) // ranks),
-        max_batched_tokens=s.max_batched_tokens or ranks * d.max_num_batched_tokens,
-        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
-        chunked_prefill=d.chunked_prefill,
-        reserve_whole_request=d.admission == "whole_request",
-    )
+    return engine_setup.engine_config(spec, _defaults(s, spec), s.max_num_seqs, s.max_batched_tokens)
 
 
 def _e2e_estimate(step: StepModel, s: Scenario, clients: int) -> float:
@@ -233,9 +223,9 @@ def _rate_run_s(step: StepModel, cfg: EngineConfig, s: Scenario) -> float:
 
 def _setup(s: Scenario, cal: calib.Calibration | None) -> tuple[ReplicaSpec, StepModel, EngineConfig]:
     spec = ReplicaSpec(model(s.model), gpu(s.gpu), s.tensor_parallel, s.precision, layout=s.parallel)
-    graphs = _defaults(s, spec).cuda_graph_batch(s.tensor_parallel)
-    step = StepModel.build(spec, cal or calib.shipped(s.engine, spec.gpu.vendor), graphs)
-    return spec, step, engine_config(s, spec)
+    d = _defaults(s, spec)
+    step = engine_setup.step_model(spec, d, cal or calib.shipped(s.engine, spec.gpu.vendor))
+    return spec, step, engine_setup.engine_config(spec, d, s.max_num_seqs, s.max_batched_tokens)
 
 
 def predict(s: Scenario, cal: calib.Calibration | None = None, seed: int = 0) -> Summary:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from onshore.planner import sweep, throughput_bound
+from onshore.planner import engine_setup, sweep, throughput_bound
 from onshore.planner.batch_tuning import BatchTuner
 from onshore.planner.catalog import engine_defaults
 from onshore.planner.catalog import gpu as get_gpu
@@ -32,7 +32,6 @@ from onshore.planner.demand import Demand
 from onshore.planner.errors import PlannerError
 from onshore.planner.perf import calibration as calib
 from onshore.planner.perf import moe_layout
-from onshore.planner.perf.kv import kv_block_overhead_per_seq, kv_capacity_blocks, kv_capacity_tokens
 from onshore.planner.perf.roofline import ReplicaSpec, StepModel
 from onshore.planner.ports import Executor
 from onshore.planner.sim import EngineConfig, LengthDist, simulate, summarise
@@ -169,20 +168,12 @@ def _setup(job: SizingJob) -> _Setup | CandidateResult:
     try:
         spec = ReplicaSpec(get_model(job.model), get_gpu(c.gpu), c.tp, c.precision, layout=c.layout)
         shipped = engine_defaults(c.engine, spec.gpu, "serve")
-        kv_tokens = kv_capacity_tokens(spec, of_free=shipped.kv_of_free)
+        kv_tokens = engine_setup.kv_tokens(spec, shipped)
     except PlannerError as exc:
         return CandidateResult(c, False, str(exc))
-    step = StepModel.build(spec, calib.shipped(c.engine, spec.gpu.vendor), shipped.cuda_graph_batch(c.tp))
-    ranks = spec.dp_ranks  # each attention-DP rank runs the engine's scheduler with its defaults
-    seqs = c.max_num_seqs or ranks * shipped.max_seqs(kv_tokens // ranks)
-    cfg = EngineConfig(
-        kv_blocks=kv_capacity_blocks(spec, of_free=shipped.kv_of_free),
-        max_num_seqs=seqs,
-        max_batched_tokens=ranks * shipped.max_num_batched_tokens,
-        swa_blocks_per_seq=kv_block_overhead_per_seq(spec),
-        chunked_prefill=shipped.chunked_prefill,
-        reserve_whole_request=shipped.admission == "whole_request",
-    )
+    step = engine_setup.step_model(spec, shipped, calib.shipped(c.engine, spec.gpu.vendor))
+    cfg = engine_setup.engine_config(spec, shipped, c.max_num_seqs)
+    seqs = cfg.max_num_seqs
     cap = min(job.demand.prompt.high, kv_tokens // 2)
     prompt = replace(job.demand.prompt, low=1, high=cap)  # replace keeps empirical knots
     output = replace(job.demand.output, low=1, high=cap)

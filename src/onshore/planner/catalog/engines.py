@@ -61,6 +61,11 @@ class EngineDefaults:
         return g.hbm_gb * _GIB_PER_GB >= self.min_hbm_gib and g.id not in self.exclude_gpus
 
     @property
+    def reserves_whole_request(self) -> bool:
+        """Whether a request starts only once the blocks to finish it are free (TensorRT-LLM)."""
+        return self.admission == "whole_request"
+
+    @property
     def kv_of_free(self) -> bool:
         """Whether the KV cache's share is of the memory the loaded model leaves (TensorRT-LLM)."""
         return self.kv_memory == "free"
@@ -89,10 +94,6 @@ def _choice(row: dict[str, str], column: str, allowed: tuple[str, ...], default:
     return value
 
 
-def _admission(row: dict[str, str]) -> str:
-    return _choice(row, "admission", ADMISSIONS, "prompt")
-
-
 def _parse(row: dict[str, str]) -> EngineDefaults:
     context = row["context"].strip()
     if context not in CONTEXTS:
@@ -108,7 +109,7 @@ def _parse(row: dict[str, str]) -> EngineDefaults:
         cuda_graph_max_bs=int(num(row, "cuda_graph_max_bs")),
         cuda_graph_max_bs_tp4=int(num(row, "cuda_graph_max_bs_tp4")),
         seqs_kv_fraction=num(row, "seqs_kv_fraction"),
-        admission=_admission(row),
+        admission=_choice(row, "admission", ADMISSIONS, "prompt"),
         kv_memory=_choice(row, "kv_memory", KV_MEMORY, "total"),
         version=row["version"].strip(),
         source=row["source"].strip(),

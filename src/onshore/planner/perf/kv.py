@@ -62,10 +62,8 @@ def kv_capacity_tokens(
     ``reserve_gib`` covers activations, CUDA graphs and NCCL buffers per GPU (AIConfigurator
     reserves ~0.35 GB NCCL + ~3.5 GB other).
     """
-    left = spec.gpu.hbm_gb - reserve_gib - weight_gib_per_gpu(spec)
-    free_gib = (
-        left * mem_util if of_free else spec.gpu.hbm_gb * mem_util - reserve_gib - weight_gib_per_gpu(spec)
-    )
+    hbm, weights = spec.gpu.hbm_gb, weight_gib_per_gpu(spec)
+    free_gib = (hbm - reserve_gib - weights) * mem_util if of_free else hbm * mem_util - reserve_gib - weights
     if free_gib <= 0:
         raise PlannerError(
             f"{spec.model.id} at {spec.precision} does not fit on {spec.tp} x {spec.gpu.id} "

@@ -278,7 +278,7 @@ class _Engine:
             pos_swa = np.minimum(np.where(tok > 0, mid + tok, 0.0), w).sum(axis=1)
             pairs_swa = (t * np.minimum(mid + (t + 1.0) / 2.0, w)).sum(axis=1)
         # a pure-decode step (one token a sequence) within the engine's CUDA-graph batch is replayed
-        graph = (total == seqs) & (seqs <= self.step.graph_batch) if self.step.graph_batch else None
+        graph = (total == seqs) & (seqs <= self.step.graph_batch) if self.step.graph_saving_s else None
         dt = np.asarray(self.step.step_time(total, seqs, pairs, pairs_swa, pos, pos_swa, graph))
         if k is not None:
             dt = dt * k

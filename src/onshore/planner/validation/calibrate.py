@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             "Levenberg-Marquardt on log(predicted/measured) of simulated TTFT, TPOT and throughput (soft-L1)"
         ),
     }
-    unknown = [n for n in args.only.split(",") if n.strip() and n.strip() not in BOUNDS]
-    if unknown:
+    only = tuple(n.strip() for n in args.only.split(",") if n.strip())
+    if unknown := [n for n in only if n not in BOUNDS]:
         parser.error(f"--only: not a fitted parameter: {', '.join(unknown)}")
     for engine in sorted(set(args.engine or {profile_of(p) for p in points})):
         chosen = fit_sample([p for p in points if profile_of(p) == engine], args.sample, seed=args.seed)
@@ -157,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
             start = profiles.get(base) or calib.shipped(base)
         else:
             start = calib.shipped(engine) if args.from_shipped else calib.Calibration()
-        only = tuple(n.strip() for n in args.only.split(",") if n.strip())
         names = only or (STACK_FITTED if stack else FITTED)
         cal, rms = fit(residual_fn(chosen), start, names, iterations=args.iterations, progress=report)
         profiles[engine] = cal
